@@ -1,0 +1,1 @@
+"""Drivers turn plan actions into changes on the host and report observed state."""

@@ -1,0 +1,60 @@
+"""The project's own error types. Backend exceptions are converted into these at the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, located in its file."""
+
+    file: str
+    line: int  # 1-based; 0 when unknown
+    column: int  # 1-based; 0 when unknown
+    message: str
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{self.file}: {self.message}"
+
+
+class ReconcileError(Exception):
+    """Base of every error reconcile raises on purpose. Exit code 1."""
+
+    exit_code = 1
+
+
+class SpecError(ReconcileError):
+    """The input is invalid. Carries every problem found, not just the first. Exit code 3."""
+
+    exit_code = 3
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class DriverError(ReconcileError):
+    """A driver operation failed; `target` names the container, image or volume."""
+
+    def __init__(self, target: str, message: str) -> None:
+        self.target = target
+        super().__init__(f"{target}: {message}")
+
+
+class NotFound(DriverError):
+    """The named object does not exist on the host."""
+
+
+class ImageError(DriverError):
+    """An image could not be imported, built, pulled or unpacked safely."""
+
+
+class RuntimeMissing(ReconcileError):
+    """No usable OCI runtime (runc/crun) or other required host tool."""
+
+
+class LockBusy(ReconcileError):
+    """Another reconcile process holds the state-dir lock."""

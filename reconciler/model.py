@@ -1,0 +1,191 @@
+"""The normalized desired state: what `normalize` produces and the planner and drivers read.
+
+Every value is already parsed: sizes are bytes, durations are seconds (float), paths are
+absolute, short forms are expanded, defaults are filled. Collections are tuples so that
+every object is hashable and immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Protocol_ = Literal["tcp", "udp"]
+MountType = Literal["bind", "volume", "tmpfs"]
+RestartName = Literal["no", "always", "unless-stopped", "on-failure"]
+HealthKind = Literal["exec", "http", "tcp"]
+Condition = Literal["started", "healthy", "completed"]
+NetworkMode = Literal["private", "host", "none"]
+ImageKind = Literal["oci", "archive", "ref", "build"]
+PullPolicy = Literal["missing", "always", "never"]
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_port: int
+    container_port: int
+    protocol: Protocol_ = "tcp"
+    host_ip: str = ""  # "" means every host address
+
+
+@dataclass(frozen=True)
+class Mount:
+    type: MountType
+    target: str  # absolute path inside the container
+    source: str = ""  # bind: absolute host path; volume: volume name; tmpfs: ""
+    read_only: bool = False
+    size: int | None = None  # tmpfs size in bytes
+    content_hash: str = ""  # bind: sha256 of the file/dir contents, so edits replace
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str  # e.g. "nofile"
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int | None = None  # bytes
+    memory_swap: int | None = None  # bytes, memory+swap as in Docker
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    cpuset: str | None = None
+    pids: int | None = None
+    ulimits: tuple[Ulimit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.1
+    max: float = 60.0
+    factor: float = 2.0
+    reset_after: float = 10.0
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    policy: RestartName = "no"
+    max_retries: int | None = None  # on-failure:N
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    kind: HealthKind
+    exec: tuple[str, ...] = ()
+    port: int | None = None
+    path: str = "/"
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+    on_unhealthy: Literal["none", "restart"] = "none"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    container: str  # key in the same stack
+    condition: Condition = "started"
+
+
+@dataclass(frozen=True)
+class CopyStep:
+    src: str  # absolute host path
+    dest: str
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    base: str  # image key in the same stack, or "scratch"
+    copy: tuple[CopyStep, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    workdir: str | None = None
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    user: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where an image comes from. `identity` names its content without touching the store:
+    for `ref` the normalized reference, for `oci`/`archive` the hash of the source, for
+    `build` the hash of every build input (including the base image's identity)."""
+
+    key: str  # key under images:, or the reference itself for bare `image: ref`
+    kind: ImageKind
+    identity: str
+    path: str = ""  # oci / archive
+    ref: str = ""  # ref
+    pull: PullPolicy = "missing"
+    build: BuildSpec | None = None
+    base: ImageSource | None = None  # build: the resolved base image (None for scratch)
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    stack: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.stack}-{self.name}"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    stack: str
+    key: str  # the container's key in the stack
+    name: str  # host-wide name: "<stack>-<key>" or "<stack>-<key>-<n>"
+    replica: int  # 1-based
+    image: ImageSource
+    source: str = ""  # the stack file this came from
+    entrypoint: tuple[str, ...] | None = None  # None: the image's
+    command: tuple[str, ...] | None = None  # None: the image's
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name; env_file merged in
+    env_file_hash: str = ""
+    ports: tuple[PortMapping, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    healthcheck: Healthcheck | None = None
+    depends_on: tuple[Dependency, ...] = ()
+    hostname: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    user: str | None = None
+    workdir: str | None = None
+    read_only: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    stop_signal: str = "SIGTERM"
+    stop_grace_period: float = 10.0
+    mac_address: str | None = None
+    dns: tuple[str, ...] = ()
+    network: NetworkMode = "private"
+    config_hash: str = ""  # filled by normalize (hashing.config_hash)
+
+    @property
+    def env_map(self) -> Mapping[str, str]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class DesiredStack:
+    name: str
+    source: str  # absolute path of the stack file
+    images: tuple[ImageSource, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    containers: tuple[ContainerSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Desired:
+    stacks: tuple[DesiredStack, ...] = ()
+
+    def containers(self) -> tuple[ContainerSpec, ...]:
+        return tuple(c for s in self.stacks for c in s.containers)

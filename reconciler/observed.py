@@ -1,0 +1,47 @@
+"""Neutral observed state, returned by every driver's `observe()`.
+
+The planner reads only these dataclasses, never raw runtime or Docker JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["created", "running", "paused", "exited", "dead", "unknown"]
+Health = Literal["none", "starting", "healthy", "unhealthy"]
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    name: str
+    stack: str
+    key: str  # the container's key in its stack (label io.reconcile.container)
+    labels: Mapping[str, str]
+    config_hash: str
+    image_digest: str
+    state: State
+    exit_code: int | None = None
+    oom_killed: bool = False
+    restart_count: int = 0
+    health: Health = "none"
+    pid: int | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    # The hashed form of the spec it was created from (hashing.hashed_fields), for
+    # field-level diffs; None when the driver could not recover it.
+    recorded_spec: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    containers: tuple[ObservedContainer, ...] = ()
+    # Image identity (model.ImageSource.identity) -> digest, for images present locally.
+    images: Mapping[str, str] = field(default_factory=dict)
+    # Full names ("<stack>-<name>") of named volumes that exist.
+    volumes: frozenset[str] = frozenset()
+
+    def by_name(self) -> dict[str, ObservedContainer]:
+        return {c.name: c for c in self.containers}
