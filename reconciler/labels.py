@@ -13,6 +13,9 @@ REPLICA = "io.reconcile.replica"
 CONFIG_HASH = "io.reconcile.config-hash"
 IMAGE_DIGEST = "io.reconcile.image-digest"
 SOURCE = "io.reconcile.source"
+# Comma-separated keys of the containers this one depends on, so that removals of
+# containers no longer in any spec can still be ordered (dependants first).
+DEPENDS_ON = "io.reconcile.depends-on"
 
 OWNERSHIP = (STACK, CONTAINER, CONFIG_HASH)
 
@@ -28,6 +31,7 @@ def ownership_labels(spec: ContainerSpec, image_digest: str) -> dict[str, str]:
             CONFIG_HASH: spec.config_hash,
             IMAGE_DIGEST: image_digest,
             SOURCE: spec.source,
+            DEPENDS_ON: ",".join(sorted({d.container for d in spec.depends_on})),
         }
     )
     return labels
