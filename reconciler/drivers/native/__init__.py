@@ -1,0 +1,1 @@
+"""The native driver: containers run by an OCI runtime straight on the kernel."""
