@@ -1,0 +1,150 @@
+"""InMemoryDriver: the reconciler.drivers.base.Driver protocol held in memory.
+
+It records every call in `calls` (("create", "shop-db"), ...), fails the calls named in
+`fail_on` with a DriverError, and can hold each call for `delay` seconds so tests can count
+how many run at once (`max_in_flight`). Images live in `images` (identity -> digest); set
+an entry to a new digest to simulate a tag that moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
+from reconciler.errors import DriverError, NotFound
+from reconciler.hashing import hashed_fields
+from reconciler.labels import ownership_labels
+from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.observed import Observed, ObservedContainer
+
+
+def digest_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class InMemoryDriver:
+    name = "memory"
+
+    def __init__(self, fail_on: set[tuple[str, str]] | None = None, delay: float = 0.0) -> None:
+        self.containers: dict[str, ObservedContainer] = {}
+        self.images: dict[str, str] = {}
+        self.volumes: set[str] = set()
+        self.calls: list[tuple[str, ...]] = []
+        self.fail_on = set(fail_on or ())
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, target: str) -> None:
+        """Record the call, hold it for `delay`, and fail it if asked to."""
+        with self._lock:
+            self.calls.append((method, target))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if (method, target) in self.fail_on:
+                raise DriverError(target, f"injected failure of {method}")
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _get(self, name: str) -> ObservedContainer:
+        if name not in self.containers:
+            raise NotFound(name, "no such container")
+        return self.containers[name]
+
+    def _set_state(self, name: str, **changes: object) -> None:
+        with self._lock:
+            self.containers[name] = replace(self._get(name), **changes)  # type: ignore[arg-type]
+
+    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+        self.calls.append(("observe",))
+        chosen = [c for c in self.containers.values() if stacks is None or c.stack in stacks]
+        return Observed(tuple(chosen), dict(self.images), frozenset(self.volumes))
+
+    def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
+        self._call("ensure_image", image.key)
+        with self._lock:
+            return self.images.setdefault(image.identity, digest_of(image.identity))
+
+    def create_volume(self, volume: VolumeSpec) -> None:
+        self._call("create_volume", volume.full_name)
+        self.volumes.add(volume.full_name)
+
+    def remove_volume(self, volume: VolumeSpec) -> None:
+        self._call("remove_volume", volume.full_name)
+        self.volumes.discard(volume.full_name)
+
+    def create(self, spec: ContainerSpec) -> None:
+        self._call("create", spec.name)
+        if spec.name in self.containers:
+            raise DriverError(spec.name, "a container with this name exists")
+        if spec.image.identity not in self.images:
+            raise NotFound(spec.image.key, "image not in the store")
+        digest = self.images[spec.image.identity]
+        with self._lock:
+            self.containers[spec.name] = observed_from_spec(spec, digest, state="created")
+
+    def start(self, name: str) -> None:
+        self._call("start", name)
+        self._set_state(name, state="running", pid=1000 + len(self.calls), exit_code=None)
+
+    def stop(self, name: str, timeout: float | None = None) -> None:
+        self._call("stop", name)
+        self._set_state(name, state="exited", pid=None, exit_code=0)
+
+    def kill(self, name: str, signal: str = "SIGKILL") -> None:
+        self._call("kill", name)
+        self._set_state(name, state="exited", pid=None, exit_code=137)
+
+    def remove(self, name: str) -> None:
+        self._call("remove", name)
+        self._get(name)
+        with self._lock:
+            del self.containers[name]
+
+    def pause(self, name: str) -> None:
+        self._call("pause", name)
+        self._set_state(name, state="paused")
+
+    def unpause(self, name: str) -> None:
+        self._call("unpause", name)
+        self._set_state(name, state="running")
+
+    def logs(
+        self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> Iterator[LogLine]:
+        self._call("logs", name)
+        return iter(())
+
+    def exec(self, name: str, request: ExecRequest) -> int:
+        self._call("exec", name)
+        return 0
+
+    def stats(self, name: str) -> ContainerStats:
+        self._call("stats", name)
+        return ContainerStats(name, 0.0, 0, None, 1)
+
+
+def observed_from_spec(
+    spec: ContainerSpec, digest: str, state: str = "running", **extra: object
+) -> ObservedContainer:
+    """What a driver would observe for a container created from `spec` with image `digest`."""
+    container = ObservedContainer(
+        name=spec.name,
+        stack=spec.stack,
+        key=spec.key,
+        labels=ownership_labels(spec, digest),
+        config_hash=spec.config_hash,
+        image_digest=digest,
+        state=state,  # type: ignore[arg-type]
+        recorded_spec=hashed_fields(spec),
+    )
+    return replace(container, **extra)  # type: ignore[arg-type]
