@@ -1,0 +1,87 @@
+"""Files a stack refers to: path resolution, env files, content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def resolve_path(base_dir: Path, text: str) -> Path:
+    """`~` expands; a relative path is taken from the stack file's folder. Symlinks are kept
+    (the user named this path), `..` is folded."""
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    return Path(os.path.normpath(path.absolute()))
+
+
+@dataclass
+class EnvFile:
+    entries: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+
+
+def parse_env_file(text: str) -> EnvFile:
+    """Docker's env-file format: KEY=VALUE per line, `#` comment lines and blank lines
+    ignored, leading whitespace trimmed, the value taken literally (quotes are kept). A line
+    without `=` is an error: Docker would read the variable from reconcile's own
+    environment, which would make the desired state depend on who runs the tool."""
+    result = EnvFile()
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            result.errors.append((number, f"expected KEY=VALUE, got {line!r}"))
+        elif not key or any(ch.isspace() for ch in key):
+            result.errors.append((number, f"invalid variable name {key!r}"))
+        else:
+            result.entries.append((key, value))
+    return result
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def sha256_tree(path: Path) -> str:
+    """Hash of a file or a directory tree: every entry's relative path, type, permission
+    bits and content (symlinks by their target, not followed)."""
+    digest = hashlib.sha256()
+    entries = [path] if not path.is_dir() or path.is_symlink() else sorted(_walk(path))
+    for entry in entries:
+        info = entry.lstat()
+        rel = "." if entry == path else entry.relative_to(path).as_posix()
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            body = "link:" + os.readlink(entry)
+        elif stat.S_ISREG(info.st_mode):
+            body = sha256_file(entry)
+        elif stat.S_ISDIR(info.st_mode):
+            body = "dir"
+        else:
+            body = "special"
+        digest.update(f"{rel}\0{mode:o}\0{body}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _walk(root: Path) -> list[Path]:
+    out = [root]
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        out.extend(base / name for name in dirnames + filenames)
+    return out
+
+
+def stack_name(path: Path, data: dict[str, object]) -> str:
+    """`name:` or the file name without its extension."""
+    name = data.get("name")
+    return name if isinstance(name, str) else path.stem
