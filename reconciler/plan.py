@@ -180,16 +180,30 @@ def _changes(
     if seen.config_hash != spec.config_hash:
         fields: tuple[FieldChange, ...] = ()
         if seen.recorded_spec is not None:
-            fields = hashing.diff_fields(seen.recorded_spec, hashing.hashed_fields(spec))
+            fields = _drop_empty_parents(
+                hashing.diff_fields(seen.recorded_spec, hashing.hashed_fields(spec))
+            )
         # A hash that moved with no visible field change (e.g. a new hash scheme) still counts.
         changes.extend(fields or (FieldChange("config_hash", seen.config_hash, spec.config_hash),))
     return changes
 
 
+def _drop_empty_parents(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
+    """diff_fields reports an empty map that gained keys as `env {} -> null` next to the
+    `env.X` lines; that line says nothing the others do not, so it is left out."""
+    paths = [c.path for c in changes]
+
+    def redundant(c: FieldChange) -> bool:
+        empty = any(isinstance(v, Mapping | list) and not v for v in (c.old, c.new))
+        return empty and any(p.startswith(c.path + ".") for p in paths)
+
+    return tuple(c for c in changes if not redundant(c))
+
+
 def _start_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | None:
     """Why a stopped container with an unchanged config must be started, or None to leave it."""
     if seen.state == "created":
-        return "created but never started (interrupted apply)"
+        return "created but never started: an interrupted apply"
     if seen.state not in ("exited", "dead"):
         return None
     policy = spec.restart.policy
