@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
 from reconciler.drivers.native import seccomp
-from reconciler.drivers.native.bundle import BundleInputs, ResolvedMount, oci_config
+from reconciler.drivers.native.bundle import oci_config
 from reconciler.errors import DriverError
-from reconciler.model import ContainerSpec, ImageSource, Limits, Ulimit
-
-IMAGE = ImageSource(key="base", kind="oci", identity="sha256:abc", path="/images/base")
-
-
-def make_spec(**changes: Any) -> ContainerSpec:
-    base = ContainerSpec(stack="shop", key="web", name="shop-web", replica=1, image=IMAGE)
-    return dataclasses.replace(base, **changes)
-
-
-def make_inputs(spec: ContainerSpec | None = None, **changes: Any) -> BundleInputs:
-    inputs = BundleInputs(
-        spec=spec or make_spec(hostname="web"),
-        image_config={"Cmd": ["httpd", "-f"], "Env": ["PATH=/bin", "LANG=C"]},
-        rootfs="/var/lib/reconcile/containers/shop-web/rootfs",
-        cgroups_path="/reconcile/shop-web",
-        host_nofile_hard=20000,
-    )
-    return dataclasses.replace(inputs, **changes)
-
-
-def config_for(**spec_changes: Any) -> dict[str, Any]:
-    return oci_config(make_inputs(make_spec(**spec_changes)))
-
+from reconciler.model import Limits, Ulimit
+from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
 
 # --- process.args: Docker's merge rules --------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from reconciler.drivers.native.bundle import ResolvedMount, oci_config
 from reconciler.errors import DriverError
 from reconciler.model import Limits
-from tests.unit.test_bundle import config_for, make_inputs, make_spec
+from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
 
 ETC = {
     "/etc/hosts": "/state/shop-web/hosts",
