@@ -1,0 +1,386 @@
+"""NativeDriver: containers run by runc straight on the kernel, no daemon.
+
+Each container gets a small monitor process (monitor.py) that runs `runc create`, holds
+its stdio, writes its logs and records its exit, so exits are recorded even when no
+reconcile process runs. Everything else is a short runc call or a file read.
+docs/native.md describes the state dir, the monitor and the lifecycle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from reconciler import hashing
+from reconciler import labels as labelkeys
+from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
+from reconciler.drivers.native import hostinfo, monitor, rootfs, users
+from reconciler.drivers.native.cgroups import Cgroups, process_alive
+from reconciler.drivers.native.images import ImageRecord, ImageStore
+from reconciler.drivers.native.logs import read_logs
+from reconciler.drivers.native.observe import container_names, observe_container
+from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
+from reconciler.drivers.native.runtime import Runc, RuncState
+from reconciler.drivers.native.state import (
+    DIR_MODE,
+    ContainerPaths,
+    ContainerRecord,
+    StateLayout,
+    load_record,
+    read_json,
+    write_json_atomic,
+)
+from reconciler.drivers.native.volumes import VolumeStore
+from reconciler.errors import DriverError, ImageError, NotFound, ReconcileError
+from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.observed import Observed
+
+DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_MAX_FILES = 3
+MONITOR_TIMEOUT = 60.0
+KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
+POLL = 0.05
+STATS_SAMPLE = 0.1
+
+
+class NativeDriver:
+    name = "native"
+
+    def __init__(
+        self,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        runtime: str | None = None,
+        log_max_bytes: int = LOG_MAX_BYTES,
+        log_max_files: int = LOG_MAX_FILES,
+    ) -> None:
+        self.layout = StateLayout(Path(state_dir))
+        self.images = ImageStore(self.layout.images)
+        self.volumes = VolumeStore(self.layout.volumes)
+        self.log_max_bytes = log_max_bytes
+        self.log_max_files = log_max_files
+        self._runtime_override = runtime
+        self._runc: Runc | None = None
+        self._cgroups: Cgroups | None = None
+
+    # -- host facts, looked up on first use so that constructing the driver is free --
+
+    @property
+    def runc(self) -> Runc:
+        if self._runc is None:
+            override = self._runtime_override
+            if override and os.path.isabs(override):
+                path = override
+            else:
+                mode = hostinfo.cgroup_mode()
+                choice = hostinfo.choose_runtime(mode, hostinfo.find_runtimes(), override)
+                path = choice.path
+            self._runc = Runc(path, self.layout.runc_root)
+        return self._runc
+
+    @property
+    def cgroups(self) -> Cgroups:
+        if self._cgroups is None:
+            self._cgroups = Cgroups()
+        return self._cgroups
+
+    # -- observe --
+
+    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+        names = container_names(self.layout.containers)
+        states = self.runc.list_states() if names else {}
+        found = (
+            observe_container(self.layout.container(n), states.get(n), stacks) for n in names
+        )
+        return Observed(
+            containers=tuple(c for c in found if c is not None),
+            images=self.images.identities(),
+            volumes=self.volumes.names(),
+        )
+
+    # -- images and volumes --
+
+    def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
+        self.layout.make_dirs()
+        try:
+            return self.images.ensure(image, progress).digest
+        except ReconcileError:
+            raise
+        except OSError as e:
+            raise ImageError(image.key, str(e)) from e
+
+    def create_volume(self, volume: VolumeSpec) -> None:
+        self.volumes.ensure(volume.full_name)
+
+    def remove_volume(self, volume: VolumeSpec) -> None:
+        users_of = self._volume_users(volume)
+        if users_of:
+            raise DriverError(volume.full_name, f"volume in use by {', '.join(users_of)}")
+        self.volumes.remove(volume.full_name)
+
+    def _volume_users(self, volume: VolumeSpec) -> list[str]:
+        found = []
+        for name in container_names(self.layout.containers):
+            record = read_json(self.layout.container(name).record)
+            spec = record.get("spec", {}) if isinstance(record, dict) else {}
+            if spec.get("stack") != volume.stack:
+                continue
+            for mount in spec.get("mounts", []):
+                if mount.get("type") == "volume" and mount.get("source") == volume.name:
+                    found.append(name)
+        return found
+
+    # -- create / start --
+
+    def create(self, spec: ContainerSpec) -> None:
+        image = self._image_for(spec)
+        resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
+        runc = self.runc  # RuntimeMissing before anything is made, too
+        paths = self.layout.container(spec.name)
+        if paths.root.exists():
+            if load_record(paths) is not None:
+                raise DriverError(spec.name, "container already exists")
+            self._cleanup(spec.name)  # debris of a create killed before its record
+        self.layout.make_dirs()
+        try:
+            paths.root.mkdir(mode=DIR_MODE)
+            record = ContainerRecord(
+                spec=spec,
+                hashed_fields=hashing.hashed_fields(spec),
+                labels=labelkeys.ownership_labels(spec, image.digest),
+                image_digest=image.digest,
+                created_at=time.time(),
+            )
+            write_json_atomic(paths.record, record.to_json())
+            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes)
+            self._launch_monitor(spec.name, paths, runc)
+        except BaseException as error:
+            with contextlib.suppress(Exception):
+                self._cleanup(spec.name)
+            if isinstance(error, ReconcileError) or not isinstance(error, Exception):
+                raise
+            raise DriverError(spec.name, f"create failed: {error}") from error
+
+    def _image_for(self, spec: ContainerSpec) -> ImageRecord:
+        image = self.images.get(spec.image.identity)
+        if image is None:
+            raise ImageError(spec.image.key, "image not present: ensure it first")
+        return image
+
+    def _launch_monitor(self, name: str, paths: ContainerPaths, runc: Runc) -> None:
+        """Start the monitor; it returns once `runc create` finished (or failed)."""
+        argv = [
+            sys.executable, "-I", "-S", str(Path(monitor.__file__)),
+            str(paths.root), runc.binary, str(runc.root), name,
+            "--log-max-bytes", str(self.log_max_bytes),
+            "--log-max-files", str(self.log_max_files),
+        ]  # fmt: skip
+        for oom_file in self.cgroups.oom_files(name):
+            argv += ["--oom-file", oom_file]
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=MONITOR_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise DriverError(name, "runc create did not finish in time") from e
+        if done.returncode != 0:
+            message = done.stderr.strip().removeprefix("error: ")
+            raise DriverError(name, f"runc create failed: {message}")
+
+    def start(self, name: str) -> None:
+        paths = self._existing(name)
+        state = self._runc_state(name)
+        if state is not None and state.status in ("running", "paused", "pausing"):
+            return
+        if state is None or state.status == "stopped":
+            self._recreate(name, paths, state)
+        self.runc.start(name)
+        previous = read_json(paths.started)
+        count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
+        write_json_atomic(paths.started, {"started_at": time.time(), "count": count + 1})
+
+    def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
+        """Starting an exited container: runc cannot restart a stopped container, so the
+        runtime side is made again from the same bundle and writable layer (the writes of
+        the previous run survive, as with `docker start`)."""
+        record = load_record(paths)
+        if record is None:
+            raise DriverError(name, "container record is missing or damaged: remove it")
+        if state is not None:
+            self.runc.delete(name)
+        self._wait_monitor_gone(paths)
+        for stale in (paths.exit, paths.monitor_pid, paths.root / "container.pid"):
+            stale.unlink(missing_ok=True)
+        image = self._image_for(record.spec)
+        prepare(paths, record.spec, ImageView(image.config, image.layers), self.volumes)
+        self._launch_monitor(name, paths, self.runc)
+
+    # -- stop / kill / remove --
+
+    def stop(self, name: str, timeout: float | None = None) -> None:
+        paths = self._existing(name)
+        state = self._runc_state(name)
+        if state is None or state.status not in ("running", "paused", "pausing"):
+            return
+        record = load_record(paths)
+        spec = record.spec if record else None
+        grace = timeout if timeout is not None else (spec.stop_grace_period if spec else 10.0)
+        with contextlib.suppress(DriverError):
+            self.runc.kill(name, spec.stop_signal if spec else "SIGTERM")
+        if state.status != "running":
+            with contextlib.suppress(DriverError):  # a frozen process cannot act on it
+                self.runc.resume(name)
+        if self._wait_exit(paths, state.pid, grace):
+            return
+        with contextlib.suppress(DriverError):
+            self.runc.kill(name, "SIGKILL", all_processes=True)
+        if not self._wait_exit(paths, state.pid, KILL_WAIT):
+            raise DriverError(name, "container did not exit after SIGKILL")
+
+    def _wait_exit(self, paths: ContainerPaths, pid: int, timeout: float) -> bool:
+        """Wait for the monitor's exit record (or, monitor gone, for the pid to die)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if paths.exit.exists():
+                return True
+            if not process_alive(pid) and not self._monitor_alive(paths):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL)
+
+    def kill(self, name: str, signal: str = "SIGKILL") -> None:
+        self._existing(name)
+        self.runc.kill(name, signal)
+
+    def remove(self, name: str) -> None:
+        paths = self.layout.container(name)
+        if not paths.root.exists():
+            return
+        state = self._runc_state(name)
+        if state is not None and state.status in ("running", "paused", "pausing"):
+            self.stop(name)
+        self._cleanup(name)
+
+    def _cleanup(self, name: str) -> None:
+        """Remove every trace of `name`, whatever stage it reached: runc state, monitor,
+        overlay mount, cgroups, the container dir. Safe to repeat."""
+        paths = self.layout.container(name)
+        with contextlib.suppress(NotFound):
+            self.runc.delete(name)
+        self._wait_monitor_gone(paths)
+        try:
+            rootfs.unmount(paths.rootfs)
+        except OSError as e:
+            raise DriverError(name, f"cannot unmount the rootfs: {e}") from e
+        busy = self.cgroups.remove(name)
+        if busy:
+            raise DriverError(name, f"cgroups still busy: {', '.join(map(str, busy))}")
+        if rootfs.is_mounted(paths.rootfs):  # never rmtree through a live mount
+            raise DriverError(name, f"{paths.rootfs} is still mounted")
+        if paths.root.exists():
+            shutil.rmtree(paths.root)
+
+    def _monitor_alive(self, paths: ContainerPaths) -> bool:
+        pid = read_json(paths.monitor_pid)
+        return isinstance(pid, int) and process_alive(pid)
+
+    def _wait_monitor_gone(self, paths: ContainerPaths, timeout: float = 5.0) -> None:
+        pid = read_json(paths.monitor_pid)
+        if not isinstance(pid, int):
+            return
+        deadline = time.monotonic() + timeout
+        while process_alive(pid):
+            if time.monotonic() >= deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + timeout
+            time.sleep(POLL)
+
+    # -- pause, logs, exec, stats --
+
+    def pause(self, name: str) -> None:
+        self._existing(name)
+        self.runc.pause(name)
+
+    def unpause(self, name: str) -> None:
+        self._existing(name)
+        self.runc.resume(name)
+
+    def logs(
+        self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> Iterator[LogLine]:
+        paths = self._existing(name)
+        return read_logs(
+            paths.log_file, tail, since, follow, lambda: not paths.exit.exists()
+        )
+
+    def exec(self, name: str, request: ExecRequest) -> int:
+        paths = self._existing(name)
+        state = self._runc_state(name)
+        if state is None or state.status != "running":
+            raise DriverError(name, "cannot exec: container is not running")
+        user = self._exec_user(paths, request.user) if request.user else None
+        argv = self.runc.exec_argv(
+            name, request.argv, request.tty, request.env, user, request.workdir
+        )
+        stdin = None if (request.interactive or request.tty) else subprocess.DEVNULL
+        try:
+            return subprocess.run(argv, stdin=stdin, check=False).returncode
+        except OSError as e:
+            raise DriverError(name, f"runc exec: {e}") from e
+
+    def _exec_user(self, paths: ContainerPaths, user: str) -> str:
+        """runc exec takes numeric ids: resolve names against the image, as create does."""
+        record = load_record(paths)
+        image = self.images.get(record.spec.image.identity) if record else None
+        layers = [str(p) for p in reversed(image.layers)] if image else []
+        try:
+            resolved = users.resolve_user(user, layers)
+        except ReconcileError as e:
+            raise DriverError(paths.root.name, str(e)) from e
+        return f"{resolved.uid}:{resolved.gid}"
+
+    def stats(self, name: str) -> ContainerStats:
+        """cpu_percent from two cgroup samples STATS_SAMPLE apart, in percent of one CPU
+        (200 means two CPUs busy), like `docker stats`."""
+        self._existing(name)
+        first = self.cgroups.usage(name)
+        t0 = time.monotonic()
+        time.sleep(STATS_SAMPLE)
+        second = self.cgroups.usage(name)
+        elapsed_ns = (time.monotonic() - t0) * 1e9
+        cpu = max(0, second.cpu_usage_ns - first.cpu_usage_ns) / elapsed_ns * 100.0
+        return ContainerStats(
+            name=name,
+            cpu_percent=round(cpu, 2),
+            memory_usage=second.memory_usage,
+            memory_limit=second.memory_limit,
+            pids=second.pids,
+        )
+
+    # -- helpers --
+
+    def _existing(self, name: str) -> ContainerPaths:
+        paths = self.layout.container(name)
+        if not paths.root.is_dir():
+            raise NotFound(name, "no such container")
+        return paths
+
+    def _runc_state(self, name: str) -> RuncState | None:
+        try:
+            return self.runc.state(name)
+        except NotFound:
+            return None
