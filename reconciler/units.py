@@ -6,6 +6,7 @@ it into a located Problem and `normalize` relies on the input having passed thos
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import signal
 from dataclasses import dataclass
@@ -85,6 +86,17 @@ def _split_host_ip(text: str) -> tuple[str, str]:
     return "", text
 
 
+def _check_ip(ip: str, text: str) -> None:
+    if ip.isdigit():  # "80:80:80": three ports, not an address
+        raise ValueError(f'invalid port "{text}"; expected {PORT_HINT}')
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise ValueError(
+            f'invalid port "{text}": "{ip}" is not an IP address; expected {PORT_HINT}'
+        ) from None
+
+
 def parse_port(text: str) -> list[PortMapping]:
     """Compose's short port syntax; ranges expand to one mapping per port."""
     body, _, protocol = text.partition("/")
@@ -92,6 +104,8 @@ def parse_port(text: str) -> list[PortMapping]:
     if protocol not in ("tcp", "udp"):
         raise ValueError(f'unknown protocol "{protocol}" in port "{text}"; expected tcp or udp')
     host_ip, rest = _split_host_ip(body)
+    if host_ip:
+        _check_ip(host_ip, text)
     host, sep, container = rest.partition(":")
     if not sep or ":" in container:
         raise ValueError(f'invalid port "{text}"; expected {PORT_HINT}')
@@ -101,6 +115,8 @@ def parse_port(text: str) -> list[PortMapping]:
 def expand_ports(
     host: str, container: str, protocol: str, host_ip: str, text: str
 ) -> list[PortMapping]:
+    if host_ip:
+        _check_ip(host_ip, text)
     hosts = _port_range(host, "host")
     containers = _port_range(container, "container")
     if len(hosts) != len(containers):
