@@ -154,7 +154,7 @@ class ImageStore:
         path = self.blobs / oci.digest_hex(digest)
         if path.exists():
             return
-        tmp = self._tmp_path("blob")
+        tmp = self.tmp_path("blob")
         with tmp.open("wb") as handle:
             handle.write(data)
             handle.flush()
@@ -176,8 +176,8 @@ class ImageStore:
         meta = self._read_meta(diff_id)
         if layer_dir.is_dir() and blob_path.is_file() and layer.digest in meta.get("blobs", []):
             return  # this exact blob was already proven to unpack to this layer
-        tmp_blob = self._tmp_path("blob")
-        staging = self._tmp_path("layer")
+        tmp_blob = self.tmp_path("blob")
+        staging = self.tmp_path("layer")
         try:
             self._copy_verified(open_blob(layer.digest), tmp_blob, layer, progress)
             size, actual = self._unpack_or_hash(tmp_blob, layer_dir, staging, target)
@@ -312,11 +312,12 @@ class ImageStore:
         self._atomic_json(self.refs_path, dict(sorted(refs.items())))
 
     def _atomic_json(self, path: Path, value: Any) -> None:
-        tmp = self._tmp_path("json")
+        tmp = self.tmp_path("json")
         tmp.write_bytes(json.dumps(value, indent=1, sort_keys=True).encode() + b"\n")
         os.replace(tmp, path)
 
-    def _tmp_path(self, kind: str) -> Path:
+    def tmp_path(self, kind: str) -> Path:
+        """A fresh name in tmp/, tagged with our pid so a restart can tell stale entries."""
         return self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}-{kind}"
 
     def _clean_tmp(self) -> None:

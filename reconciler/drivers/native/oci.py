@@ -284,7 +284,7 @@ def read_docker_archive(reader: BlobReader) -> ImageSourceData:
     by_digest: dict[str, str] = {}
     layers: list[LayerRef] = []
     for name in layer_names:
-        digest, size = _hash_stream(reader.open(name))
+        digest, size = hash_stream(reader.open(name))
         by_digest[digest] = name
         layers.append(LayerRef(digest, size, MEDIA_LAYER))
     manifest = build_manifest(descriptor(MEDIA_CONFIG, config), [_layer_desc(x) for x in layers])
@@ -302,7 +302,7 @@ def _layer_desc(layer: LayerRef) -> dict[str, Any]:
     return {"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}
 
 
-def _hash_stream(stream: IO[bytes]) -> tuple[str, int]:
+def hash_stream(stream: IO[bytes]) -> tuple[str, int]:
     hasher = hashlib.sha256()
     size = 0
     with stream:
