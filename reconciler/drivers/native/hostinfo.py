@@ -2,7 +2,8 @@
 
 cgroup v2 hosts are served best by crun (fast, full v2 support) and fall back to runc.
 On v1 and hybrid hosts only runc applies resource limits (crun 1.8 refuses them there), so
-runc is chosen; an explicit crun override is honoured with a warning.
+runc is chosen; crun there (asked for explicitly, or the only one installed) is used with
+a warning, since containers without limits still run.
 """
 
 from __future__ import annotations
