@@ -57,6 +57,23 @@ for _tag, _regexp, _first in (
     StackYamlLoader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 
+def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
+    """YAML 1.2 integers: `010` is ten (1.1 read it as octal eight); `0o10` is eight."""
+    text = str(node.value).replace("_", "")
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    try:
+        if digits[:2] in ("0o", "0x"):
+            return sign * int(digits[2:], 8 if digits[1] == "o" else 16)
+        return sign * int(digits, 10)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid integer {node.value!r}", node.start_mark
+        ) from None
+
+
+StackYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 @dataclass
 class LoadedFile:
     """One stack file: its data (None if unreadable) and where each value came from."""

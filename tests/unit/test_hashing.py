@@ -1,0 +1,165 @@
+"""What changes a container's config hash (and so replaces it) and what does not.
+
+One test per field of hashing.EXCLUDED_FROM_HASH proves a change there keeps the hash; the
+others prove that changes which need a new container do change it, including edits of
+bind-mounted files, env files and build inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.hashing import EXCLUDED_FROM_HASH
+from reconciler.model import ContainerSpec
+from reconciler.spec import load_stacks
+
+BASE = {
+    "image": "app:1",
+    "command": "[sleep, '100']",
+    "env": "{A: '1'}",
+    "ports": "['8080:80']",
+    "restart": "always",
+}
+
+
+def web(folder: Path, extra: dict[str, str] | None = None, name: str = "s.yaml") -> ContainerSpec:
+    fields = {**BASE, **(extra or {})}
+    body = "".join(f"    {k}: {v}\n" for k, v in fields.items() if v)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("version: 1\nname: s\ncontainers:\n  db: {image: 'db:1'}\n  web:\n" + body)
+    stack = load_stacks([path]).stacks[0]
+    return next(c for c in stack.containers if c.key == "web")
+
+
+def _replica(tmp: Path) -> tuple[str, str]:
+    two = load_stacks([_write(tmp, {"ports": "", "replicas": "2"})]).stacks[0].containers
+    one = web(tmp, {"ports": ""})
+    return one.config_hash, next(c for c in two if c.replica == 2).config_hash
+
+
+def _write(folder: Path, extra: dict[str, str]) -> Path:
+    web(folder, extra)
+    return folder / "s.yaml"
+
+
+def _source(tmp: Path) -> tuple[str, str]:
+    return web(tmp / "a").config_hash, web(tmp / "b").config_hash
+
+
+def _change(extra: dict[str, str]) -> Callable[[Path], tuple[str, str]]:
+    def run(tmp: Path) -> tuple[str, str]:
+        return web(tmp).config_hash, web(tmp, extra).config_hash
+
+    return run
+
+
+EXCLUDED_CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
+    "replica": _replica,
+    "depends_on": _change({"depends_on": "{db: healthy}"}),
+    "restart": _change({"restart": "{policy: on-failure, max_retries: 3}"}),
+    "healthcheck": _change({"healthcheck": "{tcp: {port: 80}, interval: 1s}"}),
+    "stop_signal": _change({"stop_signal": "SIGQUIT"}),
+    "stop_grace_period": _change({"stop_grace_period": "1m"}),
+    "source": _source,
+}
+
+
+def test_every_excluded_field_has_a_case() -> None:
+    assert set(EXCLUDED_CASES) == set(EXCLUDED_FROM_HASH)
+
+
+@pytest.mark.parametrize("field", sorted(EXCLUDED_CASES))
+def test_change_of_excluded_field_keeps_the_hash(field: str, tmp_path: Path) -> None:
+    before, after = EXCLUDED_CASES[field](tmp_path)
+    assert before == after
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"image": "app:2"},
+        {"command": "[sleep, '200']"},
+        {"env": "{A: '2'}"},
+        {"ports": "['8081:80']"},
+        {"limits": "{memory: 64Mi}"},
+        {"user": "'1000'"},
+        {"read_only": "true"},
+        {"network": "host"},
+        {"labels": "{team: x}"},
+    ],
+    ids=lambda e: next(iter(e)),
+)
+def test_change_of_included_field_changes_the_hash(extra: dict[str, str], tmp_path: Path) -> None:
+    assert web(tmp_path).config_hash != web(tmp_path, extra).config_hash
+
+
+def test_editing_a_bind_mounted_file_changes_the_hash(tmp_path: Path) -> None:
+    conf = tmp_path / "app.conf"
+    conf.write_text("port=80\n")
+    mount = {"volumes": "['./app.conf:/etc/app.conf:ro']"}
+    before = web(tmp_path, mount).config_hash
+    conf.write_text("port=81\n")
+    assert web(tmp_path, mount).config_hash != before
+
+
+def test_editing_a_file_in_a_bind_mounted_folder_keeps_the_hash(tmp_path: Path) -> None:
+    (tmp_path / "html").mkdir()
+    page = tmp_path / "html" / "index.html"
+    page.write_text("v1")
+    mount = {"volumes": "['./html:/www']"}
+    before = web(tmp_path, mount)
+    page.write_text("v2")
+    after = web(tmp_path, mount)
+    assert before.mounts[0].content_hash == "" and after.config_hash == before.config_hash
+
+
+def test_editing_an_env_file_changes_the_hash(tmp_path: Path) -> None:
+    env = tmp_path / "web.env"
+    env.write_text("MODE=a\n")
+    before = web(tmp_path, {"env_file": "web.env"}).config_hash
+    env.write_text("MODE=b\n")
+    assert web(tmp_path, {"env_file": "web.env"}).config_hash != before
+
+
+def test_editing_a_build_input_changes_image_identity_and_hash(tmp_path: Path) -> None:
+    (tmp_path / "layout").mkdir()
+    (tmp_path / "layout" / "index.json").write_text("{}")
+    (tmp_path / "src").mkdir()
+    script = tmp_path / "src" / "run.sh"
+    script.write_text("echo 1\n")
+
+    def load() -> ContainerSpec:
+        path = tmp_path / "b.yaml"
+        path.write_text(
+            "version: 1\nimages:\n  base: {oci: layout}\n"
+            "  app: {build: {from: base, copy: [{src: src, dest: /src}]}}\n"
+            "containers: {web: {image: app}}\n"
+        )
+        return load_stacks([path]).stacks[0].containers[0]
+
+    before = load()
+    script.chmod(0o755)
+    after_mode = load()
+    script.write_text("echo 2\n")
+    after_content = load()
+    identities = {before.image.identity, after_mode.image.identity, after_content.image.identity}
+    assert len(identities) == 3
+    assert len({before.config_hash, after_mode.config_hash, after_content.config_hash}) == 3
+
+
+def test_base_image_identity_flows_into_the_build(tmp_path: Path) -> None:
+    (tmp_path / "layout").mkdir()
+    index = tmp_path / "layout" / "index.json"
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "version: 1\nimages:\n  base: {oci: layout}\n  app: {build: {from: base}}\n"
+        "containers: {web: {image: app}}\n"
+    )
+    index.write_text('{"v": 1}')
+    before = load_stacks([path]).stacks[0].containers[0].image.identity
+    index.write_text('{"v": 2}')
+    assert load_stacks([path]).stacks[0].containers[0].image.identity != before
