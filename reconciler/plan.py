@@ -42,6 +42,10 @@ _PHASE = {
 }
 
 
+# (stack, container key) -> (desired replicas, observed replicas)
+_Counts = Mapping[tuple[str, str], tuple[int, int]]
+
+
 @dataclass
 class _Draft:
     """A mutable action under construction; frozen into an `Action` at the end."""
@@ -84,8 +88,9 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
     ctx = _Context(stacks, observed, owned, options)
     _plan_images(ctx)
     _plan_volumes(ctx)
-    unchanged = _plan_containers(ctx)
-    orphans = _plan_removals(ctx)
+    counts = _replica_counts(ctx)
+    unchanged = _plan_containers(ctx, counts)
+    orphans = _plan_removals(ctx, counts)
     return Plan(
         actions=_in_dependency_order(ctx.drafts),
         unchanged=tuple(sorted(unchanged)),
@@ -222,9 +227,7 @@ def _replicas_phrase(replica: str, desired: int, observed: int) -> str:
     return f"replica {replica} of {desired} (replicas: {observed} → {desired})"
 
 
-def _decide(
-    ctx: _Context, spec: ContainerSpec, counts: Mapping[tuple[str, str], tuple[int, int]]
-) -> _Draft | None:
+def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | None:
     seen = ctx.owned.get(spec.name)
     if seen is None:
         want, have = counts[(spec.stack, spec.key)]
@@ -244,7 +247,7 @@ def _decide(
     return _Draft(f"{Kind.START}:{spec.name}", Kind.START, spec.name, start, spec.stack)
 
 
-def _replica_counts(ctx: _Context) -> dict[tuple[str, str], tuple[int, int]]:
+def _replica_counts(ctx: _Context) -> _Counts:
     """(stack, key) -> (desired replicas, observed replicas)."""
     want: dict[tuple[str, str], int] = defaultdict(int)
     have: dict[tuple[str, str], int] = defaultdict(int)
@@ -256,8 +259,7 @@ def _replica_counts(ctx: _Context) -> dict[tuple[str, str], tuple[int, int]]:
     return {k: (want.get(k, 0), have.get(k, 0)) for k in set(want) | set(have)}
 
 
-def _plan_containers(ctx: _Context) -> list[str]:
-    counts = _replica_counts(ctx)
+def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
     specs = sorted((c for s in ctx.desired for c in s.containers), key=lambda c: c.name)
     by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
     planned: list[tuple[ContainerSpec, _Draft]] = []
@@ -293,11 +295,10 @@ def _dependency_keys(
     return [d.container for d in spec.depends_on] if spec else []
 
 
-def _plan_removals(ctx: _Context) -> list[str]:
+def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
     """Scale-downs and orphans; removals run dependants first (web before db)."""
     desired_names = {c.name for s in ctx.desired for c in s.containers}
     specs = {(c.stack, c.key): c for s in ctx.desired for c in s.containers}
-    counts = _replica_counts(ctx)
     removed: dict[tuple[str, str], list[str]] = defaultdict(list)
     orphans = []
     for name in sorted(set(ctx.owned) - desired_names):
