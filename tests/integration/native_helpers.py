@@ -1,0 +1,172 @@
+"""Fixtures for native driver integration tests: a busybox image built once per session,
+a NativeDriver on a temporary state dir, and a leak check after every test."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.drivers.native.cgroups import Cgroups
+from reconciler.drivers.native.driver import NativeDriver
+from reconciler.hashing import config_hash
+from reconciler.model import ContainerSpec, ImageSource
+
+REPO = Path(__file__).resolve().parents[2]
+RUNC = "/usr/sbin/runc"
+
+
+def require_host() -> None:
+    """Root and runc, or fail under CI (skip only on a developer machine)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root")
+    if not (shutil.which("runc") or os.path.exists(RUNC)):
+        missing.append("runc")
+    if not missing:
+        return
+    message = f"native integration tests need {' and '.join(missing)}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(tmp_path_factory: pytest.TempPathFactory) -> ImageSource:
+    require_host()
+    out = tmp_path_factory.mktemp("busybox-oci")
+    script = REPO / "scripts" / "make-busybox-image.py"
+    if script.exists():
+        subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
+    else:
+        _busybox_layout(out)
+    return ImageSource(key="busybox", kind="oci", identity="test-busybox", path=str(out))
+
+
+BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "head", "tr", "dd", "id", "touch", "test",
+                   "true", "df", "ls", "yes", "pwd")  # fmt: skip
+
+
+def _busybox_layout(out: Path) -> None:
+    """The host's static busybox as a one-layer image (until scripts/make-busybox-image.py)."""
+    from tests import image_factory as f
+
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.fail("needs busybox-static (apt-get install busybox-static)")
+    entries = [f.directory(d) for d in ("bin", "etc", "tmp", "proc", "sys", "dev")]
+    entries.append(f.file("bin/busybox", Path(busybox).read_bytes(), mode=0o755))
+    entries += [f.symlink(f"bin/{a}", "busybox") for a in BUSYBOX_APPLETS]
+    passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"
+    entries.append(f.file("etc/passwd", passwd))
+    entries.append(f.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n"))
+    f.write_oci_layout(out, [entries], config={"Cmd": ["sh"], "Env": ["PATH=/bin"]})
+
+
+@pytest.fixture(scope="session")
+def native_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("native-state")
+
+
+class NativeHarness:
+    """One test's view: the driver, a spec factory and the names it made."""
+
+    def __init__(self, driver: NativeDriver, image: ImageSource) -> None:
+        self.driver = driver
+        self.image = image
+        self.stack = "t" + uuid.uuid4().hex[:8]
+        self.names: set[str] = set()
+
+    def spec(self, key: str, command: list[str], **fields: Any) -> ContainerSpec:
+        fields.setdefault("stop_grace_period", 2.0)
+        spec = ContainerSpec(
+            stack=self.stack, key=key, name=f"{self.stack}-{key}", replica=1,
+            image=self.image, command=tuple(command), **fields,
+        )  # fmt: skip
+        self.names.add(spec.name)
+        return dataclasses.replace(spec, config_hash=config_hash(spec))
+
+    def run(self, key: str, command: list[str], **fields: Any) -> ContainerSpec:
+        spec = self.spec(key, command, **fields)
+        self.driver.create(spec)
+        self.driver.start(spec.name)
+        return spec
+
+    def observed(self, name: str) -> Any:
+        return self.driver.observe(frozenset({self.stack})).by_name().get(name)
+
+    def wait_state(self, name: str, state: str, timeout: float = 10.0) -> Any:
+        return wait_for(lambda: _in_state(self.observed(name), state), timeout, f"{name} {state}")
+
+    def exit_record(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
+        path = self.driver.layout.container(name).exit
+        wait_for(path.exists, timeout, f"{path}")
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
+
+    def leaks(self) -> list[str]:
+        return find_leaks(self.driver, self.names)
+
+
+def _in_state(observed: Any, state: str) -> Any:
+    return observed if observed is not None and observed.state == state else None
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def find_leaks(driver: NativeDriver, names: set[str]) -> list[str]:
+    """Everything of `names` still on the host: runc state, mounts, cgroups, state dirs."""
+    leaks = []
+    runc_known = set(driver.runc.list_states())
+    leaks += [f"runc container {n}" for n in sorted(names & runc_known)]
+    state_root = str(driver.layout.root)
+    with open("/proc/mounts", encoding="utf-8") as f:
+        leaks += [f"mount {line.split()[1]}" for line in f if state_root in line.split()[1]]
+    cgroups = Cgroups()
+    for name in sorted(names):
+        leaks += [f"cgroup {d}" for d in cgroups.existing_dirs(name)]
+        if driver.layout.container(name).root.exists():
+            leaks.append(f"state dir of {name}")
+    return leaks
+
+
+@pytest.fixture
+def native(busybox_image: ImageSource, native_state_dir: Path) -> Iterator[NativeHarness]:
+    require_host()
+    driver = NativeDriver(native_state_dir)
+    driver.ensure_image(busybox_image)
+    harness = NativeHarness(driver, busybox_image)
+    yield harness
+    errors = []
+    for name in sorted(harness.names):
+        try:
+            driver.remove(name)
+        except Exception as e:
+            errors.append(f"remove {name}: {e}")
+    leaks = harness.leaks()
+    assert not errors and not leaks, f"cleanup failed: {errors} leaked: {leaks}"
+
+
+def monitor_rss_kib(driver: NativeDriver, name: str) -> int:
+    pid = json.loads(driver.layout.container(name).monitor_pid.read_text())
+    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True)
+    return int(out.stdout.strip())
