@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.drivers.native import oci
 from reconciler.drivers.native.build import merge_env, scratch_config, updated_config
-from reconciler.drivers.native.unpack import LayerUnpacker, split_name
+from reconciler.drivers.native.unpack import LayerUnpacker, decompressed, split_name
 from reconciler.errors import ImageError
 from reconciler.model import BuildSpec
 from tests import image_factory as f
@@ -232,3 +232,19 @@ def test_busybox_script_fails_clearly_without_busybox(
     assert busybox_script().main([str(tmp_path / "bb"), "--busybox", str(tmp_path / "no")]) == 1
     assert "busybox-static" in capsys.readouterr().err
     assert not (tmp_path / "bb").exists()
+
+
+def test_zstd_layers_need_zstd_support() -> None:
+    frame = b"\x28\xb5\x2f\xfd" + b"\x00" * 16
+    try:
+        import zstandard  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImageError, match="zstd"):
+            decompressed(io.BytesIO(frame), "img")
+    else:
+        assert decompressed(io.BytesIO(frame), "img") is not None
+
+
+def test_gzip_is_detected_from_the_bytes() -> None:
+    layer = f.make_layer([f.file("x", b"x")], compress=True)
+    assert decompressed(io.BytesIO(layer.blob), "img").read() == f.layer_tar([f.file("x", b"x")])
