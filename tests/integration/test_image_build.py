@@ -5,9 +5,11 @@ Root is needed: layers are unpacked with owners and whiteouts."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ImageStore:
-    return ImageStore(tmp_path / "state" / "images")
+def store(tmp_path: Path) -> Iterator[ImageStore]:
+    images = ImageStore(tmp_path / "state" / "images")
+    yield images
+    shutil.rmtree(images.root)
 
 
 def _layout(path: Path, layers: list[list[f.Entry]]) -> Path:

@@ -5,6 +5,7 @@ Root is needed for owners, whiteout device nodes and trusted.* xattrs."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -37,7 +38,9 @@ BASE = [
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ImageStore]:
-    yield ImageStore(tmp_path / "state" / "images")
+    images = ImageStore(tmp_path / "state" / "images")
+    yield images
+    shutil.rmtree(images.root)  # whiteouts and root-owned files: do not leave them to pytest
 
 
 @pytest.fixture
