@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.actions import Action, Kind, Plan
+from reconciler.drivers.base import Driver
 from reconciler.execute import ActionEvent, execute
 from reconciler.model import Dependency, Desired
 from reconciler.plan import PlanOptions, plan
@@ -149,3 +150,7 @@ def test_an_empty_plan_runs_nothing() -> None:
     assert result.ok
     assert result.outcomes == ()
     assert driver.calls == []
+
+
+def test_the_in_memory_driver_implements_the_driver_protocol() -> None:
+    assert isinstance(InMemoryDriver(), Driver)
