@@ -94,7 +94,9 @@ def config_hash(spec: ContainerSpec) -> str:
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, Mapping) and value:
+    # Mappings contribute only their leaves: an empty `env: {}` that gains `env.TZ` is one
+    # change (`env.TZ None -> "UTC"`), not two.
+    if isinstance(value, Mapping):
         for k in value:
             _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
     else:

@@ -23,6 +23,8 @@ class PlanOptions:
     prune: bool = False  # remove owned containers of in-scope stacks that left the spec
     scope: frozenset[str] | None = None  # stacks this invocation manages; None: desired's
     now: float = 0.0  # seconds since the epoch; an input, so plans stay reproducible
+    # Image identities already pulled in this convergence: `pull: always` pulls once per run.
+    pulled: frozenset[str] = frozenset()
 
 
 _IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD}
@@ -101,9 +103,9 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
 # -- images -------------------------------------------------------------------------------
 
 
-def _image_reason(image: ImageSource, observed: Observed) -> str | None:
+def _image_reason(image: ImageSource, observed: Observed, pulled: frozenset[str]) -> str | None:
     present = image.identity in observed.images
-    if image.kind == "ref" and image.pull == "always":
+    if image.kind == "ref" and image.pull == "always" and image.identity not in pulled:
         return "pull: always"
     if present:
         return None
@@ -117,7 +119,7 @@ def _plan_image(ctx: _Context, image: ImageSource, stack: str) -> str | None:
     """Plan the ensure action of `image` (and of a build's base) once per identity."""
     if image.identity in ctx.image_action:
         return ctx.image_action[image.identity] or None
-    reason = _image_reason(image, ctx.observed)
+    reason = _image_reason(image, ctx.observed, ctx.options.pulled)
     if reason is None:
         ctx.image_action[image.identity] = ""
         return None
@@ -185,24 +187,10 @@ def _changes(
     if seen.config_hash != spec.config_hash:
         fields: tuple[FieldChange, ...] = ()
         if seen.recorded_spec is not None:
-            fields = _drop_empty_parents(
-                hashing.diff_fields(seen.recorded_spec, hashing.hashed_fields(spec))
-            )
+            fields = hashing.diff_fields(seen.recorded_spec, hashing.hashed_fields(spec))
         # A hash that moved with no visible field change (e.g. a new hash scheme) still counts.
         changes.extend(fields or (FieldChange("config_hash", seen.config_hash, spec.config_hash),))
     return changes
-
-
-def _drop_empty_parents(changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
-    """diff_fields reports an empty map that gained keys as `env {} -> null` next to the
-    `env.X` lines; that line says nothing the others do not, so it is left out."""
-    paths = [c.path for c in changes]
-
-    def redundant(c: FieldChange) -> bool:
-        empty = any(isinstance(v, Mapping | list) and not v for v in (c.old, c.new))
-        return empty and any(p.startswith(c.path + ".") for p in paths)
-
-    return tuple(c for c in changes if not redundant(c))
 
 
 def _start_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | None:
