@@ -1,0 +1,156 @@
+"""Commands that read stack files: validate, plan, apply, down."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from reconciler.actions import Plan
+from reconciler.context import Context
+from reconciler.converge import converge, make_plan, scope_of
+from reconciler.errors import ReconcileError, SpecError
+from reconciler.execute import ActionEvent, ExecutionResult
+from reconciler.lock import state_lock
+from reconciler.model import Desired, VolumeSpec
+from reconciler.plan import PlanOptions
+from reconciler.render import render_json, render_markdown, render_text
+from reconciler.spec import load_stacks
+
+log = structlog.get_logger()
+
+
+def render(plan: Plan, output: str, color: bool) -> str:
+    if output == "json":
+        return render_json(plan)
+    if output == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
+
+
+def cmd_validate(ctx: Context) -> int:
+    desired = load_stacks(ctx.args.paths)
+    names = ", ".join(s.name for s in desired.stacks) or "no stacks"
+    count = len(desired.containers())
+    ctx.out(f"valid: {names} ({count} container(s))")
+    return 0
+
+
+def _options(desired: Desired, prune: bool) -> PlanOptions:
+    return PlanOptions(prune=prune, scope=scope_of(desired), now=time.time())
+
+
+def cmd_plan(ctx: Context) -> int:
+    desired = load_stacks(ctx.args.paths)  # every input checked before the host is read
+    current = make_plan(desired, ctx.driver, _options(desired, ctx.args.prune))
+    ctx.out(render(current, ctx.args.output, ctx.color))
+    if ctx.args.detailed_exitcode and not current.empty:
+        return 2
+    return 0
+
+
+def _print_event(ctx: Context) -> Callable[[ActionEvent], None]:
+    def on_event(event: ActionEvent) -> None:
+        log.info(f"{event.action.kind} {event.action.target}", status=event.status,
+                 error=getattr(event, "error", None) or None)
+
+    return on_event
+
+
+def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for result in results:
+        for outcome in result.outcomes:
+            rows.append({"id": outcome.action.id, "status": outcome.status,
+                         "error": outcome.error, "seconds": round(outcome.duration, 3)})
+    return rows
+
+
+def cmd_apply(ctx: Context) -> int:
+    desired = load_stacks(ctx.args.paths)
+    options = _options(desired, ctx.args.prune)
+    if ctx.args.dry_run:
+        ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
+        return 0
+    text = ctx.args.output == "text"
+
+    def on_plan(plan: Plan, attempt: int) -> None:
+        if text and (attempt == 0 or not plan.empty):
+            ctx.out(render_text(plan, color=ctx.color))
+
+    with state_lock(ctx.state_dir, on_wait=lambda pid: log.info("waiting for lock", pid=pid)):
+        done = converge(desired, ctx.driver, options, parallelism=ctx.args.parallelism,
+                        on_plan=on_plan, on_event=_print_event(ctx))
+    if not text:
+        doc = json.loads(render_json(done.first_plan))
+        doc["result"] = _result_json(done.results)
+        ctx.out(json.dumps(doc, indent=2) if ctx.args.output == "json" else
+                render(done.first_plan, ctx.args.output, False))
+    if not done.ok:
+        failed = [o for r in done.results for o in r.outcomes if o.status == "failed"]
+        for outcome in failed:
+            log.error(f"{outcome.action.id} failed", error=outcome.error)
+        raise ReconcileError(f"apply failed: {len(failed)} action(s) failed; run apply again "
+                             "to retry once the cause is fixed")
+    if text and not done.first_plan.empty:
+        ctx.out("Apply complete.")
+    return 0
+
+
+def _down_target(ctx: Context, arg: str) -> tuple[str, tuple[VolumeSpec, ...]]:
+    """A stack named by its name or by its file; returns (stack, volumes known from the spec)."""
+    path = Path(arg)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        desired = load_stacks([path])
+        stack = desired.stacks[0]
+        return stack.name, stack.volumes
+    return arg, ()
+
+
+def cmd_down(ctx: Context) -> int:
+    targets = [_down_target(ctx, a) for a in ctx.args.stacks]
+    stacks = frozenset(name for name, _ in targets)
+    options = PlanOptions(prune=True, scope=stacks, now=time.time())
+    with state_lock(ctx.state_dir):
+        done = converge(Desired(), ctx.driver, options, on_event=_print_event(ctx))
+        if ctx.args.volumes:
+            _remove_volumes(ctx, targets)
+    if not done.ok:
+        raise ReconcileError("down failed; run it again to retry")
+    removed = sum(len(p.actions) for p in done.plans)
+    ctx.out(f"Removed {removed} container(s) of {', '.join(sorted(stacks))}.")
+    return 0
+
+
+def _remove_volumes(ctx: Context, targets: list[tuple[str, tuple[VolumeSpec, ...]]]) -> None:
+    existing = ctx.driver.observe(frozenset(n for n, _ in targets)).volumes
+    for stack, known in targets:
+        volumes = known or tuple(
+            VolumeSpec(stack, full[len(stack) + 1:]) for full in sorted(existing)
+            if full.startswith(f"{stack}-")
+        )
+        for volume in volumes:
+            if volume.full_name in existing:
+                ctx.driver.remove_volume(volume)
+                ctx.out(f"removed volume {volume.full_name}")
+
+
+def dispatch(ctx: Context) -> int:
+    from reconciler import ops
+
+    handlers: dict[str, Callable[[Context], int]] = {
+        "validate": cmd_validate,
+        "plan": cmd_plan,
+        "apply": cmd_apply,
+        "down": cmd_down,
+    }
+    handler = handlers.get(ctx.args.command) or ops.HANDLERS.get(ctx.args.command)
+    if handler is None:
+        raise ReconcileError(f"unknown command {ctx.args.command!r}")
+    return handler(ctx)
+
+
+__all__ = ["SpecError", "dispatch"]

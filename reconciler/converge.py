@@ -1,0 +1,73 @@
+"""One convergence: observe -> plan -> execute, repeated while image actions ran.
+
+Images are planned like everything else, but a container's digest is only known once its
+image is in the store (a moved tag is seen after `pull: always`). So after a pass that
+ensured images, the host is observed and planned again; the executor itself never decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from reconciler.actions import Kind, Plan
+from reconciler.drivers.base import Driver
+from reconciler.execute import ActionEvent, ExecutionResult, execute
+from reconciler.model import Desired
+from reconciler.plan import PlanOptions, plan
+
+IMAGE_KINDS = frozenset({Kind.PULL, Kind.IMPORT, Kind.BUILD})
+MAX_PASSES = 3
+
+
+@dataclass
+class Convergence:
+    plans: list[Plan] = field(default_factory=list)
+    results: list[ExecutionResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def first_plan(self) -> Plan:
+        return self.plans[0]
+
+
+def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset[str]:
+    return frozenset(s.name for s in desired.stacks) | extra
+
+
+def make_plan(desired: Desired, driver: Driver, options: PlanOptions) -> Plan:
+    observed = driver.observe(options.scope)
+    return plan(desired, observed, options)
+
+
+def converge(
+    desired: Desired,
+    driver: Driver,
+    options: PlanOptions,
+    *,
+    parallelism: int = 4,
+    on_plan: Callable[[Plan, int], None] | None = None,
+    on_event: Callable[[ActionEvent], None] | None = None,
+) -> Convergence:
+    """Apply until a plan has no image actions left to run (at most MAX_PASSES)."""
+    out = Convergence()
+    for attempt in range(MAX_PASSES):
+        current = make_plan(desired, driver, options)
+        if attempt > 0 and current.empty:
+            break
+        out.plans.append(current)
+        if on_plan is not None:
+            on_plan(current, attempt)
+        if current.empty:
+            break
+        result = execute(current, driver, parallelism=parallelism, on_event=on_event)
+        out.results.append(result)
+        images = {a.image.identity for a in current.actions
+                  if a.kind in IMAGE_KINDS and a.image is not None}
+        if not result.ok or not images:
+            break
+        options = replace(options, pulled=options.pulled | images)
+    return out
