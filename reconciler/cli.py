@@ -11,12 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import structlog
-
 from reconciler.context import Context
 from reconciler.drivers.base import Driver
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.logsetup import configure_logging
+from reconciler.logsetup import configure_logging, logger
 
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
 
@@ -115,7 +113,7 @@ def main(argv: Sequence[str] | None = None, *, driver: Driver | None = None) -> 
         print(f"{len(err.problems)} problem(s) found; nothing was changed.", file=sys.stderr)
         return err.exit_code
     except ReconcileError as err:
-        structlog.get_logger().error(str(err), error=type(err).__name__)
+        logger().error(str(err), error=type(err).__name__)
         return err.exit_code
     except KeyboardInterrupt:
         return 130

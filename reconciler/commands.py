@@ -7,20 +7,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import structlog
-
 from reconciler.actions import Plan
 from reconciler.context import Context
 from reconciler.converge import converge, make_plan, scope_of
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.execute import ActionEvent, ExecutionResult
 from reconciler.lock import state_lock
+from reconciler.logsetup import logger
 from reconciler.model import Desired, VolumeSpec
 from reconciler.plan import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.spec import load_stacks
-
-log = structlog.get_logger()
 
 
 def render(plan: Plan, output: str, color: bool) -> str:
@@ -53,9 +50,16 @@ def cmd_plan(ctx: Context) -> int:
 
 
 def _print_event(ctx: Context) -> Callable[[ActionEvent], None]:
+    """Progress on stderr: one line per finished action (starts are implied)."""
+
     def on_event(event: ActionEvent) -> None:
-        log.info(f"{event.action.kind} {event.action.target}", status=event.status,
-                 error=getattr(event, "error", None) or None)
+        what = f"{event.action.kind} {event.action.target}"
+        if event.status == "succeeded":
+            logger().info(what, seconds=round(event.duration, 3))
+        elif event.status == "failed":
+            logger().error(what, error=event.error)
+        elif event.status == "skipped":
+            logger().warning(what, skipped=event.error)
 
     return on_event
 
@@ -81,7 +85,7 @@ def cmd_apply(ctx: Context) -> int:
         if text and (attempt == 0 or not plan.empty):
             ctx.out(render_text(plan, color=ctx.color))
 
-    with state_lock(ctx.state_dir, on_wait=lambda pid: log.info("waiting for lock", pid=pid)):
+    with state_lock(ctx.state_dir, on_wait=lambda pid: logger().info("waiting for lock", pid=pid)):
         done = converge(desired, ctx.driver, options, parallelism=ctx.args.parallelism,
                         on_plan=on_plan, on_event=_print_event(ctx))
     if not text:
@@ -92,7 +96,7 @@ def cmd_apply(ctx: Context) -> int:
     if not done.ok:
         failed = [o for r in done.results for o in r.outcomes if o.status == "failed"]
         for outcome in failed:
-            log.error(f"{outcome.action.id} failed", error=outcome.error)
+            logger().error(f"{outcome.action.id} failed", error=outcome.error)
         raise ReconcileError(f"apply failed: {len(failed)} action(s) failed; run apply again "
                              "to retry once the cause is fixed")
     if text and not done.first_plan.empty:
