@@ -111,6 +111,9 @@ class NativeHarness:
     def exit_record(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
         path = self.driver.layout.container(name).exit
         wait_for(path.exists, timeout, f"{path}")
+        # The monitor drains the container's pipes after writing the record.
+        wait_for(lambda: not self.driver._monitor_alive(self.driver.layout.container(name)),
+                 timeout, "monitor exit")  # fmt: skip
         record: dict[str, Any] = json.loads(path.read_text())
         return record
 

@@ -277,3 +277,16 @@ def test_monitor_stays_small(native: NativeHarness) -> None:
     rss = monitor_rss_kib(native.driver, spec.name)
     print(f"monitor RSS: {rss} KiB")
     assert rss < 20 * 1024
+
+
+def test_lost_monitor_falls_back_to_runc_and_lost_runtime_state_is_dead(
+    native: NativeHarness,
+) -> None:
+    spec = native.run("orphan", SLEEPER)
+    paths = native.driver.layout.container(spec.name)
+    os.kill(json.loads(paths.monitor_pid.read_text()), signal.SIGKILL)
+    wait_for(lambda: native.observed(spec.name).pid is not None, 5, "runc fallback")
+    assert native.observed(spec.name).state == "running"  # decided by `runc list` now
+    native.driver.runc.delete(spec.name)  # runtime state gone behind our back
+    seen = native.wait_state(spec.name, "dead")
+    assert seen.exit_code is None

@@ -25,7 +25,7 @@ from reconciler.drivers.native import hostinfo, monitor, rootfs, users
 from reconciler.drivers.native.cgroups import Cgroups, process_alive
 from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
-from reconciler.drivers.native.observe import container_names, observe_container
+from reconciler.drivers.native.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
 from reconciler.drivers.native.runtime import Runc, RuncState
 from reconciler.drivers.native.state import (
@@ -94,16 +94,26 @@ class NativeDriver:
     # -- observe --
 
     def observe(self, stacks: frozenset[str] | None = None) -> Observed:
-        names = container_names(self.layout.containers)
-        states = self.runc.list_states() if names else {}
-        found = (
-            observe_container(self.layout.container(n), states.get(n), stacks) for n in names
+        """Our own records first (the monitor is the container's parent, so a live child of
+        a live monitor is a live container); `runc list` only for the undecided ones."""
+        facts = {}
+        for name in container_names(self.layout.containers):
+            found = read_facts(self.layout.container(name), stacks, self._frozen)
+            if found is not None:
+                facts[name] = found
+        undecided = [name for name, f in facts.items() if f.state is None]
+        states = self.runc.list_states() if undecided else {}
+        containers = tuple(
+            to_observed(name, f, states.get(name), name in states) for name, f in facts.items()
         )
         return Observed(
-            containers=tuple(c for c in found if c is not None),
+            containers=containers,
             images=self.images.identities(),
             volumes=self.volumes.names(),
         )
+
+    def _frozen(self, name: str) -> bool:
+        return self.cgroups.freezer_state(name) in ("FROZEN", "FREEZING")
 
     # -- images and volumes --
 
@@ -209,7 +219,8 @@ class NativeDriver:
         self.runc.start(name)
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
-        write_json_atomic(paths.started, {"started_at": time.time(), "count": count + 1})
+        started = {"started_at": time.time(), "count": count + 1, "pid": _read_pid(paths)}
+        write_json_atomic(paths.started, started)
 
     def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
         """Starting an exited container: runc cannot restart a stopped container, so the
@@ -221,7 +232,7 @@ class NativeDriver:
         if state is not None:
             self.runc.delete(name)
         self._wait_monitor_gone(paths)
-        for stale in (paths.exit, paths.monitor_pid, paths.root / "container.pid"):
+        for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
         image = self._image_for(record.spec)
         prepare(paths, record.spec, ImageView(image.config, image.layers), self.volumes)
@@ -323,9 +334,8 @@ class NativeDriver:
         self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
     ) -> Iterator[LogLine]:
         paths = self._existing(name)
-        return read_logs(
-            paths.log_file, tail, since, follow, lambda: not paths.exit.exists()
-        )
+        # Follow until the monitor is gone: it drains the pipes after recording the exit.
+        return read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
 
     def exec(self, name: str, request: ExecRequest) -> int:
         paths = self._existing(name)
@@ -384,3 +394,10 @@ class NativeDriver:
             return self.runc.state(name)
         except NotFound:
             return None
+
+
+def _read_pid(paths: ContainerPaths) -> int | None:
+    try:
+        return int(paths.container_pid.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -13,8 +13,8 @@ Run as ``python -I -S monitor.py <container dir> <runc> <runc root> <name> [opti
    success/failure while the monitor lives on, parented to init.
 3. The monitor pumps the pipes into logs/container.log as JSON lines
    {"t": time, "s": "stdout"|"stderr", "l": text}, rotating by size, and on the
-   container's exit drains the pipes and writes exit.json {exit_code, signal,
-   finished_at, oom_killed} atomically, then exits.
+   container's exit writes exit.json {exit_code, signal, finished_at, oom_killed}
+   atomically, drains the pipes and exits.
 
 Options: --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
 live file), --oom-file PATH (repeatable: cgroup files with an "oom_kill N" line).
@@ -276,8 +276,10 @@ def monitor(opts: Options, sync_w: int) -> int:
     for p in pumps:
         os.set_blocking(p.fd, False)
     status = supervise(container_pid, pumps)
-    drain(pumps)
+    # The exit is recorded first (observe and stop wait for it), then the pipes drained;
+    # log readers follow until the monitor itself is gone.
     write_json_atomic(os.path.join(opts.dir, "exit.json"), exit_record(status, opts))
+    drain(pumps)
     return 0
 
 

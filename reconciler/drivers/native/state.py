@@ -12,7 +12,8 @@ user)::
         etc/                   hosts, hostname, resolv.conf bind-mounted into the container
         logs/container.log     JSON lines written by the monitor (rotated: .1, .2, ...)
         monitor.pid            written by the monitor once `runc create` succeeded
-        started.json           when the container was last started and how often
+        container.pid          the container's init pid (runc create --pid-file)
+        started.json           when the container was last started, its pid, how often
         exit.json              written by the monitor when the container's init exits
     volumes/<stack>-<name>/    named volumes
     runc/                      `runc --root`
@@ -98,6 +99,10 @@ class ContainerPaths:
     @property
     def monitor_pid(self) -> Path:
         return self.root / "monitor.pid"
+
+    @property
+    def container_pid(self) -> Path:
+        return self.root / "container.pid"  # runc create --pid-file
 
     @property
     def started(self) -> Path:
