@@ -46,31 +46,8 @@ def busybox_image(tmp_path_factory: pytest.TempPathFactory) -> ImageSource:
     require_host()
     out = tmp_path_factory.mktemp("busybox-oci")
     script = REPO / "scripts" / "make-busybox-image.py"
-    if script.exists():
-        subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
-    else:
-        _busybox_layout(out)
+    subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
     return ImageSource(key="busybox", kind="oci", identity="test-busybox", path=str(out))
-
-
-BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "head", "tr", "dd", "id", "touch", "test",
-                   "true", "df", "ls", "yes", "pwd")  # fmt: skip
-
-
-def _busybox_layout(out: Path) -> None:
-    """The host's static busybox as a one-layer image (until scripts/make-busybox-image.py)."""
-    from tests import image_factory as f
-
-    busybox = shutil.which("busybox")
-    if busybox is None:
-        pytest.fail("needs busybox-static (apt-get install busybox-static)")
-    entries = [f.directory(d) for d in ("bin", "etc", "tmp", "proc", "sys", "dev")]
-    entries.append(f.file("bin/busybox", Path(busybox).read_bytes(), mode=0o755))
-    entries += [f.symlink(f"bin/{a}", "busybox") for a in BUSYBOX_APPLETS]
-    passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"
-    entries.append(f.file("etc/passwd", passwd))
-    entries.append(f.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n"))
-    f.write_oci_layout(out, [entries], config={"Cmd": ["sh"], "Env": ["PATH=/bin"]})
 
 
 @pytest.fixture(scope="session")
