@@ -49,8 +49,8 @@ def describe(path: Sequence[str | int]) -> str:
     if len(path) == 1:
         return f"`{path[0]}`"
     owner = f"{owners.get(str(path[0]), str(path[0]))} `{path[1]}`"
-    rest = [str(p) for p in path[2:] if not isinstance(p, int)]
-    return f"`{rest[-1]}` of {owner}" if rest else owner
+    rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[2:])
+    return f"`{rest[1:]}` of {owner}" if rest else owner
 
 
 def show(value: Any) -> str:
@@ -175,6 +175,8 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
             for k in extras
         ]
     if error.validator == "oneOf" and "x-exactly-one" in _schema(error):
+        if not isinstance(error.instance, dict):
+            return []  # the `type` error says it all
         return [loaded.problem(path, _exactly_one(error, path))]
     if error.validator in ("anyOf", "oneOf") and error.context:
         picked = _pick(error)

@@ -57,6 +57,7 @@ class FileChecker:
         for key, spec in containers.items():
             ContainerChecker(self, key, spec).run()
         self._check_dependency_cycles(containers)
+        self._check_replica_names(containers)
 
     def _check_file_name(self) -> None:
         name = self.stack
@@ -110,6 +111,17 @@ class FileChecker:
         cycle = find_cycle(edges)
         if cycle:
             self.report(("images", cycle[0]), "image build cycle: " + " -> ".join(cycle))
+
+    def _check_replica_names(self, containers: dict[str, Any]) -> None:
+        """Replica 2 of `web` is `web-2`: it must not collide with a container key."""
+        for key, spec in containers.items():
+            for n in range(2, spec.get("replicas", 1) + 1):
+                if f"{key}-{n}" in containers:
+                    self.report(
+                        ("containers", f"{key}-{n}"),
+                        f"container `{key}-{n}` has the name of replica {n} of `{key}`; rename one",
+                        at_key=True,
+                    )
 
     def _check_dependency_cycles(self, containers: dict[str, Any]) -> None:
         edges = {k: dependency_names(v.get("depends_on")) for k, v in containers.items()}

@@ -161,3 +161,32 @@ def test_examples_without_the_image_layout_name_the_missing_layout(tmp_path: Pat
     shutil.rmtree(stacks.parent / "images")
     problems = validate_paths([stacks])
     assert problems and all("OCI image layout" in p.message for p in problems)
+
+
+def test_replica_name_colliding_with_a_container_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\ncontainers:\n  web: {image: x:1, replicas: 2}\n  web-2: {image: x:1}\n"
+    )
+    (problem,) = _problems(path)
+    assert (problem.line, problem.column) == (4, 3)
+    assert "has the name of replica 2 of `web`" in problem.message
+
+
+def test_long_dependency_chain_with_a_cycle_does_not_exhaust_recursion(tmp_path: Path) -> None:
+    count = 3000
+    lines = [f"  c{i}: {{image: x:1, depends_on: [c{(i + 1) % count}]}}" for i in range(count)]
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\ncontainers:\n" + "\n".join(lines) + "\n")
+    (problem,) = _problems(path)
+    assert problem.message.startswith("dependency cycle: c0 -> c1 -> c2 -> ")
+    assert problem.message.endswith("c2999 -> c0")
+
+
+def test_messages_name_the_place_with_list_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "version: 1\ncontainers:\n  web: {image: x:1, volumes: [{type: tmpfs, target: tmp}]}\n"
+    )
+    (problem,) = _problems(path)
+    assert "`volumes[0].target` of container `web`: expected an absolute path" in problem.message
