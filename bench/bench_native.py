@@ -33,7 +33,9 @@ def timed(cmd: list[str]) -> float:
 def write_stack(path: Path, image: Path, n: int, name: str = "bench") -> None:
     lines = ["version: 1", f"name: {name}", "images:", f"  bb: {{oci: {image}}}", "containers:"]
     for i in range(n):
-        lines += [f"  c{i:03d}:", "    image: bb", '    command: ["sleep", "3600"]']
+        # SIGKILL like `runc delete -f` on the other side (sleep as PID 1 ignores SIGTERM).
+        lines += [f"  c{i:03d}:", "    image: bb", '    command: ["sleep", "3600"]',
+                  "    stop_signal: SIGKILL"]
     path.write_text("\n".join(lines) + "\n")
 
 

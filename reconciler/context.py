@@ -13,9 +13,10 @@ from reconciler.errors import ReconcileError
 
 def make_driver(name: str, state_dir: Path) -> Driver:
     if name == "native":
+        from reconciler.drivers.journal import JournaledDriver
         from reconciler.drivers.native.driver import NativeDriver
 
-        return NativeDriver(state_dir)
+        return JournaledDriver(NativeDriver(state_dir), state_dir)
     raise ReconcileError(f"driver {name!r} is not available in this version (use --driver native)")
 
 

@@ -278,9 +278,30 @@ def monitor(opts: Options, sync_w: int) -> int:
     status = supervise(container_pid, pumps)
     # The exit is recorded first (observe and stop wait for it), then the pipes drained;
     # log readers follow until the monitor itself is gone.
-    write_json_atomic(os.path.join(opts.dir, "exit.json"), exit_record(status, opts))
+    record = exit_record(status, opts)
+    write_json_atomic(os.path.join(opts.dir, "exit.json"), record)
+    journal_death(opts, record)
     drain(pumps)
     return 0
+
+
+def journal_death(opts: Options, record: dict[str, object]) -> None:
+    """The `died` event (and `oom` when the kernel killed it). Imported only now, once the
+    container is gone, so the journal code costs no memory while the monitor waits."""
+    from pathlib import Path
+
+    # The monitor runs isolated (python -I -S, by path): make its own package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from reconciler.events import append_event
+
+    state_dir = Path(opts.dir).parent.parent  # <state_dir>/containers/<name>
+    attrs = {k: record.get(k) for k in ("exit_code", "signal", "oom_killed")}
+    try:
+        if record.get("oom_killed"):
+            append_event(state_dir, "oom", opts.name)
+        append_event(state_dir, "died", opts.name, **attrs)
+    except OSError:
+        pass  # the exit record is the source of truth; the journal is for people
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,82 @@
+"""A Driver wrapper that records every change it makes in the host's event journal.
+
+Kept outside the drivers so every driver gets the same events; deaths (exit code, OOM)
+are recorded by whoever sees them happen (the native driver's per-container monitor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from reconciler.drivers.base import ContainerStats, Driver, ExecRequest, LogLine, Progress
+from reconciler.events import append_event
+from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.observed import Observed
+
+
+class JournaledDriver:
+    """Delegates to `inner`; after each successful change appends one event."""
+
+    def __init__(self, inner: Driver, state_dir: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.state_dir = state_dir
+
+    def _event(self, kind: str, name: str, **attrs: object) -> None:
+        append_event(self.state_dir, kind, name, driver=self.name, **attrs)
+
+    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+        return self.inner.observe(stacks)
+
+    def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
+        digest = self.inner.ensure_image(image, progress)
+        self._event("image", image.key, digest=digest)
+        return digest
+
+    def create_volume(self, volume: VolumeSpec) -> None:
+        self.inner.create_volume(volume)
+        self._event("volume-created", volume.full_name)
+
+    def remove_volume(self, volume: VolumeSpec) -> None:
+        self.inner.remove_volume(volume)
+        self._event("volume-removed", volume.full_name)
+
+    def create(self, spec: ContainerSpec) -> None:
+        self.inner.create(spec)
+        self._event("created", spec.name, config_hash=spec.config_hash)
+
+    def start(self, name: str) -> None:
+        self.inner.start(name)
+        self._event("started", name)
+
+    def stop(self, name: str, timeout: float | None = None) -> None:
+        self.inner.stop(name, timeout)
+        self._event("stopped", name)
+
+    def kill(self, name: str, signal: str = "SIGKILL") -> None:
+        self.inner.kill(name, signal)
+        self._event("killed", name, signal=signal)
+
+    def remove(self, name: str) -> None:
+        self.inner.remove(name)
+        self._event("removed", name)
+
+    def pause(self, name: str) -> None:
+        self.inner.pause(name)
+        self._event("paused", name)
+
+    def unpause(self, name: str) -> None:
+        self.inner.unpause(name)
+        self._event("unpaused", name)
+
+    def logs(
+        self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> Iterator[LogLine]:
+        return self.inner.logs(name, follow, tail, since)
+
+    def exec(self, name: str, request: ExecRequest) -> int:
+        return self.inner.exec(name, request)
+
+    def stats(self, name: str) -> ContainerStats:
+        return self.inner.stats(name)
