@@ -18,6 +18,7 @@ class Kind(StrEnum):
     START = "start"  # start an existing, stopped container
     REPLACE = "replace"  # stop and remove the old container, create and start the new one
     REMOVE = "remove"  # stop and remove a container
+    RESTART = "restart"  # stop and start a running container (on_unhealthy: restart)
     REMOVE_VOLUME = "remove-volume"
 
 
@@ -45,10 +46,20 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """A start or restart the planner wants but not yet: its backoff runs until `due`."""
+
+    name: str  # container name
+    due: float  # seconds since the epoch (PlanOptions.not_before)
+    reason: str  # why it would be (re)started
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     unchanged: tuple[str, ...] = ()  # container names that already match
     orphans: tuple[str, ...] = ()  # owned containers no longer in any spec (kept: no --prune)
+    deferred: tuple[Deferred, ...] = ()  # starts held back by backoff, sorted by name
 
     @property
     def empty(self) -> bool:

@@ -80,6 +80,9 @@ def run_action(action: Action, driver: Driver) -> None:
         driver.start(action.target)
     elif kind == Kind.START:
         driver.start(action.target)
+    elif kind == Kind.RESTART:
+        driver.stop(action.target)
+        driver.start(action.target)
     elif kind == Kind.REPLACE:
         spec = _require(action.container, action)
         driver.remove(action.target)  # stop-first: ports and names are freed before create

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler import hashing, labels
-from reconciler.actions import Action, FieldChange, Kind, Plan
+from reconciler.actions import Action, Deferred, FieldChange, Kind, Plan
 from reconciler.model import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.observed import Observed, ObservedContainer
 
@@ -25,6 +25,11 @@ class PlanOptions:
     now: float = 0.0  # seconds since the epoch; an input, so plans stay reproducible
     # Image identities already pulled in this convergence: `pull: always` pulls once per run.
     pulled: frozenset[str] = frozenset()
+    # Container name -> earliest time a start/restart may run (the loop's restart backoff);
+    # a wanted start before then is listed in Plan.deferred instead of planned.
+    not_before: Mapping[str, float] = field(default_factory=dict)
+    # Containers the user stopped (`reconcile stop`): never started or restarted by a plan.
+    user_stopped: frozenset[str] = frozenset()
 
 
 _IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD}
@@ -40,6 +45,7 @@ _PHASE = {
     Kind.REPLACE: 3,
     Kind.CREATE: 3,
     Kind.START: 3,
+    Kind.RESTART: 3,
     Kind.REMOVE_VOLUME: 4,
 }
 
@@ -73,6 +79,7 @@ class _Context:
     drafts: dict[str, _Draft] = field(default_factory=dict)
     image_action: dict[str, str] = field(default_factory=dict)  # identity -> action id
     volume_action: dict[str, str] = field(default_factory=dict)  # full name -> action id
+    deferred: dict[str, Deferred] = field(default_factory=dict)  # name -> held back start
 
     def add(self, draft: _Draft) -> str:
         self.drafts[draft.id] = draft
@@ -97,6 +104,7 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
         actions=_in_dependency_order(ctx.drafts),
         unchanged=tuple(sorted(unchanged)),
         orphans=tuple(sorted(orphans)),
+        deferred=tuple(ctx.deferred[n] for n in sorted(ctx.deferred)),
     )
 
 
@@ -211,6 +219,28 @@ def _start_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | None:
     return f"{exited}; restart: on-failure"
 
 
+def _unhealthy_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | None:
+    check = spec.healthcheck
+    if seen.state != "running" or seen.health != "unhealthy" or check is None:
+        return None
+    return "unhealthy; on_unhealthy: restart" if check.on_unhealthy == "restart" else None
+
+
+def _start_or_restart(ctx: _Context, spec: ContainerSpec, seen: ObservedContainer) -> _Draft | None:
+    """A start of a stopped one or a restart of an unhealthy one, unless the user stopped it
+    or its backoff (PlanOptions.not_before) still runs."""
+    kind, reason = Kind.START, _start_reason(spec, seen)
+    if reason is None:
+        kind, reason = Kind.RESTART, _unhealthy_reason(spec, seen)
+    if reason is None or spec.name in ctx.options.user_stopped:
+        return None
+    due = ctx.options.not_before.get(spec.name, 0.0)
+    if due > ctx.options.now:
+        ctx.deferred[spec.name] = Deferred(spec.name, due, reason)
+        return None
+    return _Draft(f"{kind}:{spec.name}", kind, spec.name, reason, spec.stack)
+
+
 def _replicas_phrase(replica: str, desired: int, observed: int) -> str:
     return f"replica {replica} of {desired} (replicas: {observed} → {desired})"
 
@@ -229,10 +259,7 @@ def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | Non
         draft = _Draft(f"{Kind.REPLACE}:{spec.name}", Kind.REPLACE, spec.name, reason, spec.stack)
         draft.changes = tuple(changes)
         return draft
-    start = _start_reason(spec, seen)
-    if start is None:
-        return None
-    return _Draft(f"{Kind.START}:{spec.name}", Kind.START, spec.name, start, spec.stack)
+    return _start_or_restart(ctx, spec, seen)
 
 
 def _replica_counts(ctx: _Context) -> _Counts:
@@ -255,7 +282,8 @@ def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
     for spec in specs:
         draft = _decide(ctx, spec, counts)
         if draft is None:
-            unchanged.append(spec.name)
+            if spec.name not in ctx.deferred:
+                unchanged.append(spec.name)
             continue
         draft.container = spec
         by_key[(spec.stack, spec.key)].append(ctx.add(draft))

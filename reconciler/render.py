@@ -32,6 +32,7 @@ _SYMBOL = {
     Kind.CREATE_VOLUME: "+",
     Kind.CREATE: "+",
     Kind.START: "▶",
+    Kind.RESTART: "↻",
     Kind.REPLACE: "~",
     Kind.REMOVE: "-",
     Kind.REMOVE_VOLUME: "-",
@@ -43,6 +44,7 @@ _STYLE = {
     Kind.CREATE_VOLUME: "green",
     Kind.CREATE: "green",
     Kind.START: "cyan",
+    Kind.RESTART: "cyan",
     Kind.REPLACE: "yellow",
     Kind.REMOVE: "red",
     Kind.REMOVE_VOLUME: "red",
@@ -93,6 +95,8 @@ def summary_line(plan: Plan) -> str:
     extra = []
     if kinds[Kind.START]:
         extra.append(f"{kinds[Kind.START]} to start")
+    if kinds[Kind.RESTART]:
+        extra.append(f"{kinds[Kind.RESTART]} to restart")
     images = sum(kinds[k] for k in _IMAGE_KINDS)
     if images:
         extra.append(f"{_plural(images, 'image')} to ensure")
