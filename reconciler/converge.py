@@ -14,6 +14,7 @@ from reconciler.actions import Kind, Plan
 from reconciler.drivers.base import Driver
 from reconciler.execute import ActionEvent, ExecutionResult, execute
 from reconciler.model import Desired
+from reconciler.observed import Observed
 from reconciler.plan import PlanOptions, plan
 
 IMAGE_KINDS = frozenset({Kind.PULL, Kind.IMPORT, Kind.BUILD})
@@ -38,8 +39,17 @@ def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset
     return frozenset(s.name for s in desired.stacks) | extra
 
 
-def make_plan(desired: Desired, driver: Driver, options: PlanOptions) -> Plan:
+# The control loop's hook between observe and plan: it overlays what only it knows
+# (health) and derives time-based inputs (restart backoff) from what was just observed.
+Prepare = Callable[[Observed, PlanOptions], tuple[Observed, PlanOptions]]
+
+
+def make_plan(
+    desired: Desired, driver: Driver, options: PlanOptions, prepare: Prepare | None = None
+) -> Plan:
     observed = driver.observe(options.scope)
+    if prepare is not None:
+        observed, options = prepare(observed, options)
     return plan(desired, observed, options)
 
 
@@ -51,11 +61,12 @@ def converge(
     parallelism: int = 4,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_event: Callable[[ActionEvent], None] | None = None,
+    prepare: Prepare | None = None,
 ) -> Convergence:
     """Apply until a plan has no image actions left to run (at most MAX_PASSES)."""
     out = Convergence()
     for attempt in range(MAX_PASSES):
-        current = make_plan(desired, driver, options)
+        current = make_plan(desired, driver, options, prepare)
         if attempt > 0 and current.empty:
             break
         out.plans.append(current)

@@ -25,16 +25,19 @@ def state_lock(
     *,
     timeout: float | None = None,
     on_wait: Callable[[str], None] | None = None,
+    role: str = "",
 ) -> Iterator[None]:
     """Hold `<state_dir>/lock`. Waits for another holder (forever when timeout is None);
-    raises LockBusy naming the holder's pid after `timeout` seconds."""
+    raises LockBusy naming the holder's pid after `timeout` seconds. A holder with role
+    "run" (the control loop, which holds the lock for its lifetime) is refused at once:
+    waiting for it would mean waiting forever."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = state_dir / "lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         _acquire(fd, path, timeout, on_wait)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {role}".strip().encode() + b"\n", 0)
         yield
     finally:
         os.close(fd)  # closing releases the flock
@@ -51,6 +54,11 @@ def _acquire(
             return
         except BlockingIOError:
             holder = _holder(path)
+            if holder.endswith(" run"):
+                raise LockBusy(
+                    f"a `reconcile run` loop (pid {holder.split()[0]}) manages {path.parent}; "
+                    "edit the stack files it watches, or stop it first"
+                ) from None
             if deadline is not None and time.monotonic() >= deadline:
                 raise LockBusy(
                     f"another reconcile process (pid {holder}) holds {path}; "
