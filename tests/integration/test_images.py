@@ -132,9 +132,10 @@ def test_shared_layers_are_stored_once(store: ImageStore, tmp_path: Path) -> Non
     assert len(os.listdir(store.layers)) == 3
 
 
-def test_ref_images_are_not_pulled(store: ImageStore) -> None:
-    ref = ImageSource(key="web", kind="ref", identity="docker.io/library/nginx:1", ref="nginx:1")
-    with pytest.raises(ImageError, match="pulling from registries is not supported"):
+def test_ref_image_with_pull_never_is_not_pulled(store: ImageStore) -> None:
+    ref = ImageSource(key="web", kind="ref", identity="ref:docker.io/library/nginx:1",
+                      ref="docker.io/library/nginx:1", pull="never")  # fmt: skip
+    with pytest.raises(ImageError, match="not in the image store and pull is never"):
         store.ensure(ref)
 
 

@@ -28,15 +28,15 @@ from typing import IO, Any
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native import oci
+from reconciler.drivers.native.blobio import VerifiedCopy
+from reconciler.drivers.native.registry.client import RegistryOptions
 from reconciler.drivers.native.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.errors import ImageError, NotFound
 from reconciler.model import ImageSource
 
-_CHUNK = 1 << 20
 _SOURCE_ERRORS = (oci.FormatError, OSError, ValueError, KeyError, TypeError, tarfile.TarError)
 _Digests = list[str]
 _Created = list[Path]  # paths an import added, removed again if it fails
-PULL_UNSUPPORTED = "pulling from registries is not supported yet (pull: never / import the image)"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class ImageRecord:
 
 
 class ImageStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, registry: RegistryOptions | None = None) -> None:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
         self.layers = root / "layers"
@@ -59,6 +59,9 @@ class ImageStore:
         for directory in (root, root / "blobs", self.blobs, self.layers, self.layer_meta, self.tmp):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.RLock()  # one import or removal at a time in this process
+        self._locks_lock = threading.Lock()
+        self._layer_locks: dict[str, threading.Lock] = {}  # per diff_id: parallel pulls
+        self.registry = registry
         self._clean_tmp()
 
     # -- queries ------------------------------------------------------------------------
@@ -89,7 +92,7 @@ class ImageStore:
     def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:
         with self._lock:
             existing = self.get(image.identity)
-            if existing is not None:
+            if existing is not None and not (image.kind == "ref" and image.pull == "always"):
                 return existing
             try:
                 digest = self._produce(image, progress)
@@ -110,7 +113,11 @@ class ImageStore:
             from reconciler.drivers.native.build import build_image  # build imports this module
 
             return str(build_image(self, image, progress))
-        raise ImageError(image.key, PULL_UNSUPPORTED)
+        if image.pull == "never":
+            raise ImageError(image.key, f"{image.ref} is not in the image store and pull is never")
+        from reconciler.drivers.native.registry.pull import pull_image
+
+        return pull_image(self, image.ref, image.key, self.registry or RegistryOptions(), progress)
 
     def _import(self, path: Path, target: str, progress: Progress | None) -> str:
         if not path.exists():
@@ -162,6 +169,34 @@ class ImageStore:
         os.replace(tmp, path)
         created.append(path)
 
+    def has_layer(self, blob_digest: str, diff_id: str) -> bool:
+        """This exact blob was already proven to unpack to this layer."""
+        return (
+            (self.layers / oci.digest_hex(diff_id)).is_dir()
+            and (self.blobs / oci.digest_hex(blob_digest)).is_file()
+            and blob_digest in self._read_meta(diff_id).get("blobs", [])
+        )
+
+    def add_layer(self, layer: oci.LayerRef, diff_id: str, source: IO[bytes], target: str,
+                  progress: Progress | None = None) -> None:  # fmt: skip
+        """Store one layer from an untrusted stream (a pull); safe to call from several
+        threads at once. The layer is kept once verified, even if the image fails later:
+        a retried pull does not fetch it again."""
+        try:
+            self._store_layer(layer, diff_id, lambda _d: source, target, progress, [])
+        except ImageError:
+            raise
+        except _SOURCE_ERRORS as exc:
+            raise ImageError(target, _describe(exc)) from exc
+
+    def add_blob(self, data: bytes, digest: str) -> None:
+        """Store a small verified blob (a pulled manifest or config)."""
+        self._write_blob(data, digest, [])
+
+    def _layer_lock(self, diff_id: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._layer_locks.setdefault(diff_id, threading.Lock())
+
     def _store_layer(
         self,
         layer: oci.LayerRef,
@@ -173,59 +208,54 @@ class ImageStore:
     ) -> None:
         blob_path = self.blobs / oci.digest_hex(layer.digest)
         layer_dir = self.layers / oci.digest_hex(diff_id)
-        meta = self._read_meta(diff_id)
-        if layer_dir.is_dir() and blob_path.is_file() and layer.digest in meta.get("blobs", []):
-            return  # this exact blob was already proven to unpack to this layer
-        tmp_blob = self.tmp_path("blob")
-        staging = self.tmp_path("layer")
-        try:
-            self._copy_verified(open_blob(layer.digest), tmp_blob, layer, progress)
-            size, actual = self._unpack_or_hash(tmp_blob, layer_dir, staging, target)
-            if actual != diff_id:
-                raise oci.FormatError(
-                    f"layer {layer.digest}: uncompressed content is {actual}, "
-                    f"but the config's diff_id says {diff_id}"
-                )
-            if not blob_path.exists():
-                os.replace(tmp_blob, blob_path)
-                created.append(blob_path)
-            if staging.exists():
-                os.rename(staging, layer_dir)
-                created.append(layer_dir)
-                meta = {"size": size}
-                created.append(self._meta_path(diff_id))
-            meta["blobs"] = sorted({*meta.get("blobs", []), layer.digest})
-            self._atomic_json(self._meta_path(diff_id), meta)
-        finally:
-            _remove(tmp_blob)
-            _remove(staging)
+        with self._layer_lock(diff_id):
+            if self.has_layer(layer.digest, diff_id):
+                return
+            tmp_blob = self.tmp_path("blob")
+            staging = self.tmp_path("layer")
+            try:
+                with open_blob(layer.digest) as source, tmp_blob.open("wb") as out:
+                    copy = VerifiedCopy(source, out, layer, progress)
+                    size, actual = self._unpack_verified(copy, layer_dir, staging, target)
+                if actual != diff_id:
+                    raise oci.FormatError(
+                        f"layer {layer.digest}: uncompressed content is {actual}, "
+                        f"but the config's diff_id says {diff_id}"
+                    )
+                if not blob_path.exists():
+                    os.replace(tmp_blob, blob_path)
+                    created.append(blob_path)
+                meta = self._read_meta(diff_id)
+                if staging.exists():
+                    os.rename(staging, layer_dir)
+                    created.append(layer_dir)
+                    meta = {"size": size}
+                    created.append(self._meta_path(diff_id))
+                meta["blobs"] = sorted({*meta.get("blobs", []), layer.digest})
+                self._atomic_json(self._meta_path(diff_id), meta)
+            finally:
+                _remove(tmp_blob)
+                _remove(staging)
 
-    def _copy_verified(
-        self, source: IO[bytes], dest: Path, layer: oci.LayerRef, progress: Progress | None
-    ) -> None:
-        hashing = HashingReader(source)
-        with source, dest.open("wb") as out:
-            while chunk := hashing.read(_CHUNK):
-                out.write(chunk)
-                if progress is not None:
-                    progress(f"layer {layer.digest[:19]}", hashing.count, layer.size)
-        if hashing.digest != layer.digest or hashing.count != layer.size:
-            raise oci.FormatError(
-                f"layer blob {layer.digest} ({layer.size} bytes) has digest {hashing.digest} "
-                f"and {hashing.count} bytes: content does not match"
-            )
-
-    def _unpack_or_hash(
-        self, blob: Path, layer_dir: Path, staging: Path, target: str
+    def _unpack_verified(
+        self, copy: VerifiedCopy, layer_dir: Path, staging: Path, target: str
     ) -> tuple[int, str]:
-        """Unpack into `staging` or, if the layer is already unpacked, only compute the
-        blob's diff_id. Returns (unpacked bytes, diff_id)."""
-        with blob.open("rb") as raw:
+        """One pass: unpack into `staging` (or, if the layer is already unpacked, only
+        hash) while the blob is copied and hashed. Returns (unpacked bytes, diff_id).
+        A blob that does not match its digest is reported as such, whatever the unpacker
+        made of its content."""
+        try:
             if layer_dir.is_dir():
-                hashing = HashingReader(decompressed(raw, target))
+                hashing = HashingReader(decompressed(copy, target))  # type: ignore[arg-type]
                 hashing.drain()
-                return -1, hashing.digest
-            return unpack_layer(raw, staging, target)
+                result = -1, hashing.digest
+            else:
+                result = unpack_layer(copy, staging, target)  # type: ignore[arg-type]
+        except (ImageError, *_SOURCE_ERRORS):
+            copy.finish()  # raises the digest mismatch if that is the real cause
+            raise
+        copy.finish()
+        return result
 
     def _meta_path(self, diff_id: str) -> Path:
         return self.layer_meta / f"{oci.digest_hex(diff_id)}.json"
