@@ -22,7 +22,6 @@ live file), --oom-file PATH (repeatable: cgroup files with an "oom_kill N" line)
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -62,9 +61,15 @@ class Options:
 
 
 def write_json_atomic(path: str, data: object) -> None:
+    import json  # json pulls in re and enum (~15 ms, ~1 MiB): only once there is output
+
+    write_text_atomic(path, json.dumps(data))
+
+
+def write_text_atomic(path: str, text: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(data, f)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -79,6 +84,8 @@ class RotatingLog:
         self.size = self.file.tell()
 
     def write(self, stream: str, text: str) -> None:
+        import json  # cached after the first line; see write_json_atomic
+
         line = json.dumps({"t": time.time(), "s": stream, "l": text}).encode() + b"\n"
         if self.size and self.size + len(line) > self.max_bytes:
             self.rotate()
@@ -266,7 +273,7 @@ def monitor(opts: Options, sync_w: int) -> int:
         return 1
     with open(pid_file) as f:
         container_pid = int(f.read().strip())
-    write_json_atomic(os.path.join(opts.dir, "monitor.pid"), os.getpid())
+    write_text_atomic(os.path.join(opts.dir, "monitor.pid"), str(os.getpid()))  # valid JSON
     os.write(sync_w, b"ok")
     os.close(sync_w)
     logs_dir = os.path.join(opts.dir, "logs")
