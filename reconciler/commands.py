@@ -36,13 +36,18 @@ def cmd_validate(ctx: Context) -> int:
     return 0
 
 
-def _options(desired: Desired, prune: bool) -> PlanOptions:
-    return PlanOptions(prune=prune, scope=scope_of(desired), now=time.time())
+def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> PlanOptions:
+    from reconciler.intents import user_stopped  # `reconcile stop` is honoured by apply too
+
+    stopped = user_stopped(state_dir) if state_dir is not None else frozenset()
+    return PlanOptions(prune=prune, scope=scope_of(desired), now=time.time(),
+                       user_stopped=stopped)
 
 
 def cmd_plan(ctx: Context) -> int:
     desired = load_stacks(ctx.args.paths)  # every input checked before the host is read
-    current = make_plan(desired, ctx.driver, _options(desired, ctx.args.prune))
+    current = make_plan(desired, ctx.driver,
+                        _options(desired, ctx.args.prune, ctx.state_dir))
     ctx.out(render(current, ctx.args.output, ctx.color))
     if ctx.args.detailed_exitcode and not current.empty:
         return 2
@@ -75,7 +80,7 @@ def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
 
 def cmd_apply(ctx: Context) -> int:
     desired = load_stacks(ctx.args.paths)
-    options = _options(desired, ctx.args.prune)
+    options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
         return 0

@@ -149,6 +149,28 @@ def cmd_kill(ctx: Context) -> int:
     return 0
 
 
+def cmd_stop(ctx: Context) -> int:
+    """The intent is recorded first, so a control loop that sees the death never undoes it."""
+    from reconciler.intents import mark_stopped
+
+    name = container_name(ctx.args.name)
+    _find(ctx, name)
+    mark_stopped(ctx.state_dir, name)
+    ctx.driver.stop(name)
+    ctx.out(f"stop: {name}")
+    return 0
+
+
+def cmd_start(ctx: Context) -> int:
+    from reconciler.intents import clear_stopped
+
+    name = container_name(ctx.args.name)
+    ctx.driver.start(name)
+    clear_stopped(ctx.state_dir, name)
+    ctx.out(f"start: {name}")
+    return 0
+
+
 def cmd_version(ctx: Context) -> int:
     ctx.out(f"reconcile {__version__} (python {platform.python_version()})")
     return 0
@@ -163,8 +185,8 @@ HANDLERS: dict[str, Callable[[Context], int]] = {
     "kill": cmd_kill,
     "pause": _simple("pause"),
     "unpause": _simple("unpause"),
-    "stop": _simple("stop"),
-    "start": _simple("start"),
+    "stop": cmd_stop,
+    "start": cmd_start,
     "version": cmd_version,
     **HOST_HANDLERS,
 }
