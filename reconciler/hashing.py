@@ -85,6 +85,8 @@ def hashed_fields(spec: ContainerSpec) -> dict[str, Any]:
         "mac_address": spec.mac_address,
         "dns": list(spec.dns),
         "network": spec.network,
+        # Only when named, so containers made before `networks:` existed keep their hash.
+        **({"subnet": spec.subnet} if spec.subnet else {}),
     }
 
 

@@ -167,6 +167,7 @@ class ContainerSpec:
     mac_address: str | None = None
     dns: tuple[str, ...] = ()
     network: NetworkMode = "private"
+    subnet: str = ""  # the stack's `networks.default.subnet`; "" picks a free one
     config_hash: str = ""  # filled by normalize (hashing.config_hash)
 
     @property

@@ -33,6 +33,11 @@ class ObservedContainer:
     # The hashed form of the spec it was created from (hashing.hashed_fields), for
     # field-level diffs; None when the driver could not recover it.
     recorded_spec: Mapping[str, Any] | None = None
+    # IPv4 addresses on the container's private network (empty for host/none).
+    addresses: tuple[str, ...] = ()
+    # Objects of its network found missing or down behind our back ("veth rc12ab missing");
+    # the planner replaces a live container that has any (docs/plan.md).
+    drift: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
