@@ -254,8 +254,13 @@ def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | Non
             reason = _replicas_phrase(str(spec.replica), want, have)
         return _Draft(f"{Kind.CREATE}:{spec.name}", Kind.CREATE, spec.name, reason, spec.stack)
     changes = _changes(spec, seen, ctx.observed.images)
+    if not changes and seen.drift and seen.state in ("running", "created", "paused"):
+        # Network objects gone behind our back: re-made by the replace (docs/plan.md).
+        changes = [FieldChange("drift", item, "repaired") for item in seen.drift]
     if changes:
         reason = "changed: " + ", ".join(c.path for c in changes)
+        if changes[0].path == "drift":
+            reason = "drift: " + "; ".join(seen.drift)
         draft = _Draft(f"{Kind.REPLACE}:{spec.name}", Kind.REPLACE, spec.name, reason, spec.stack)
         draft.changes = tuple(changes)
         return draft
