@@ -79,8 +79,8 @@ def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--since", help="a duration (10m) or a Unix time")
     _add_output(p, ["text", "json"])
     p = sub.add_parser("images", help="manage the image store")
-    p.add_argument("verb", choices=["ls", "rm", "prune"])
-    p.add_argument("refs", nargs="*", metavar="DIGEST")
+    p.add_argument("verb", choices=["ls", "rm", "prune", "pull"])
+    p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
     _add_output(p, ["text", "json"])
     sub.add_parser("info", help="host facts and configuration")
     sub.add_parser("version", help="print the version")
@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR))
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                        help="allow plain http to this registry (loopback always is)")
+    parser.add_argument("--registry-config", type=Path, metavar="FILE",
+                        help="Docker config.json with registry credentials "
+                        "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _spec_commands(sub)
     _ops_commands(sub)

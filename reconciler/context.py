@@ -6,17 +6,19 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reconciler.drivers.base import Driver
 from reconciler.errors import ReconcileError
 
 
-def make_driver(name: str, state_dir: Path) -> Driver:
+def make_driver(name: str, state_dir: Path, registry: Any = None) -> Driver:
+    """`registry`: RegistryOptions (insecure hosts, credentials file) for native pulls."""
     if name == "native":
         from reconciler.drivers.journal import JournaledDriver
         from reconciler.drivers.native.driver import NativeDriver
 
-        return JournaledDriver(NativeDriver(state_dir), state_dir)
+        return JournaledDriver(NativeDriver(state_dir, registry=registry), state_dir)
     raise ReconcileError(f"driver {name!r} is not available in this version (use --driver native)")
 
 
@@ -34,8 +36,20 @@ class Context:
     @property
     def driver(self) -> Driver:
         if self._driver is None:
-            self._driver = self.injected_driver or make_driver(self.args.driver, self.state_dir)
+            self._driver = self.injected_driver or make_driver(
+                self.args.driver, self.state_dir, self.registry_options()
+            )
         return self._driver
+
+    def registry_options(self) -> Any:
+        """--insecure-registry / --registry-config as the native driver's RegistryOptions."""
+        from reconciler.drivers.native.registry.client import RegistryOptions
+
+        config = getattr(self.args, "registry_config", None)
+        return RegistryOptions(
+            insecure=tuple(getattr(self.args, "insecure_registry", None) or ()),
+            config_path=Path(config) if config else None,
+        )
 
     @property
     def color(self) -> bool:

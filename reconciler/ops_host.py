@@ -45,11 +45,31 @@ def _image_store(ctx: Context) -> Any:
         raise ReconcileError("`images` manages the native driver's store (use --driver native)")
     from reconciler.drivers.native.images import ImageStore
 
-    return ImageStore(ctx.state_dir / "images")
+    return ImageStore(ctx.state_dir / "images", ctx.registry_options())
 
 
 def _images_in_use(ctx: Context) -> set[str]:
     return {c.image_digest for c in ctx.driver.observe().containers}
+
+
+def _pull(ctx: Context, store: Any) -> int:
+    """`images pull REF...`: always asks the registry (like `pull: always`)."""
+    from reconciler.lock import state_lock
+    from reconciler.model import ImageSource
+    from reconciler.reference import normalize_reference
+
+    if not ctx.args.refs:
+        raise ReconcileError("images pull: name at least one image reference")
+    for text in ctx.args.refs:
+        try:
+            ref = normalize_reference(text)
+        except ValueError as exc:
+            raise ReconcileError(str(exc)) from None
+        image = ImageSource(key=text, kind="ref", identity=f"ref:{ref}", ref=ref, pull="always")
+        with state_lock(ctx.state_dir):
+            record = store.ensure(image)
+        ctx.out(f"{ref} {record.digest}")
+    return 0
 
 
 def cmd_images(ctx: Context) -> int:
@@ -62,6 +82,8 @@ def cmd_images(ctx: Context) -> int:
             store.remove(digest)
             ctx.out(f"removed {digest}")
         return 0
+    if ctx.args.verb == "pull":
+        return _pull(ctx, store)
     if ctx.args.verb == "prune":
         for digest in store.prune(_images_in_use(ctx)):
             ctx.out(f"removed {digest}")

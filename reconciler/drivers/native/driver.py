@@ -27,6 +27,7 @@ from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
 from reconciler.drivers.native.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
+from reconciler.drivers.native.registry.client import RegistryOptions
 from reconciler.drivers.native.runtime import Runc, RuncState
 from reconciler.drivers.native.state import (
     DIR_MODE,
@@ -60,9 +61,10 @@ class NativeDriver:
         runtime: str | None = None,
         log_max_bytes: int = LOG_MAX_BYTES,
         log_max_files: int = LOG_MAX_FILES,
+        registry: RegistryOptions | None = None,
     ) -> None:
         self.layout = StateLayout(Path(state_dir))
-        self.images = ImageStore(self.layout.images)
+        self.images = ImageStore(self.layout.images, registry)
         self.volumes = VolumeStore(self.layout.volumes)
         self.log_max_bytes = log_max_bytes
         self.log_max_files = log_max_files
