@@ -74,6 +74,18 @@ def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
 StackYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+# libyaml parses ~10x faster; it is used when PyYAML was built with it. The pure-Python
+# parser still words every syntax error, so messages do not depend on how PyYAML was built.
+FastStackYamlLoader: type[Any] = StackYamlLoader
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CStackYamlLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        yaml_implicit_resolvers = StackYamlLoader.yaml_implicit_resolvers
+        yaml_constructors = StackYamlLoader.yaml_constructors
+
+    FastStackYamlLoader = _CStackYamlLoader
+
+
 @dataclass
 class LoadedFile:
     """One stack file: its data (None if unreadable) and where each value came from."""
@@ -104,7 +116,7 @@ class _Refused(Exception):
 
 
 class _Constructor:
-    def __init__(self, loaded: LoadedFile, loader: StackYamlLoader) -> None:
+    def __init__(self, loaded: LoadedFile, loader: yaml.SafeLoader) -> None:
         self.loaded = loaded
         self.loader = loader
         self.count = 0
@@ -198,7 +210,12 @@ def _read_text(loaded: LoadedFile) -> str | None:
     return text.removeprefix("\ufeff")
 
 
-def _compose(loaded: LoadedFile, text: str) -> tuple[StackYamlLoader, Node | None]:
+def _compose(loaded: LoadedFile, text: str) -> tuple[Any, Node | None]:
+    fast = FastStackYamlLoader(text)
+    try:
+        return fast, fast.get_single_node()
+    except yaml.YAMLError:
+        fast.dispose()
     loader = StackYamlLoader(text)
     try:
         return loader, loader.get_single_node()

@@ -105,3 +105,24 @@ def test_directories_expand_to_sorted_yaml_files(tmp_path: Path) -> None:
         ("b.yml", None),
         ("missing.yaml", "no such file or directory"),
     ]
+
+
+def test_the_fast_and_the_pure_parser_give_the_same_data_and_locations(tmp_path: Path) -> None:
+    import yaml
+
+    from reconciler import loader
+
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nx-base: &b {image: 'r.io/a:1', env: {A: '010'}}\n"
+                    "containers:\n  web:\n    <<: *b\n    replicas: 010\n")
+    fast = loader.load_file(path)
+    original = loader.FastStackYamlLoader
+    loader.FastStackYamlLoader = loader.StackYamlLoader
+    try:
+        pure = loader.load_file(path)
+    finally:
+        loader.FastStackYamlLoader = original
+    assert fast.data == pure.data
+    assert fast.data["containers"]["web"]["replicas"] == 10
+    assert fast.values == pure.values and fast.keys == pure.keys
+    assert getattr(yaml, "__with_libyaml__", False) is (original is not loader.StackYamlLoader)
