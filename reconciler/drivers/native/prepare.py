@@ -73,8 +73,11 @@ def make_rootfs(paths: ContainerPaths, image: ImageView, name: str) -> None:
         raise DriverError(name, str(e)) from e
 
 
-def write_etc_files(paths: ContainerPaths, spec: ContainerSpec) -> dict[str, str]:
-    """Generate hosts, hostname and resolv.conf; return container path -> host path."""
+def write_etc_files(
+    paths: ContainerPaths, spec: ContainerSpec, hosts: str | None = None
+) -> dict[str, str]:
+    """Generate hosts (unless given: the stack's members, from the network setup),
+    hostname and resolv.conf; return container path -> host path."""
     paths.etc.mkdir(mode=0o755, exist_ok=True)
     hostname = spec.hostname or spec.name
     try:
@@ -83,7 +86,7 @@ def write_etc_files(paths: ContainerPaths, spec: ContainerSpec) -> dict[str, str
     except OSError:
         host_resolv = ""
     contents = {
-        "hosts": etcfiles.hosts_file(hostname),
+        "hosts": hosts if hosts is not None else etcfiles.hosts_file(hostname),
         "hostname": etcfiles.hostname_file(hostname),
         "resolv.conf": etcfiles.resolv_conf(host_resolv, spec.dns, spec.network),
     }
@@ -104,6 +107,7 @@ def bundle_inputs(
     image: ImageView,
     mounts: tuple[ResolvedMount, ...],
     etc_files: dict[str, str],
+    netns_path: str | None = None,
 ) -> BundleInputs:
     try:
         user = users.resolve_user(spec.user, [str(p) for p in reversed(image.layers)])
@@ -120,7 +124,7 @@ def bundle_inputs(
         mounts=mounts,
         etc_files=etc_files,
         cgroups_path=cgroups_path(spec.name),
-        netns_path=None,
+        netns_path=netns_path,
         uid=user.uid,
         gid=user.gid,
         additional_gids=user.additional_gids,
@@ -130,14 +134,20 @@ def bundle_inputs(
 
 
 def prepare(
-    paths: ContainerPaths, spec: ContainerSpec, image: ImageView, volumes: VolumeStore
+    paths: ContainerPaths,
+    spec: ContainerSpec,
+    image: ImageView,
+    volumes: VolumeStore,
+    netns_path: str | None = None,
+    hosts: str | None = None,
 ) -> None:
-    """Make the rootfs, /etc files and bundle of a container whose dir and record exist."""
+    """Make the rootfs, /etc files and bundle of a container whose dir and record exist.
+    `netns_path`: the network namespace runc joins (None: a fresh one, or the host's)."""
     mounts = resolve_mounts(spec, volumes)
     make_volumes(mounts, volumes)
     paths.logs.mkdir(mode=DIR_MODE, exist_ok=True)
     paths.bundle.mkdir(mode=DIR_MODE, exist_ok=True)
     make_rootfs(paths, image, spec.name)
-    etc_files = write_etc_files(paths, spec)
-    config = oci_config(bundle_inputs(paths, spec, image, mounts, etc_files))
+    etc_files = write_etc_files(paths, spec, hosts)
+    config = oci_config(bundle_inputs(paths, spec, image, mounts, etc_files, netns_path))
     write_json_atomic(paths.config, config)
