@@ -29,7 +29,7 @@ def render(plan: Plan, output: str, color: bool) -> str:
 
 
 def cmd_validate(ctx: Context) -> int:
-    desired = load_stacks(ctx.args.paths)
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
     names = ", ".join(s.name for s in desired.stacks) or "no stacks"
     count = len(desired.containers())
     ctx.out(f"valid: {names} ({count} container(s))")
@@ -45,7 +45,8 @@ def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> Pl
 
 
 def cmd_plan(ctx: Context) -> int:
-    desired = load_stacks(ctx.args.paths)  # every input checked before the host is read
+    # every input is checked before the host is read
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
     current = make_plan(desired, ctx.driver,
                         _options(desired, ctx.args.prune, ctx.state_dir))
     ctx.out(render(current, ctx.args.output, ctx.color))
@@ -79,7 +80,7 @@ def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
 
 
 def cmd_apply(ctx: Context) -> int:
-    desired = load_stacks(ctx.args.paths)
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
@@ -113,7 +114,7 @@ def _down_target(ctx: Context, arg: str) -> tuple[str, tuple[VolumeSpec, ...]]:
     """A stack named by its name or by its file; returns (stack, volumes known from the spec)."""
     path = Path(arg)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        desired = load_stacks([path])
+        desired = load_stacks([path], ctx.schema_cache)
         stack = desired.stacks[0]
         return stack.name, stack.volumes
     return arg, ()

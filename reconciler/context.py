@@ -34,6 +34,11 @@ class Context:
         return path
 
     @property
+    def schema_cache(self) -> Path:
+        """Where stack data that passed the schema is remembered (schema_check)."""
+        return self.state_dir / "cache" / "schema"
+
+    @property
     def driver(self) -> Driver:
         if self._driver is None:
             self._driver = self.injected_driver or make_driver(

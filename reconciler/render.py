@@ -15,9 +15,6 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.text import Text
-
 from reconciler import hashing
 from reconciler.actions import Action, FieldChange, Kind, Plan
 
@@ -128,6 +125,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
     lines = _text_lines(plan)
     if not color:
         return "\n".join(text for _, text in lines)
+    from rich.console import Console  # only for colour: rich costs ~40 ms to import
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(
         file=buffer, force_terminal=True, color_system="standard", highlight=False, width=10_000

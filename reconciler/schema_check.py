@@ -3,19 +3,22 @@ readable Problems ("unknown key `restrat` in container `web`; did you mean `rest
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem
 from reconciler.loader import JsonPath, LoadedFile
+
+if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be checked
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack.schema.json"
 
@@ -38,6 +41,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema())
 
 
@@ -104,6 +109,8 @@ def _branch_type(error: ValidationError) -> str:
 def _pick(error: ValidationError) -> ValidationError | str:
     """For anyOf/oneOf: follow the branch whose type matched; if none did, say what the
     branches accept. Returns the deeper error or a ready message."""
+    from jsonschema.exceptions import best_match  # loaded already by the validator
+
     matched = [e for e in error.context if e.validator != "type" or e.relative_path]
     if matched:
         best = best_match(matched)
@@ -186,8 +193,24 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
     return [loaded.problem(path, _message(error, path))]
 
 
-def check_schema(loaded: LoadedFile) -> list[Problem]:
+def _cache_key(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
+    digest = hashlib.sha256(SCHEMA_PATH.read_bytes())
+    digest.update(canonical.encode())
+    return digest.hexdigest()
+
+
+def check_schema(loaded: LoadedFile, cache_dir: Path | None = None) -> list[Problem]:
+    """Schema problems of one file. With `cache_dir`, data already found valid against
+    this very schema is not checked again: the result depends on nothing else."""
+    key = _cache_key(loaded.data) if cache_dir is not None else ""
+    if cache_dir is not None and (cache_dir / key).exists():
+        return []
     problems: list[Problem] = []
     for error in _validator().iter_errors(loaded.data):
         problems.extend(_convert(error, loaded))
+    if cache_dir is not None and not problems:
+        with contextlib.suppress(OSError):  # a read-only state dir only costs speed
+            cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (cache_dir / key).touch()
     return sorted(set(problems))

@@ -21,7 +21,9 @@ from reconciler.semantic import check_across, check_file
 from reconciler.semantic_container import PortUse
 
 
-def _check(paths: Sequence[str | Path]) -> tuple[list[LoadedFile], list[Problem]]:
+def _check(
+    paths: Sequence[str | Path], cache_dir: Path | None = None
+) -> tuple[list[LoadedFile], list[Problem]]:
     problems: list[Problem] = []
     valid: list[tuple[LoadedFile, list[PortUse]]] = []
     for path, missing in iter_stack_files([Path(p) for p in paths]):
@@ -32,7 +34,7 @@ def _check(paths: Sequence[str | Path]) -> tuple[list[LoadedFile], list[Problem]
         problems.extend(loaded.problems)
         if loaded.problems:
             continue
-        schema_problems = check_schema(loaded)
+        schema_problems = check_schema(loaded, cache_dir)
         problems.extend(schema_problems)
         if schema_problems:
             continue
@@ -48,9 +50,10 @@ def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
     return _check(paths)[1]
 
 
-def load_stacks(paths: Sequence[str | Path]) -> Desired:
-    """Load, validate and normalize; raise SpecError carrying every problem."""
-    loaded_files, problems = _check(paths)
+def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> Desired:
+    """Load, validate and normalize; raise SpecError carrying every problem. `cache_dir`
+    remembers data that passed the schema (see schema_check.check_schema)."""
+    loaded_files, problems = _check(paths, cache_dir)
     if problems:
         raise SpecError(problems)
     stacks: list[DesiredStack] = []

@@ -190,3 +190,28 @@ def test_messages_name_the_place_with_list_indexes(tmp_path: Path) -> None:
     )
     (problem,) = _problems(path)
     assert "`volumes[0].target` of container `web`: expected an absolute path" in problem.message
+
+
+def test_schema_cache_skips_only_data_that_already_passed(tmp_path: Path) -> None:
+    from reconciler import schema_check
+    from reconciler.loader import load_file
+
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\ncontainers:\n  web: {image: 'r.io/a:1'}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ncontainers:\n  web: {image: 'r.io/a:1', restrat: no}\n")
+    cache = tmp_path / "cache"
+    assert schema_check.check_schema(load_file(good), cache) == []
+    assert len(list(cache.iterdir())) == 1
+    assert schema_check.check_schema(load_file(bad), cache)  # a failure is never cached
+    assert len(list(cache.iterdir())) == 1
+    calls = []
+    original = schema_check._validator
+    schema_check._validator = lambda: calls.append(1) or original()  # type: ignore[assignment,func-returns-value]
+    try:
+        assert schema_check.check_schema(load_file(good), cache) == []
+        assert calls == []  # served from the cache
+        assert schema_check.check_schema(load_file(bad), cache)
+        assert calls == [1]
+    finally:
+        schema_check._validator = original  # type: ignore[method-assign]
