@@ -44,6 +44,20 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = sub.add_parser("down", help="remove everything a stack owns")
     p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
     p.add_argument("--volumes", action="store_true", help="remove named volumes too")
+    _loop_commands(sub)
+
+
+def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="the control loop: keep the host equal to watched stacks")
+    p.add_argument("paths", nargs="*", metavar="FILE", help="stack files to watch")
+    p.add_argument("--watch", action="append", default=[], metavar="DIR",
+                   help="a folder of stack files (repeatable)")
+    p.add_argument("--resync", default="30s", help="full re-read and converge period")
+    p.add_argument("--prune", action="store_true",
+                   help="remove containers of deleted stack files (else: orphans)")
+    p.add_argument("--parallelism", type=int, default=4)
+    p = sub.add_parser("status", help="what the control loop manages and how it went")
+    _add_output(p, ["text", "json"])
 
 
 def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

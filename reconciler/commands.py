@@ -148,14 +148,32 @@ def _remove_volumes(ctx: Context, targets: list[tuple[str, tuple[VolumeSpec, ...
                 ctx.out(f"removed volume {volume.full_name}")
 
 
+def cmd_run(ctx: Context) -> int:
+    from reconciler.loop import Loop
+    from reconciler.units import parse_duration
+
+    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths]]
+    if not sources:
+        raise ReconcileError("run needs --watch DIR or stack files to watch")
+    for source in sources:
+        if not source.exists():
+            raise ReconcileError(f"{source}: no such file or folder")
+    loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
+                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism)
+    return loop.run()
+
+
 def dispatch(ctx: Context) -> int:
     from reconciler import ops
+    from reconciler.loop_status import cmd_status
 
     handlers: dict[str, Callable[[Context], int]] = {
         "validate": cmd_validate,
         "plan": cmd_plan,
         "apply": cmd_apply,
         "down": cmd_down,
+        "run": cmd_run,
+        "status": cmd_status,
     }
     handler = handlers.get(ctx.args.command) or ops.HANDLERS.get(ctx.args.command)
     if handler is None:

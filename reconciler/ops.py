@@ -67,6 +67,9 @@ def cmd_ps(ctx: Context) -> int:
     containers = sorted(ctx.driver.observe(stacks).containers, key=lambda c: c.name)
     now = time.time()
     rows = [ps_row(c, now) for c in containers]
+    from reconciler.loop_status import overlay_ps
+
+    overlay_ps(ctx.state_dir, rows)  # a running control loop knows backoff and health
     if ctx.args.output == "json":
         ctx.out(json.dumps(rows, indent=2))
         return 0
@@ -75,6 +78,8 @@ def cmd_ps(ctx: Context) -> int:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     cols = ["name", "image", "state", "since", "exit_code", "restarts", "pid", "limits"]
+    if any("next_attempt" in row for row in rows):
+        cols += ["health", "next_attempt", "last_exits"]
     for col in cols:
         table.add_column(col.upper().replace("_", " "))
     for row in rows:
@@ -82,6 +87,9 @@ def cmd_ps(ctx: Context) -> int:
         if row["oom_killed"]:
             exit_code = f"{exit_code} (oom)"
         values = {**row, "exit_code": exit_code}
+        if row.get("next_attempt"):
+            values["next_attempt"] = f"in {max(0.0, row['next_attempt'] - now):.1f}s"
+        values["last_exits"] = ",".join(map(str, row.get("last_exits") or [])) or None
         table.add_row(*("-" if values[c] is None else str(values[c]) for c in cols))
     Console(width=200, no_color=not ctx.color).print(table)
     return 0
