@@ -25,6 +25,8 @@ from reconciler.drivers.native import hostinfo, monitor, rootfs, users
 from reconciler.drivers.native.cgroups import Cgroups, process_alive
 from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
+from reconciler.drivers.native.network import hooks as network_hooks
+from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.drivers.native.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
 from reconciler.drivers.native.registry.client import RegistryOptions
@@ -66,6 +68,7 @@ class NativeDriver:
         self.layout = StateLayout(Path(state_dir))
         self.images = ImageStore(self.layout.images, registry)
         self.volumes = VolumeStore(self.layout.volumes)
+        self.network = NetworkManager(self.layout.root, self.layout.containers)
         self.log_max_bytes = log_max_bytes
         self.log_max_files = log_max_files
         self._runtime_override = runtime
@@ -108,6 +111,8 @@ class NativeDriver:
         containers = tuple(
             to_observed(name, f, states.get(name), name in states) for name, f in facts.items()
         )
+        records = {name: f.record for name, f in facts.items()}
+        containers = network_hooks.annotate(self.network, containers, records)
         return Observed(
             containers=containers,
             images=self.images.identities(),
@@ -154,6 +159,7 @@ class NativeDriver:
     def create(self, spec: ContainerSpec) -> None:
         image = self._image_for(spec)
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
+        network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
         runc = self.runc  # RuntimeMissing before anything is made, too
         paths = self.layout.container(spec.name)
         if paths.root.exists():
@@ -171,7 +177,8 @@ class NativeDriver:
                 created_at=time.time(),
             )
             write_json_atomic(paths.record, record.to_json())
-            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes)
+            netns, hosts = network_hooks.attach(self.network, spec)
+            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts)
             self._launch_monitor(spec.name, paths, runc)
         except BaseException as error:
             with contextlib.suppress(Exception):
@@ -237,7 +244,9 @@ class NativeDriver:
         for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
         image = self._image_for(record.spec)
-        prepare(paths, record.spec, ImageView(image.config, image.layers), self.volumes)
+        netns, hosts = network_hooks.attach(self.network, record.spec)  # repairs drift too
+        view = ImageView(image.config, image.layers)
+        prepare(paths, record.spec, view, self.volumes, netns, hosts)
         self._launch_monitor(name, paths, self.runc)
 
     # -- stop / kill / remove --
@@ -303,6 +312,7 @@ class NativeDriver:
             raise DriverError(name, f"cgroups still busy: {', '.join(map(str, busy))}")
         if rootfs.is_mounted(paths.rootfs):  # never rmtree through a live mount
             raise DriverError(name, f"{paths.rootfs} is still mounted")
+        self.network.teardown(name)  # while the dir exists: a retry still finds the name
         if paths.root.exists():
             shutil.rmtree(paths.root)
 
