@@ -28,7 +28,7 @@ class LogReporter:
             start = self._started.setdefault(what, now)
         if total is not None and done >= total:
             seconds = max(now - start, 1e-6)
-            logger().info("layer pulled", image=self.ref, layer=what.removeprefix("layer "),
+            logger().info("layer downloaded", image=self.ref, layer=what.removeprefix("layer "),
                           bytes=done, seconds=round(seconds, 3),
                           mib_per_s=round(done / seconds / 2**20, 1))  # fmt: skip
 
