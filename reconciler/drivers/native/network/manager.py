@@ -169,9 +169,7 @@ class NetworkManager:
 
     def teardown(self, name: str) -> None:
         """Everything of `name`; the stack's bridge, chains and leases with its last member."""
-        known = self.netns_path(name).exists() or any(
-            name in n.leases for n in self.leases.all()
-        )
+        known = self.netns_path(name).exists() or any(name in n.leases for n in self.leases.all())
         if not known:  # host/none network, or never got as far as a lease
             return
         try:
