@@ -42,6 +42,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
     sources = tuple(images.get(key) for key in sorted(images.specs))
     volumes = tuple(VolumeSpec(name, v) for v in sorted(data.get("volumes") or {}))
     containers: list[ContainerSpec] = []
+    subnet = str(((data.get("networks") or {}).get("default") or {}).get("subnet", ""))
     for key, spec in sorted((data.get("containers") or {}).items()):
         image = images.resolve_container_image(spec["image"])
         template = ContainerSpec(
@@ -51,6 +52,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
             replica=1,
             image=image,
             source=str(path.absolute()),
+            subnet=subnet,
             **container_fields(key, spec, base_dir),
         )
         containers.extend(expand_replicas(template, spec.get("replicas", 1)))
