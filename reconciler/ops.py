@@ -59,6 +59,8 @@ def ps_row(c: ObservedContainer, now: float) -> dict[str, Any]:
         "name": c.name, "stack": c.stack, "image": c.image_digest[:19], "state": c.state,
         "since": _ago(since, now), "exit_code": c.exit_code, "oom_killed": c.oom_killed,
         "restarts": c.restart_count, "pid": c.pid, "health": c.health, "limits": _limits(c),
+        "addresses": list(c.addresses), "ports": list((c.recorded_spec or {}).get("ports", [])),
+        "drift": list(c.drift),
     }
 
 
@@ -77,7 +79,8 @@ def cmd_ps(ctx: Context) -> int:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    cols = ["name", "image", "state", "since", "exit_code", "restarts", "pid", "limits"]
+    cols = ["name", "image", "state", "since", "exit_code", "restarts", "pid", "limits",
+            "addresses", "ports"]
     if any("next_attempt" in row for row in rows):
         cols += ["health", "next_attempt", "last_exits"]
     for col in cols:
@@ -86,7 +89,8 @@ def cmd_ps(ctx: Context) -> int:
         exit_code = row["exit_code"]
         if row["oom_killed"]:
             exit_code = f"{exit_code} (oom)"
-        values = {**row, "exit_code": exit_code}
+        values = {**row, "exit_code": exit_code, "addresses": ",".join(row["addresses"]) or "-",
+                  "ports": ",".join(row["ports"]) or "-"}
         if row.get("next_attempt"):
             values["next_attempt"] = f"in {max(0.0, row['next_attempt'] - now):.1f}s"
         values["last_exits"] = ",".join(map(str, row.get("last_exits") or [])) or None
@@ -97,7 +101,12 @@ def cmd_ps(ctx: Context) -> int:
 
 def cmd_inspect(ctx: Context) -> int:
     c = _find(ctx, ctx.args.name)
-    ctx.out(json.dumps(asdict(c), indent=2, default=str, sort_keys=True))
+    data = asdict(c)
+    driver = getattr(ctx.driver, "inner", ctx.driver)  # under the journal wrapper
+    network_details = getattr(driver, "network_details", None)  # native: from the kernel
+    if network_details is not None:
+        data["network"] = network_details(c.name)
+    ctx.out(json.dumps(data, indent=2, default=str, sort_keys=True))
     return 0
 
 

@@ -119,7 +119,9 @@ def host_info(ctx: Context) -> dict[str, Any]:
     except ReconcileError as err:
         info["runtime_error"] = str(err)
     info["nofile_hard_limit"] = hostinfo.host_hard_limit("nofile")
-    info["host_changes"] = "none (networking is not configured by this version)"
+    from reconciler.drivers.native.network.hostfacts import host_changes
+
+    info["host_changes"] = host_changes(ctx.state_dir)
     return info
 
 

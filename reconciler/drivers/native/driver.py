@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from reconciler import hashing
 from reconciler import labels as labelkeys
@@ -331,6 +332,10 @@ class NativeDriver:
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + timeout
             time.sleep(POLL)
+
+    def network_details(self, name: str) -> dict[str, Any]:
+        """The container's netns links and addresses as the kernel reports them."""
+        return self.network.details(name)
 
     # -- pause, logs, exec, stats --
 
