@@ -31,6 +31,7 @@ from reconciler.intents import user_stopped
 from reconciler.lock import state_lock
 from reconciler.logsetup import logger
 from reconciler.loop_stacks import Change, StackSet
+from reconciler.loop_state import gave_up
 from reconciler.loop_status import write_status
 from reconciler.model import ContainerSpec
 from reconciler.observed import Observed, ObservedContainer
@@ -223,6 +224,11 @@ class Loop:
                       in_seconds=round(d.due - time.time(), 3))
         for name in plan.orphans:
             self.once("orphan", name, name)
+        for seen in observed.containers:
+            if gave_up(seen, self._specs.get(seen.name)):
+                self.once("gave-up", seen.name, (seen.name, seen.finished_at),
+                          exit_code=seen.exit_code, restarts=seen.restart_count,
+                          level="warning")
         self.stacks.forget_deleted(frozenset(c.stack for c in observed.containers))
         _write_json(self.state_dir / BOOK_FILE, self.book.to_json())
         write_status(self.state_dir, self._status(observed))
