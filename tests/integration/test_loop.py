@@ -160,3 +160,33 @@ def test_one_writer_lock_and_sigterm_leaves_containers_running(loop_host: LoopHo
     loop.send_signal(signal.SIGTERM)
     assert loop.wait(timeout=20) == 0
     assert host.ps(name)[f"{name}-z"]["pid"] == row["pid"]
+
+
+HEALTH = """\
+  web:
+    image: bb
+    command: ["httpd", "-f", "-p", "8080"]
+    stop_signal: SIGKILL
+    healthcheck: {tcp: {port: 8080}, interval: 300ms, timeout: 1s, retries: 2}
+  sick:
+    image: bb
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    healthcheck: {exec: ["false"], interval: 300ms, timeout: 1s, retries: 2,
+                  on_unhealthy: restart}
+"""
+
+
+def test_health_checks_show_in_ps_and_unhealthy_is_restarted(loop_host: LoopHost) -> None:
+    host = loop_host
+    name = f"{host.prefix}h"
+    host.write("h.yaml", host.stack_text(name, {}) + HEALTH, name)
+    host.start()
+    wait_until(lambda: host.ps(name).get(f"{name}-web", {}).get("health") == "healthy",
+               what="tcp check healthy (probed inside the container's netns)")
+    row = wait_until(lambda: (host.ps(name).get(f"{name}-sick") or {}).get("restarts", 0) >= 1
+                     and host.ps(name)[f"{name}-sick"], what="unhealthy restarted")
+    assert row["restarts"] >= 1
+    events = [e for e in host.events("loop-unhealthy") if e["name"] == f"{name}-sick"]
+    assert events and events[0]["on_unhealthy"] == "restart"
+    assert any(e["action"] == f"restart:{name}-sick" for e in host.events("loop-action-succeeded"))
