@@ -35,13 +35,14 @@ class RestartRecord:
     due: float = 0.0  # earliest next (re)start, seconds since the epoch
     last_exits: deque[int | None] = field(default_factory=lambda: deque(maxlen=LAST_EXITS))
     seen_finish: float | None = None  # finished_at of the last death counted
+    seen_death: str = ""  # identity of the last death counted (run and exit time)
     restarts: int = 0  # restarts the loop asked for (deaths + unhealthy)
     created: float | None = None  # created_at of the container: a replaced one starts afresh
 
     def to_json(self) -> dict[str, Any]:
         return {"streak": self.streak, "due": self.due, "last_exits": list(self.last_exits),
                 "seen_finish": self.seen_finish, "restarts": self.restarts,
-                "created": self.created}
+                "created": self.created, "seen_death": self.seen_death}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RestartRecord:
@@ -50,6 +51,7 @@ class RestartRecord:
         finish = data.get("seen_finish")
         record.seen_finish = float(finish) if isinstance(finish, int | float) else None
         record.restarts = int(data.get("restarts", 0))
+        record.seen_death = str(data.get("seen_death", ""))
         created = data.get("created")
         record.created = float(created) if isinstance(created, int | float) else None
         return record
@@ -66,9 +68,14 @@ class RestartBook:
         if seen.state not in ("exited", "dead"):
             return False
         record = self._record(seen.name, seen.created_at)
+        # A death is one run's end: a driver that knows no exit time still tells runs apart
+        # by their start time and count.
+        death = f"{seen.restart_count}:{seen.started_at}:{seen.finished_at}"
         finish = seen.finished_at if seen.finished_at is not None else now
-        if record.seen_finish is not None and finish <= record.seen_finish:
+        if death == record.seen_death or (
+                record.seen_finish is not None and finish <= record.seen_finish):
             return False
+        record.seen_death = death
         self._count(record, backoff, seen.started_at, finish)
         record.seen_finish = finish
         record.last_exits.append(seen.exit_code)
