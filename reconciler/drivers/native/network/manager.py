@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from reconciler.drivers.native.network import hostsfile, ipam, links, netns, nft, ports
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
 from reconciler.errors import DriverError, ReconcileError
@@ -104,7 +102,7 @@ class NetworkManager:
                 return self._setup(spec)
         except ReconcileError:
             raise
-        except (OSError, NetlinkError, ValueError) as e:
+        except (OSError, ValueError) as e:
             raise DriverError(spec.name, f"network setup failed: {e}") from e
 
     def _setup(self, spec: ContainerSpec) -> Attachment:
@@ -175,7 +173,7 @@ class NetworkManager:
         try:
             with self._locked():
                 self._teardown(name)
-        except (OSError, NetlinkError) as e:
+        except OSError as e:
             raise DriverError(name, f"network teardown failed: {e}") from e
 
     def _teardown(self, name: str) -> None:
