@@ -233,3 +233,48 @@ def _sequential(fetch: Any) -> Any:
         fetch(store, client, todo, target, report, 1)
 
     return run
+
+
+# -- moved tag through apply --------------------------------------------------------------
+
+
+def test_apply_replaces_a_container_when_its_tag_moved(registry: Registry, tmp_path: Path) -> None:
+    require_host()
+    layout = tmp_path / "bb"
+    subprocess.run([sys.executable, str(REPO / "scripts/make-busybox-image.py"), str(layout)],
+                   check=True, capture_output=True)  # fmt: skip
+    old = registry.push_layout("t/moving-bb", "latest", layout)
+    stack = tmp_path / "moved.yaml"
+    stack.write_text(f'version: 1\nname: movedtag\nimages:\n  bb: {{ref: "{registry.host}/'
+                     't/moving-bb:latest", pull: always}\ncontainers:\n  s:\n    image: bb\n'
+                     '    command: ["sleep", "600"]\n    stop_signal: SIGKILL\n')  # fmt: skip
+    state = tmp_path / "state"
+
+    def reconcile(*args: str) -> str:
+        done = subprocess.run([str(REPO / ".venv/bin/reconcile"), "--state-dir", str(state),
+                               *args], capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        reconcile("apply", str(stack))
+        new = _retag_with_env(registry, layout, "t/moving-bb", "latest")
+        plan = reconcile("plan", str(stack))
+        assert "pull bb" in plan and "0 to replace" in plan  # plan does not pull
+        applied = reconcile("apply", str(stack))
+        assert f"image_digest {old[:19]}… → {new[:19]}…" in applied
+    finally:
+        reconcile("down", "movedtag")
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _retag_with_env(registry: Registry, layout: Path, name: str, tag: str) -> str:
+    """Move `tag` to the same layers with a changed config (a new image digest)."""
+    index = json.loads((layout / "index.json").read_bytes())
+    manifest = json.loads((layout / oci.blob_name(index["manifests"][0]["digest"])).read_bytes())
+    config = json.loads((layout / oci.blob_name(manifest["config"]["digest"])).read_bytes())
+    config["config"]["Env"] = [*config["config"].get("Env", []), "MOVED=1"]
+    config_bytes = oci.canonical_json(config)
+    registry.push_blob(name, config_bytes)
+    manifest["config"] = oci.descriptor(oci.MEDIA_CONFIG, config_bytes)
+    return registry.push_manifest(name, tag, oci.canonical_json(manifest), oci.MEDIA_MANIFEST)
