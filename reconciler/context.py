@@ -48,7 +48,7 @@ class Context:
 
     def registry_options(self) -> Any:
         """--insecure-registry / --registry-config as the native driver's RegistryOptions."""
-        from reconciler.drivers.native.registry.client import RegistryOptions
+        from reconciler.drivers.native.registry.options import RegistryOptions
 
         config = getattr(self.args, "registry_config", None)
         return RegistryOptions(

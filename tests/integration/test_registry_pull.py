@@ -20,7 +20,7 @@ from reconciler.drivers.native import oci
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.drivers.native.images import ImageStore
 from reconciler.drivers.native.registry import pull as pull_module
-from reconciler.drivers.native.registry.client import RegistryOptions
+from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.errors import ImageError
 from reconciler.model import ImageSource
 from tests import image_factory as f

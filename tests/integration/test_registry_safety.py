@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.drivers.native import oci
 from reconciler.drivers.native.images import ImageStore
-from reconciler.drivers.native.registry.client import RegistryOptions
+from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.errors import ImageError
 from reconciler.model import ImageSource
 from tests import image_factory as f

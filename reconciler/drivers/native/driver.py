@@ -30,7 +30,7 @@ from reconciler.drivers.native.network import hooks as network_hooks
 from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.drivers.native.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
-from reconciler.drivers.native.registry.client import RegistryOptions
+from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.runtime import Runc, RuncState
 from reconciler.drivers.native.state import (
     DIR_MODE,

@@ -29,7 +29,7 @@ from typing import IO, Any
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native import oci
 from reconciler.drivers.native.blobio import VerifiedCopy
-from reconciler.drivers.native.registry.client import RegistryOptions
+from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.errors import ImageError, NotFound
 from reconciler.model import ImageSource

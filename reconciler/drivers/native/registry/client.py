@@ -21,22 +21,15 @@ import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from reconciler.drivers.native.registry import auth
+from reconciler.drivers.native.registry.options import RegistryOptions
 
 USER_AGENT = "reconcile/0.1"
 TIMEOUT = 60.0
 MAX_REDIRECTS = 5
 Origin = tuple[str, str]  # (scheme, host[:port])
-
-
-@dataclass(frozen=True)
-class RegistryOptions:
-    insecure: tuple[str, ...] = ()  # hosts ("host" or "host:port") allowed over plain http
-    config_path: Path | None = None  # Docker config.json with credentials
-    parallel: int = 4  # layers downloaded at once
 
 
 class RegistryError(Exception):

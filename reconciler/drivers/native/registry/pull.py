@@ -17,11 +17,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native import oci
 from reconciler.drivers.native.registry import auth
-from reconciler.drivers.native.registry.client import (
-    RegistryClient,
-    RegistryError,
-    RegistryOptions,
-)
+from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
 from reconciler.drivers.native.registry.manifest import (
     MAX_CONFIG,
     Manifest,
@@ -30,6 +26,7 @@ from reconciler.drivers.native.registry.manifest import (
     fetch_manifest,
     layer_refs,
 )
+from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.registry.progress import reporter
 from reconciler.errors import ImageError
 from reconciler.logsetup import logger
