@@ -22,14 +22,13 @@ from typing import Any
 from reconciler import hashing
 from reconciler import labels as labelkeys
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
-from reconciler.drivers.native import hostinfo, monitor, rootfs, users
+from reconciler.drivers.native import hostinfo, rootfs
 from reconciler.drivers.native.cgroups import Cgroups, process_alive
 from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
 from reconciler.drivers.native.network import hooks as network_hooks
 from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.drivers.native.observe import container_names, read_facts, to_observed
-from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.runtime import Runc, RuncState
 from reconciler.drivers.native.state import (
@@ -50,6 +49,8 @@ DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
 MONITOR_TIMEOUT = 60.0
+# Run by path (python -I -S): importing it here would only cost start-up time.
+MONITOR = Path(__file__).with_name("monitor.py")
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
 STATS_SAMPLE = 0.1
@@ -159,6 +160,10 @@ class NativeDriver:
 
     def create(self, spec: ContainerSpec) -> None:
         image = self._image_for(spec)
+        # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
+        # only observes does not pay for importing it.
+        from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
+
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
         network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
         runc = self.runc  # RuntimeMissing before anything is made, too
@@ -197,7 +202,7 @@ class NativeDriver:
     def _launch_monitor(self, name: str, paths: ContainerPaths, runc: Runc) -> None:
         """Start the monitor; it returns once `runc create` finished (or failed)."""
         argv = [
-            sys.executable, "-I", "-S", str(Path(monitor.__file__)),
+            sys.executable, "-I", "-S", str(MONITOR),
             str(paths.root), runc.binary, str(runc.root), name,
             "--log-max-bytes", str(self.log_max_bytes),
             "--log-max-files", str(self.log_max_files),
@@ -246,6 +251,8 @@ class NativeDriver:
             stale.unlink(missing_ok=True)
         image = self._image_for(record.spec)
         netns, hosts = network_hooks.attach(self.network, record.spec)  # repairs drift too
+        from reconciler.drivers.native.prepare import ImageView, prepare
+
         view = ImageView(image.config, image.layers)
         prepare(paths, record.spec, view, self.volumes, netns, hosts)
         self._launch_monitor(name, paths, self.runc)
@@ -375,6 +382,8 @@ class NativeDriver:
         image = self.images.get(record.spec.image.identity) if record else None
         layers = [str(p) for p in reversed(image.layers)] if image else []
         try:
+            from reconciler.drivers.native import users
+
             resolved = users.resolve_user(user, layers)
         except ReconcileError as e:
             raise DriverError(paths.root.name, str(e)) from e
