@@ -258,7 +258,8 @@ class Loop:
 
     def event(self, kind: str, name: str, level: str = "info", **attrs: Any) -> None:
         """One structured event: to the log and to the host's event journal."""
-        getattr(logger(), level)(kind, container=name or None, **attrs)
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not stop us
+            getattr(logger(), level)(kind, container=name or None, **attrs)
         with contextlib.suppress(OSError):
             append_event(self.state_dir, f"loop-{kind}" if not kind.startswith("loop-")
                          else kind, name, **attrs)

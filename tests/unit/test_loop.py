@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.logsetup import configure_logging
 from reconciler.loop import Loop
 from reconciler.loop_stacks import StackSet
 from reconciler.watch import is_stack_file
@@ -75,6 +76,7 @@ def test_a_deleted_file_stays_in_scope_and_a_name_clash_is_refused(tmp_path: Pat
 
 @pytest.fixture()
 def running_loop(tmp_path: Path) -> Iterator[tuple[Loop, InMemoryDriver, Path]]:
+    configure_logging()  # log to this test's stderr, not a stream an earlier test closed
     folder = tmp_path / "stacks"
     folder.mkdir()
     driver = InMemoryDriver()
