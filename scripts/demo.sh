@@ -19,6 +19,18 @@ echo; echo "== a second apply changes nothing:"
 "$R" apply "$STACK"
 echo; echo "== running:"
 "$R" ps shop
-echo; echo "== the web container answers (from inside its own network namespace):"
-"$R" exec shop/web -- wget -qO- http://127.0.0.1:8080/ || true
+echo; echo "== the web container answers on its published port (127.0.0.1:8080):"
+.venv/bin/python - <<'PY'
+import time, urllib.request
+for attempt in range(50):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2).read().decode())
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    raise SystemExit("web did not answer on 127.0.0.1:8080")
+PY
+echo "== and the api reaches the db by name, from inside its container:"
+"$R" exec shop/api -- sh -c 'echo "asking db:5432 ->" $(nc -w 2 db 5432 </dev/null)'
 echo; echo "Remove it all with: bash scripts/demo.sh down"
