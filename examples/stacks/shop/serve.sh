@@ -17,6 +17,11 @@ case "$role" in
   *) echo "unknown role $role" >&2; exit 2 ;;
 esac
 echo "$role listening on $port"
+# As PID 1 the shell ignores SIGTERM unless it traps it; `wait` lets the trap run at once.
+child=
+trap '[ -n "$child" ] && kill "$child" 2>/dev/null; echo "$role stopping"; exit 0' TERM INT
 while true; do
-  echo "$reply" | nc -l -p "$port" > /dev/null || sleep 1
+  echo "$reply" | nc -l -p "$port" > /dev/null &
+  child=$!
+  wait "$child" || sleep 1
 done
