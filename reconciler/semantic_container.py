@@ -65,6 +65,14 @@ def check_ports(checker: ContainerChecker) -> None:
                     mapping,
                 )
             )
+    network = checker.spec.get("network", "private")
+    if ports and network in ("host", "none"):
+        checker.report(
+            ("ports",),
+            f"container `{checker.key}` publishes ports but has `network: {network}`; "
+            + ("with the host's network its ports are the host's already (remove `ports`)"
+               if network == "host" else "it has no network to publish from"),
+        )
     replicas = checker.spec.get("replicas", 1)
     if replicas > 1 and ports:
         checker.report(

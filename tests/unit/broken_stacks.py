@@ -289,4 +289,16 @@ CASES: list[BrokenStack] = [
         "5:14",
         "expected a string or a list, got integer 5",
     ),
+    BrokenStack(
+        "ports-with-network-none",
+        _stack(f"  web:\n    image: {IMG}\n    network: none\n    ports: ['8080:80']\n"),
+        "6:12",
+        "publishes ports but has `network: none`",
+    ),
+    BrokenStack(
+        "ports-with-network-host",
+        _stack(f"  web:\n    image: {IMG}\n    network: host\n    ports: ['8080:80']\n"),
+        "6:12",
+        "ports are the host's already",
+    ),
 ]
