@@ -1,0 +1,193 @@
+"""Cold converge, no-op re-apply and teardown of N busybox containers, side by side:
+
+- reconcile (native driver): `reconcile apply` twice, then `reconcile down`;
+- the floor: a loop of `runc run -d` (and `runc delete -f`), what any runc-based tool must pay;
+- docker-compose (v1, Debian's package) `up -d` twice, then `down`, on a private dockerd;
+- reconcile's docker driver against docker-compose: not run until that driver exists.
+
+Every tool runs the same image (busybox, scripts/make-busybox-image.py) and command
+(`sleep 3600`), with no network but loopback (`network: none` / `network_mode: none`) and a
+SIGKILL stop so teardown never waits for a grace period. The tools take turns inside each
+repetition, so slow drift of the machine's load hits them alike.
+
+Alone: .venv/bin/python bench/suite_converge.py [--n 10 50] [--repeat 3] [--json OUT]
+(starts its own dockerd unless DOCKER_HOST is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import common
+from bench.common import COMMAND, COMPOSE, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
+
+NO_DOCKER_DRIVER = "no docker driver yet (`reconcile --driver docker` errors)"
+Samples = dict[tuple[str, int, str], list[float]]
+
+
+def write_stack(path: Path, image: Path, n: int, name: str = "bench") -> None:
+    lines = ["version: 1", f"name: {name}", "images:", f"  bb: {{oci: {image}}}", "containers:"]
+    for i in range(n):
+        # SIGKILL: `sleep` as PID 1 ignores SIGTERM; the peers get the same signal.
+        lines += [f"  c{i:03d}:", "    image: bb", f"    command: {json.dumps(COMMAND)}",
+                  "    network: none", "    stop_signal: SIGKILL"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_compose(path: Path, n: int) -> None:
+    lines = ['version: "2.4"', "services:"]
+    for i in range(n):
+        lines += [f"  c{i:03d}:", f"    image: {IMAGE_TAG}", f"    command: {json.dumps(COMMAND)}",
+                  "    network_mode: none", "    stop_signal: SIGKILL",
+                  "    stop_grace_period: 0s"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+class Reconcile:
+    """reconcile with the native driver; one state dir for the whole suite, so the image is
+    imported once (warm-up), as a user's host would have it."""
+
+    def __init__(self, work: Path, image: Path) -> None:
+        self.work, self.image = work, image
+        self.base = [RECONCILE, "--state-dir", str(work / "state")]
+        warm = work / "warm.yaml"
+        write_stack(warm, image, 1, name="warm")
+        common.run([*self.base, "apply", str(warm)])
+        common.run([*self.base, "down", "warm"])
+
+    def cycle(self, n: int) -> dict[str, float]:
+        stack = self.work / f"bench-{n}.yaml"
+        write_stack(stack, self.image, n)
+        try:
+            cold = common.timed([*self.base, "apply", str(stack)])
+            noop = common.timed([*self.base, "apply", str(stack)])
+        finally:
+            down = common.timed([*self.base, "down", "bench"])
+        return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
+
+
+class RuncLoop:
+    """`runc run -d` per container from prepared bundles on one unpacked rootfs: the floor."""
+
+    def __init__(self, work: Path, image: Path) -> None:
+        self.work = work
+        self.rootfs = common.extract_rootfs(image, work / "rootfs")
+        self.root = work / "runc-root"
+
+    def _bundle(self, i: int) -> Path:
+        bundle = self.work / f"b{i}"
+        bundle.mkdir()
+        common.run([RUNC, "spec"], cwd=bundle)
+        config = json.loads((bundle / "config.json").read_text())
+        config["process"]["terminal"] = False
+        config["process"]["args"] = COMMAND
+        config["root"] = {"path": str(self.rootfs), "readonly": True}
+        config["linux"]["cgroupsPath"] = f"/reconcile-bench-runc/c{i}"
+        (bundle / "config.json").write_text(json.dumps(config))
+        return bundle
+
+    def cycle(self, n: int) -> dict[str, float]:
+        bundles = [self._bundle(i) for i in range(n)]
+        names = [f"bench-runc-{i}" for i in range(n)]
+        base = [RUNC, "--root", str(self.root)]
+        try:
+            cold = common.timed_call(lambda: [
+                # stdio goes to the container: a pipe would stay open until it exits
+                common.run([*base, "run", "-d", "--bundle", str(b), name],
+                           stderr=subprocess.DEVNULL)
+                for b, name in zip(bundles, names, strict=True)])
+        finally:
+            down = common.timed_call(lambda: [
+                subprocess.run([*base, "delete", "-f", name], capture_output=True, check=False)
+                for name in names])
+            for bundle in bundles:
+                shutil.rmtree(bundle)
+            remove_runc_cgroup_parent()
+        return {"converge.cold": cold, "teardown": down}
+
+
+def remove_runc_cgroup_parent() -> None:
+    for controller in Path("/sys/fs/cgroup").iterdir():  # runc leaves the parent behind
+        parent = controller / "reconcile-bench-runc"
+        if parent.is_dir():
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+class Compose:
+    """docker-compose v1 on the private engine, with the same image loaded from a docker-archive."""
+
+    def __init__(self, work: Path, image: Path, host: str) -> None:
+        self.work, self.env = work, {**os.environ, "DOCKER_HOST": host}
+        archive = common.docker_archive(image, work / "busybox-docker.tar")
+        common.run([DOCKER, "load", "-i", str(archive)], env=self.env)
+
+    def cycle(self, n: int) -> dict[str, float]:
+        project = self.work / f"compose-{n}"
+        project.mkdir(exist_ok=True)
+        write_compose(project / "docker-compose.yml", n)
+        cmd = [COMPOSE, "-p", "rbench", "-f", str(project / "docker-compose.yml")]
+        try:
+            cold = common.timed([*cmd, "up", "-d"], env=self.env)
+            noop = common.timed([*cmd, "up", "-d"], env=self.env)
+        finally:
+            down = common.timed([*cmd, "down"], env=self.env)
+        return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
+
+
+def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
+            compose_why_not: str | None) -> list[Result]:
+    image = common.make_image(work / "busybox")
+    for name in ("runc", "reconcile", "compose"):
+        (work / name).mkdir()
+    tools: dict[str, object] = {
+        "runc-loop": RuncLoop(work / "runc", image),
+        "reconcile-native": Reconcile(work / "reconcile", image),
+    }
+    if docker_host and not compose_why_not:
+        tools["docker-compose"] = Compose(work / "compose", image, docker_host)
+    samples: Samples = {}
+    for n in ns:
+        for rep in range(repeat):
+            for tool, runner in tools.items():
+                print(f"  converge n={n} rep={rep + 1}/{repeat} {tool}", flush=True)
+                for metric, seconds in runner.cycle(n).items():  # type: ignore[attr-defined]
+                    samples.setdefault((metric, n, tool), []).append(seconds)
+    results = common.collect(samples)
+    for n in ns:
+        for metric in ("converge.cold", "converge.noop", "teardown"):
+            results.append(common.not_run(metric, n, "reconcile-docker", NO_DOCKER_DRIVER))
+            if "docker-compose" not in tools:
+                why = compose_why_not or "no docker engine"
+                results.append(common.not_run(metric, n, "docker-compose", why))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    common.require_root()
+    with common.docker_engine() as (host, why_not), common.workdir() as work:
+        results = measure(args.n, args.repeat, work, host, why_not)
+    for row in results:
+        print(common.describe(row))
+    if args.json:
+        common.write_json(args.json, {"host": common.host_facts(), "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
