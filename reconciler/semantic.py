@@ -133,6 +133,11 @@ class FileChecker:
             )
 
 
+def _condition(depends_on: Any, name: str) -> str:
+    value = depends_on.get(name) if isinstance(depends_on, dict) else None
+    return str(value.get("condition") if isinstance(value, dict) else value or "started")
+
+
 def dependency_names(depends_on: Any) -> list[str]:
     if depends_on is None:
         return []
@@ -207,6 +212,13 @@ class ContainerChecker:
                     where,
                     f"container `{self.key}` depends on unknown container "
                     f"`{name}`{did_you_mean(name, containers)}",
+                )
+            elif _condition(self.spec["depends_on"], name) == "healthy" and not (
+                    isinstance(containers[name], dict) and containers[name].get("healthcheck")):
+                self.report(
+                    self._dependency_path(name),
+                    f"container `{self.key}` waits for `{name}` to be healthy, but `{name}` "
+                    "has no healthcheck: add one to it, or use condition `started`",
                 )
 
     def _dependency_path(self, name: str) -> JsonPath:

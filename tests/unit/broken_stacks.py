@@ -132,6 +132,15 @@ CASES: list[BrokenStack] = [
         "depends on unknown container `db`",
     ),
     BrokenStack(
+        "depends-on-healthy-without-healthcheck",
+        _stack(
+            f"  web:\n    image: {IMG}\n    depends_on: {{db: healthy}}\n"
+            f"  db:\n    image: {IMG}\n"
+        ),
+        "5:22",
+        "waits for `db` to be healthy, but `db` has no healthcheck",
+    ),
+    BrokenStack(
         "duplicate-key",
         _stack(f"  web:\n    image: {IMG}\n    image: {IMG}\n"),
         "5:5",
