@@ -55,11 +55,24 @@ class Deferred:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A create/start/replace held back by a `depends_on` condition (healthy, completed)
+    not met yet, or, `failed`, one that can no longer be met (docs/plan.md)."""
+
+    name: str  # container name
+    reason: str  # e.g. "waiting for db to be healthy"
+    dependency: str = ""  # the dependency's container name the wait is about
+    condition: str = ""  # "healthy" | "completed" | "started" (a dependency itself waits)
+    failed: bool = False  # e.g. the `completed` dependency exited non-zero
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     unchanged: tuple[str, ...] = ()  # container names that already match
     orphans: tuple[str, ...] = ()  # owned containers no longer in any spec (kept: no --prune)
     deferred: tuple[Deferred, ...] = ()  # starts held back by backoff, sorted by name
+    waiting: tuple[Waiting, ...] = ()  # held back by depends_on conditions, sorted by name
 
     @property
     def empty(self) -> bool:
