@@ -266,4 +266,5 @@ def describe(row: Result) -> str:
         return f"{where} not run: {row['not_run']}"
     unit = row["unit"]
     return (f"{where} median {row['median']:.4g} {unit} "
-            f"(min {row['min']:.4g}, max {row['max']:.4g}, {len(row['samples'])} runs)")
+            f"(min {row['min']:.4g}, max {row['max']:.4g}, "
+            f"{row.get('count') or len(row['samples'])} runs)")

@@ -43,7 +43,24 @@ def _dockerd_args(base: Path) -> list[str]:
         "--pidfile", str(base / "dockerd.pid"), "-H", docker_host(base),
         "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
         "--userland-proxy=false", "--log-level=warn",
+        # its own cgroup parent (default "docker"), removed by stop()
+        f"--cgroup-parent={cgroup_parent(base)}",
     ]
+
+
+def cgroup_parent(base: Path) -> str:
+    return f"reconcile-bench-{base.name}"
+
+
+def _remove_cgroups(base: Path) -> None:
+    """The cgroup parent dockerd made in every hierarchy (empty once containers are gone)."""
+    for parent in Path("/sys/fs/cgroup").glob(f"*/{cgroup_parent(base)}"):
+        with suppress(OSError):
+            parent.rmdir()
+    unified = Path("/sys/fs/cgroup") / cgroup_parent(base)
+    if unified.is_dir():
+        with suppress(OSError):
+            unified.rmdir()
 
 
 def prepare(base: Path) -> list[str]:
@@ -131,6 +148,7 @@ def stop(base: Path) -> None:
             os.kill(pid, signal.SIGKILL)
     _kill_leftover_children(base)
     _unmount_under(base)
+    _remove_cgroups(base)
     marker = base / "engine.json"
     if marker.exists() and not json.loads(marker.read_text())["trust_key_existed"]:
         TRUST_KEY.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -44,9 +45,9 @@ def measure(ns: list[int], repeat: int) -> list[Result]:
         desired, observed = bench_plan.world(n)
         specs = desired.containers()
         samples[("plan.time", n, "reconcile-plan")] = _times_ms(
-            lambda d=desired, o=observed: plan(d, o, options), repeat)
+            partial(plan, desired, observed, options), repeat)
         samples[("plan.time", n, "hashing-peer")] = _times_ms(
-            lambda s=specs: bench_plan._hash_all(s), repeat)
+            partial(bench_plan._hash_all, specs), repeat)
     return common.collect(samples, unit="ms")
 
 
