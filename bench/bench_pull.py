@@ -154,6 +154,7 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--mib", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="default bench/results/pull-<date>.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     registry = started_registry()
@@ -183,7 +184,7 @@ def main() -> int:
             results[f"ratio_vs_{peer}"] = ratio
             print(f"reconcile / {peer}: {ratio:.2f}x (lower is faster)")
     results.update(image_mib=size / 2**20, layers=args.layers + 1, cpus=os.cpu_count())
-    out = ROOT / "bench" / "results" / f"pull-{datetime.date.today()}.json"
+    out = args.out or ROOT / "bench" / "results" / f"pull-{datetime.date.today()}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
