@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler import hashing, labels
-from reconciler.actions import Action, Deferred, FieldChange, Kind, Plan
+from reconciler.actions import Action, Deferred, FieldChange, Kind, Plan, Waiting
 from reconciler.model import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.observed import Observed, ObservedContainer
+from reconciler.plan_conditions import held_back
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class _Context:
     image_action: dict[str, str] = field(default_factory=dict)  # identity -> action id
     volume_action: dict[str, str] = field(default_factory=dict)  # full name -> action id
     deferred: dict[str, Deferred] = field(default_factory=dict)  # name -> held back start
+    waiting: dict[str, Waiting] = field(default_factory=dict)  # name -> depends_on not met
 
     def add(self, draft: _Draft) -> str:
         self.drafts[draft.id] = draft
@@ -105,6 +107,7 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
         unchanged=tuple(sorted(unchanged)),
         orphans=tuple(sorted(orphans)),
         deferred=tuple(ctx.deferred[n] for n in sorted(ctx.deferred)),
+        waiting=tuple(ctx.waiting[n] for n in sorted(ctx.waiting)),
     )
 
 
@@ -267,6 +270,17 @@ def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | Non
     return _start_or_restart(ctx, spec, seen)
 
 
+def _hold_back(ctx: _Context, specs: list[ContainerSpec],
+               planned: list[tuple[ContainerSpec, _Draft]]) -> list[tuple[ContainerSpec, _Draft]]:
+    """Drop the drafts whose depends_on conditions are not met (plan_conditions)."""
+    replicas: dict[tuple[str, str], list[ContainerSpec]] = defaultdict(list)
+    for spec in specs:
+        replicas[(spec.stack, spec.key)].append(spec)
+    ctx.waiting = held_back({s.name: (s, d.kind) for s, d in planned}, replicas, ctx.owned,
+                            frozenset(ctx.deferred))
+    return [(s, d) for s, d in planned if s.name not in ctx.waiting]
+
+
 def _replica_counts(ctx: _Context) -> _Counts:
     """(stack, key) -> (desired replicas, observed replicas)."""
     want: dict[tuple[str, str], int] = defaultdict(int)
@@ -291,8 +305,10 @@ def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
                 unchanged.append(spec.name)
             continue
         draft.container = spec
-        by_key[(spec.stack, spec.key)].append(ctx.add(draft))
         planned.append((spec, draft))
+    planned = _hold_back(ctx, specs, planned)
+    for spec, draft in planned:
+        by_key[(spec.stack, spec.key)].append(ctx.add(draft))
     # Second pass: a container's dependencies are known only once every container is decided.
     for spec, draft in planned:
         image_id = ctx.image_action.get(spec.image.identity)

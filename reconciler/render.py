@@ -115,6 +115,8 @@ def _text_lines(plan: Plan) -> list[tuple[str, str]]:
     ]
     lines += [("dim", f"= unchanged {name}") for name in plan.unchanged]
     lines += [("magenta", f"! orphan {name} ({ORPHAN_NOTE})") for name in plan.orphans]
+    lines += [("red", f"✗ blocked {w.name} ({w.reason})") if w.failed else
+              ("yellow", f"… waiting {w.name} ({w.reason})") for w in plan.waiting]
     lines.append(("bold", summary_line(plan)))
     return lines
 
@@ -176,6 +178,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "unchanged": list(plan.unchanged),
         "orphans": list(plan.orphans),
+        "waiting": [{"name": w.name, "reason": w.reason, "dependency": w.dependency,
+                     "condition": w.condition, "failed": w.failed} for w in plan.waiting],
         "summary": summary,
     }
 

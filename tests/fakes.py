@@ -3,7 +3,8 @@
 It records every call in `calls` (("create", "shop-db"), ...), fails the calls named in
 `fail_on` with a DriverError, and can hold each call for `delay` seconds so tests can count
 how many run at once (`max_in_flight`). Images live in `images` (identity -> digest); set
-an entry to a new digest to simulate a tag that moved.
+an entry to a new digest to simulate a tag that moved. A started container with a
+healthcheck is `healthy` at once, unless its name is in `unhealthy`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class InMemoryDriver:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
+        self.checked: set[str] = set()  # names created with a healthcheck
+        self.unhealthy: set[str] = set()  # ... whose checks fail
 
     def _call(self, method: str, target: str) -> None:
         """Record the call, hold it for `delay`, and fail it if asked to."""
@@ -91,10 +94,16 @@ class InMemoryDriver:
         digest = self.images[spec.image.identity]
         with self._lock:
             self.containers[spec.name] = observed_from_spec(spec, digest, state="created")
+            if spec.healthcheck is not None:
+                self.checked.add(spec.name)
 
     def start(self, name: str) -> None:
         self._call("start", name)
-        self._set_state(name, state="running", pid=1000 + len(self.calls), exit_code=None)
+        health = "none"
+        if name in self.checked:
+            health = "unhealthy" if name in self.unhealthy else "healthy"
+        self._set_state(name, state="running", pid=1000 + len(self.calls), exit_code=None,
+                        health=health)
 
     def stop(self, name: str, timeout: float | None = None) -> None:
         self._call("stop", name)

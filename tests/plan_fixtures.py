@@ -13,6 +13,7 @@ from reconciler.model import (
     Dependency,
     Desired,
     DesiredStack,
+    Healthcheck,
     ImageSource,
     Mount,
     PortMapping,
@@ -58,6 +59,9 @@ WEB_IMAGE = ref_image("web", "registry.local:5000/acme/web:1.4")
 BASE_IMAGE = oci_image("base", "/srv/shop/images/busybox")
 
 
+DB_CHECK = Healthcheck(kind="tcp", port=5432, interval=1.0, timeout=1.0)
+
+
 def base_stack() -> DesiredStack:
     """The shop: db (volume, restart always), web (depends on db), cache, a one-shot job."""
     db = container(
@@ -66,6 +70,7 @@ def base_stack() -> DesiredStack:
         env=(("TZ", "UTC"),),
         mounts=(Mount(type="volume", target="/var/lib/db", source="data"),),
         restart=RestartPolicy(policy="always"),
+        healthcheck=DB_CHECK,
     )
     web = container(
         "web",
@@ -80,7 +85,7 @@ def base_stack() -> DesiredStack:
                 content_hash=digest_of("nginx.conf v1"),
             ),
         ),
-        depends_on=(Dependency("db", "healthy"),),
+        depends_on=(Dependency("db", "started"),),
         restart=RestartPolicy(policy="unless-stopped"),
     )
     cache = container("cache", BASE_IMAGE, command=("cache", "--port", "6379"))
@@ -102,8 +107,9 @@ def observed_for(desired: Desired) -> Observed:
         digest = images.setdefault(spec.image.identity, digest_of(spec.image.identity))
         if spec.key == "job":
             containers.append(observed_from_spec(spec, digest, "exited", exit_code=0))
-        else:
-            containers.append(observed_from_spec(spec, digest))
+        else:  # health checks of a converged host pass
+            health = "healthy" if spec.healthcheck else "none"
+            containers.append(observed_from_spec(spec, digest, health=health))
     volumes = frozenset(v.full_name for s in desired.stacks for v in s.volumes)
     return Observed(tuple(containers), images, volumes)
 

@@ -190,7 +190,7 @@ def test_limits_and_dependencies(tmp_path: Path) -> None:
     stack = load_one(
         tmp_path,
         "containers:\n"
-        "  db: {image: app:1}\n"
+        "  db: {image: app:1, healthcheck: {tcp: {port: 5432}}}\n"
         "  cache: {image: app:1}\n"
         "  web:\n    image: app:1\n    depends_on: {db: healthy, cache: {condition: started}}\n"
         "    limits: {memory: 256Mi, memory_swap: 1g, cpus: 1, cpuset: 0, pids: 9,\n"
