@@ -41,6 +41,8 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
     p.add_argument("--parallelism", type=int, default=4)
+    p.add_argument("--wait-timeout", default="120s",
+                   help="how long to wait for depends_on healthy/completed conditions")
     p = sub.add_parser("down", help="remove everything a stack owns")
     p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
     p.add_argument("--volumes", action="store_true", help="remove named volumes too")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.actions import Plan
+from reconciler.actions import Plan, Waiting
 from reconciler.context import Context
 from reconciler.converge import converge, make_plan, scope_of
 from reconciler.errors import ReconcileError, SpecError
@@ -86,19 +86,29 @@ def cmd_apply(ctx: Context) -> int:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
         return 0
     text = ctx.args.output == "text"
+    told: set[tuple[str, str]] = set()
 
     def on_plan(plan: Plan, attempt: int) -> None:
         if text and (attempt == 0 or not plan.empty):
             ctx.out(render_text(plan, color=ctx.color))
+        for waiting in plan.waiting:  # each new reason once: the wait is visible
+            if (waiting.name, waiting.reason) not in told and not waiting.failed:
+                told.add((waiting.name, waiting.reason))
+                logger().info(f"{waiting.name} {waiting.reason}")
 
+    from reconciler.units import parse_duration
+
+    wait = parse_duration(ctx.args.wait_timeout)
     with state_lock(ctx.state_dir, on_wait=lambda pid: logger().info("waiting for lock", pid=pid)):
         done = converge(desired, ctx.driver, options, parallelism=ctx.args.parallelism,
-                        on_plan=on_plan, on_event=_print_event(ctx))
+                        on_plan=on_plan, on_event=_print_event(ctx), wait=wait)
     if not text:
         doc = json.loads(render_json(done.first_plan))
         doc["result"] = _result_json(done.results)
         ctx.out(json.dumps(doc, indent=2) if ctx.args.output == "json" else
                 render(done.first_plan, ctx.args.output, False))
+    if done.unmet and all(r.ok for r in done.results):
+        raise ReconcileError(_unmet_message(done.unmet, done.timed_out, wait))
     if not done.ok:
         failed = [o for r in done.results for o in r.outcomes if o.status == "failed"]
         for outcome in failed:
@@ -108,6 +118,18 @@ def cmd_apply(ctx: Context) -> int:
     if text and not done.first_plan.empty:
         ctx.out("Apply complete.")
     return 0
+
+
+def _unmet_message(unmet: list[Waiting], timed_out: bool, wait: float) -> str:
+    """Why apply gave up on depends_on conditions, one container per line."""
+    lines = []
+    for w in unmet:
+        if w.failed:
+            lines.append(f"  {w.name}: not created/started: {w.reason}")
+        else:
+            lines.append(f"  {w.name}: {w.reason}: not met within {wait:g}s (--wait-timeout)")
+    head = "apply incomplete: depends_on conditions not met" + (" in time" if timed_out else "")
+    return head + "\n" + "\n".join(lines)
 
 
 def _down_target(ctx: Context, arg: str) -> tuple[str, tuple[VolumeSpec, ...]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from reconciler.actions import Kind, Plan
+from reconciler.actions import Kind, Plan, Waiting
 from reconciler.drivers.base import Driver
 from reconciler.execute import ActionEvent, ExecutionResult, execute
 from reconciler.model import Desired
@@ -25,10 +25,13 @@ MAX_PASSES = 3
 class Convergence:
     plans: list[Plan] = field(default_factory=list)
     results: list[ExecutionResult] = field(default_factory=list)
+    # depends_on conditions still unmet when apply stopped waiting (converge_wait)
+    unmet: list[Waiting] = field(default_factory=list)
+    timed_out: bool = False  # ... because its wait deadline passed
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and not self.unmet
 
     @property
     def first_plan(self) -> Plan:
@@ -62,8 +65,11 @@ def converge(
     on_plan: Callable[[Plan, int], None] | None = None,
     on_event: Callable[[ActionEvent], None] | None = None,
     prepare: Prepare | None = None,
+    wait: float | None = None,
 ) -> Convergence:
-    """Apply until a plan has no image actions left to run (at most MAX_PASSES)."""
+    """Apply until a plan has no image actions left to run (at most MAX_PASSES). With
+    `wait` (seconds; one-shot apply), then wait for depends_on conditions and apply what
+    becomes ready (converge_wait.settle); the loop re-plans on its own wakes instead."""
     out = Convergence()
     for attempt in range(MAX_PASSES):
         current = make_plan(desired, driver, options, prepare)
@@ -81,4 +87,9 @@ def converge(
         if not result.ok or not images:
             break
         options = replace(options, pulled=options.pulled | images)
+    if wait is not None and out.ok and any(p.waiting for p in out.plans):
+        from reconciler.converge_wait import settle
+
+        settle(desired, driver, options, out, wait, parallelism=parallelism,
+               on_plan=on_plan, on_event=on_event)
     return out
