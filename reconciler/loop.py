@@ -57,7 +57,8 @@ class Loop:
         self.stopping = threading.Event()
         self.started_at = time.time()
         self._specs: dict[str, ContainerSpec] = {}
-        self._last: dict[str, Any] = {"deferred": {}, "orphans": [], "error": ""}
+        self._last: dict[str, Any] = {"deferred": {}, "orphans": [], "error": "",
+                                      "waiting": {}}
         self._told: set[tuple[str, object]] = set()  # (event, key) logged once
         self._unhealthy_noted: set[tuple[str, float | None]] = set()
         self._observed: Observed = Observed()
@@ -224,6 +225,14 @@ class Loop:
                       in_seconds=round(d.due - time.time(), 3))
         for name in plan.orphans:
             self.once("orphan", name, name)
+        self._last["waiting"] = {w.name: {"reason": w.reason, "failed": w.failed}
+                                 for w in plan.waiting}
+        for w in plan.waiting:  # depends_on not met: re-planned on the next health/exit wake
+            self.once("dependency-failed" if w.failed else "waiting", w.name,
+                      (w.name, w.reason), reason=w.reason, dependency=w.dependency,
+                      condition=w.condition, level="error" if w.failed else "info")
+        blocked = [f"{w.name}: {w.reason}" for w in plan.waiting if w.failed]
+        self._last["error"] = "; ".join(filter(None, [self._last["error"], *blocked]))
         for seen in observed.containers:
             if gave_up(seen, self._specs.get(seen.name)):
                 self.once("gave-up", seen.name, (seen.name, seen.finished_at),
@@ -275,6 +284,7 @@ class Loop:
                                            self._last["deferred"],
                                            user_stopped(self.state_dir)),
             "orphans": self._last["orphans"],
+            "waiting": self._last["waiting"],
         }
 
 
