@@ -8,7 +8,8 @@ because the reconciler applies them without replacing the container:
 - `restart`: enforced by the reconciler and monitor, not baked into the container;
 - `healthcheck`: run by the reconciler from outside the container;
 - `stop_signal`, `stop_grace_period`: read from the current spec at stop time;
-- `source`: the stack file's path; moving a file must not replace its containers.
+- `source`: the stack file's path; moving a file must not replace its containers;
+- `update_order`, `update_deadline`: how the next replace rolls out, not what runs.
 
 The image enters as its *identity* (what the spec names); the image *digest* is compared
 separately by the planner, so that a moved tag shows up as `image_digest a -> b`.
@@ -33,6 +34,8 @@ EXCLUDED_FROM_HASH = (
     "stop_signal",
     "stop_grace_period",
     "source",
+    "update_order",
+    "update_deadline",
 )
 
 _SENSITIVE = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)

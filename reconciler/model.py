@@ -168,6 +168,10 @@ class ContainerSpec:
     dns: tuple[str, ...] = ()
     network: NetworkMode = "private"
     subnet: str = ""  # the stack's `networks.default.subnet`; "" picks a free one
+    # `update:` how a replace rolls out (docs/plan.md): stop-first, or start-first (the new
+    # one must be healthy within update_deadline seconds, None: from its healthcheck).
+    update_order: Literal["stop-first", "start-first"] = "stop-first"
+    update_deadline: float | None = None
     config_hash: str = ""  # filled by normalize (hashing.config_hash)
 
     @property

@@ -80,7 +80,13 @@ def container_fields(key: str, spec: dict[str, Any], base_dir: Path) -> dict[str
         "mac_address": spec.get("mac_address"),
         "dns": tuple(spec.get("dns") or ()),
         "network": cast(NetworkMode, spec.get("network", "private")),
+        "update_order": (spec.get("update") or {}).get("order", "stop-first"),
+        "update_deadline": _optional_duration((spec.get("update") or {}).get("deadline")),
     }
+
+
+def _optional_duration(value: str | float | None) -> float | None:
+    return None if value is None else units.parse_duration(value)
 
 
 def _ports(entry: str | dict[str, Any]) -> list[PortMapping]:

@@ -73,6 +73,14 @@ def check_ports(checker: ContainerChecker) -> None:
             + ("with the host's network its ports are the host's already (remove `ports`)"
                if network == "host" else "it has no network to publish from"),
         )
+    update = checker.spec.get("update") or {}
+    if ports and isinstance(update, dict) and update.get("order") == "start-first":
+        checker.report(
+            ("update", "order"),
+            f"container `{checker.key}` publishes host ports and wants `start-first`: the old "
+            "and the new container cannot hold one host port at once; use `stop-first` "
+            "(the default) or drop `ports`",
+        )
     replicas = checker.spec.get("replicas", 1)
     if replicas > 1 and ports:
         checker.report(

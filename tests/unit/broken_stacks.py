@@ -141,6 +141,13 @@ CASES: list[BrokenStack] = [
         "waits for `db` to be healthy, but `db` has no healthcheck",
     ),
     BrokenStack(
+        "start-first-with-ports",
+        _stack(f"  web:\n    image: {IMG}\n    ports: ['8080:80']\n"
+               "    update: {order: start-first}\n"),
+        "6:21",
+        "publishes host ports and wants `start-first`",
+    ),
+    BrokenStack(
         "duplicate-key",
         _stack(f"  web:\n    image: {IMG}\n    image: {IMG}\n"),
         "5:5",

@@ -65,6 +65,10 @@ EXCLUDED_CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
     "stop_signal": _change({"stop_signal": "SIGQUIT"}),
     "stop_grace_period": _change({"stop_grace_period": "1m"}),
     "source": _source,
+    "update_order": lambda tmp: (web(tmp, {"ports": ""}).config_hash,
+                                 web(tmp, {"ports": "", "update": "{order: start-first}"})
+                                 .config_hash),
+    "update_deadline": _change({"update": "{deadline: 30s}"}),
 }
 
 
