@@ -83,6 +83,11 @@ def run_action(action: Action, driver: Driver) -> None:
     elif kind == Kind.RESTART:
         driver.stop(action.target)
         driver.start(action.target)
+    elif kind == Kind.REPLACE and _require(action.container, action).update_order == \
+            "start-first":
+        from reconciler.rollout import start_first  # new one healthy before the old goes
+
+        start_first(_require(action.container, action), driver)
     elif kind == Kind.REPLACE:
         spec = _require(action.container, action)
         driver.remove(action.target)  # stop-first: ports and names are freed before create
