@@ -17,11 +17,12 @@ plan removes it as a surplus replica and converges the fixed name as usual.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 
 from reconciler.drivers.base import Driver
-from reconciler.errors import ReconcileError
+from reconciler.errors import NotFound, ReconcileError
 from reconciler.health import HealthState, run_probe
 from reconciler.model import ContainerSpec
 
@@ -44,7 +45,8 @@ def deadline_of(spec: ContainerSpec) -> float:
 
 def start_first(spec: ContainerSpec, driver: Driver) -> None:
     temp = replace(spec, name=next_name(spec.name))
-    driver.remove(temp.name)  # debris of an interrupted rollout
+    with contextlib.suppress(NotFound):
+        driver.remove(temp.name)  # debris of an interrupted rollout
     driver.create(temp)
     driver.start(temp.name)
     try:

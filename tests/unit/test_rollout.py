@@ -1,0 +1,71 @@
+"""start-first rollouts on the in-memory driver: call order, a failed health check keeps
+the old container, the deadline, and the debris of an interrupted rollout is planned away."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from reconciler.drivers.base import ExecRequest
+from reconciler.errors import ReconcileError
+from reconciler.model import Desired, DesiredStack, Healthcheck
+from reconciler.observed import Observed
+from reconciler.plan import plan
+from reconciler.rollout import deadline_of, start_first
+from tests.fakes import InMemoryDriver, digest_of, observed_from_spec
+from tests.plan_fixtures import BASE_IMAGE, container, rehash
+
+CHECK = Healthcheck(kind="exec", exec=("true",), interval=0.01, timeout=1.0, retries=2)
+OLD = container("web", BASE_IMAGE, healthcheck=CHECK, update_order="start-first")
+NEW = rehash(OLD, env=(("V", "2"),))
+
+
+class Sick(InMemoryDriver):
+    def exec(self, name: str, request: ExecRequest) -> int:
+        super().exec(name, request)
+        return 1
+
+
+def _driver(driver: InMemoryDriver) -> InMemoryDriver:
+    driver.images[BASE_IMAGE.identity] = digest_of("base")
+    driver.create(OLD)
+    driver.start(OLD.name)
+    driver.calls.clear()
+    return driver
+
+
+def test_the_new_one_is_started_and_healthy_before_the_old_one_goes() -> None:
+    driver = _driver(InMemoryDriver())
+    start_first(NEW, driver)
+    calls = [c for c in driver.calls if c[0] not in ("exec", "observe")]
+    assert calls == [("remove", "shop-web.next"), ("create", "shop-web.next"),
+                     ("start", "shop-web.next"), ("remove", "shop-web"),
+                     ("create", "shop-web"), ("start", "shop-web"),
+                     ("remove", "shop-web.next")]
+    assert set(driver.containers) == {"shop-web"}
+
+
+def test_a_never_healthy_new_one_is_removed_and_the_old_one_kept() -> None:
+    driver = _driver(Sick())
+    with pytest.raises(ReconcileError, match=r"shop-web\.next: new version is unhealthy"):
+        start_first(NEW, driver)
+    assert ("remove", "shop-web") not in driver.calls
+    assert set(driver.containers) == {"shop-web"}
+    assert driver.containers["shop-web"].state == "running"
+
+
+def test_deadline_from_update_or_the_healthcheck() -> None:
+    assert deadline_of(replace(OLD, update_deadline=60.0)) == 60.0
+    check = replace(CHECK, start_period=5.0, interval=2.0, retries=3, timeout=1.0)
+    assert deadline_of(replace(OLD, healthcheck=check)) == 5.0 + 3 * 2.0 + 1.0
+
+
+def test_the_debris_of_an_interrupted_rollout_is_removed_by_the_next_plan() -> None:
+    digest = digest_of("base")
+    debris = observed_from_spec(replace(NEW, name="shop-web.next"), digest)
+    observed = Observed((observed_from_spec(OLD, digest), debris),
+                        {BASE_IMAGE.identity: digest})
+    stack = DesiredStack("shop", "/s.yaml", images=(BASE_IMAGE,), containers=(NEW,))
+    ids = [a.id for a in plan(Desired((stack,)), observed).actions]
+    assert ids == ["remove:shop-web.next", "replace:shop-web"]
