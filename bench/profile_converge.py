@@ -61,7 +61,8 @@ KNOWN = (  # function -> what it is, for the findings
     ("NativeDriver.start", "start: `runc start` (and a `runc state` check)"),
     ("prepare (", "prepare: overlay mount, /etc files, config.json"),
     ("write_json_atomic", "state records written atomically (write, fsync, rename)"),
-    ("logger (", "the first log call (structlog imported lazily)"),
+    ("logger (", "the first log call, which imports structlog; the main thread is the "
+     "executor's scheduler, so while it imports no new action starts"),
 )
 
 

@@ -16,6 +16,13 @@ HEADLINE_PAIRS = (  # (metric, ours, peer)
     ("converge.noop", OURS, "docker-compose"), ("teardown", OURS, "runc-loop"),
     ("teardown", OURS, "docker-compose"),
 )
+OTHER_PAIRS = (  # (metric, ours, peer, words)
+    ("restart.after_kill9", "reconcile-run", "docker-restart-policy", "restart after kill -9, p50"),
+    ("memory.per_container_pss", "reconcile-monitor", "containerd-shim",
+     "memory per container (PSS, median)"),
+    ("memory.manager_rss", "reconcile-run", "dockerd+containerd", "resident manager RSS"),
+    ("pull.image", "reconcile-images-pull", "docker-pull", "pull + unpack"),
+)
 METHOD = """\
 ## Method
 
@@ -89,6 +96,13 @@ def headline(results: list[Result]) -> list[str]:
         lines.append(f"| {metric} | {peer} | " + " | ".join(cells) + " |")
     lines.append("| converge.cold (docker driver) | docker-compose | "
                  + " | ".join("not run" for _ in ns) + " |")
+    lines.append("")
+    for metric, ours, peer, what in OTHER_PAIRS:
+        both = [(r, _find(results, metric, r["n"], peer)) for r in results
+                if (r["metric"], r["tool"]) == (metric, ours) and "median" in r]
+        for mine, theirs in both:
+            lines.append(f"- {what} (N={mine['n']}): {ours} / {peer} = "
+                         f"{_ratio(mine, theirs)}")
     return [*lines, ""]
 
 
@@ -142,7 +156,7 @@ def plain_table(results: list[Result], prefix: str, title: str, plots: Path,
             lines.append(f"| {r['metric']} | {r['n']} | {r['tool']} | not run: "
                          f"{r['not_run']} | | | |")
             continue
-        top = float(r.get("p99", r["max"]))
+        top: float = r["p99"] if "p99" in r else r["max"]
         runs = r.get("count", len(r.get("samples", [])))
         lines.append(f"| {r['metric']} | {r['n']} | {r['tool']} | {fmt(r['median'], r['unit'])}"
                      f" | {fmt(top, r['unit'])} | {fmt(r['min'], r['unit'])} | {runs} |")
@@ -190,7 +204,9 @@ def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
                          "process until it runs again; a stack file edit under `run --watch` "
                          "until the replacement runs).")
     lines += plain_table(results, "pull.", "Image pull and unpack", plots, problems,
-                         "From bench/bench_pull.py (local docker-registry on 127.0.0.1).")
+                         "From bench/bench_pull.py: a ~100 MB image from a local "
+                         "docker-registry on 127.0.0.1, pulled and unpacked; N is the image "
+                         "size in MiB. skopeo only transfers (no unpack).")
     lines += not_run_section(results, data.get("suites", {}))
     lines += profile_section(data.get("profile", {}))
     lines += [METHOD]

@@ -92,18 +92,22 @@ def restart(p: dict[str, Any], _: object) -> list[Result]:
     return rows
 
 
+PULL_TOOLS = {"reconcile": "reconcile-images-pull", "docker": "docker-pull",
+              "skopeo": "skopeo-copy (transfer only)"}
+
+
 def pull(p: dict[str, Any], _: object) -> list[Result]:
     found = _external("bench_pull.py", ["--repeat", str(p["pull_repeat"])])
     if isinstance(found, str):
-        return [common.not_run("pull.image", 1, "reconcile-images-pull", found)]
+        return [common.not_run("pull.image", 0, "reconcile-images-pull", found)]
+    size = round(found.get("image_mib", 0))  # N of the pull rows: the image size in MiB
     rows = []
-    for tool, stats in found.items():
-        if not isinstance(stats, dict) or "run" not in stats:
-            continue
+    for key, tool in PULL_TOOLS.items():
+        stats = found.get(key, {"run": False, "reason": "no result"})
         if stats["run"]:
-            rows.append(common.result("pull.image", 1, f"{tool}", stats["times_s"]))
+            rows.append(common.result("pull.image", size, tool, stats["times_s"]))
         else:
-            rows.append(common.not_run("pull.image", 1, tool, stats.get("reason", "?")))
+            rows.append(common.not_run("pull.image", size, tool, stats.get("reason", "?")))
     return rows
 
 
