@@ -29,7 +29,7 @@ from bench import common, profile_converge, report, suite_converge, suite_memory
 from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
-        "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 50, "pull_repeat": 3,
+        "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
         "profile_n": 50}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10}
