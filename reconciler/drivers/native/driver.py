@@ -226,11 +226,14 @@ class NativeDriver:
 
     def start(self, name: str) -> None:
         paths = self._existing(name)
-        state = self._runc_state(name)
-        if state is not None and state.status in ("running", "paused", "pausing"):
-            return
-        if state is None or state.status == "stopped":
-            self._recreate(name, paths, state)
+        # Just created (never started, no exit): `runc start` alone; asking runc for the
+        # state first would cost one more runc process for every new container.
+        if paths.started.exists() or paths.exit.exists():
+            state = self._runc_state(name)
+            if state is not None and state.status in ("running", "paused", "pausing"):
+                return
+            if state is None or state.status == "stopped":
+                self._recreate(name, paths, state)
         self.runc.start(name)
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
