@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.context import Context
+from reconciler.pids import process_alive
 
 FILE = "loop/status.json"
 
@@ -27,18 +28,6 @@ def write_status(state_dir: Path, doc: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_status(state_dir: Path) -> dict[str, Any] | None:
     """The last status, with `running` telling whether its loop is still alive."""
     try:
@@ -47,7 +36,7 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict):
         return None
-    doc["running"] = _alive(doc.get("pid"))
+    doc["running"] = process_alive(doc.get("pid"))
     return doc
 
 

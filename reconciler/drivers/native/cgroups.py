@@ -183,17 +183,5 @@ class Cgroups:
         )
 
 
-def process_alive(pid: int | None) -> bool:
-    """True when `pid` exists and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) or 1

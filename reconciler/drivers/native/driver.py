@@ -23,7 +23,7 @@ from reconciler import hashing
 from reconciler import labels as labelkeys
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
 from reconciler.drivers.native import hostinfo, rootfs
-from reconciler.drivers.native.cgroups import Cgroups, process_alive
+from reconciler.drivers.native.cgroups import Cgroups
 from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
 from reconciler.drivers.native.network import hooks as network_hooks
@@ -44,6 +44,7 @@ from reconciler.drivers.native.volumes import VolumeStore
 from reconciler.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
 from reconciler.observed import Observed
+from reconciler.pids import process_alive
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024

@@ -33,6 +33,7 @@ from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.errors import ImageError, NotFound
 from reconciler.model import ImageSource
+from reconciler.pids import process_alive
 
 _SOURCE_ERRORS = (oci.FormatError, OSError, ValueError, KeyError, TypeError, tarfile.TarError)
 _Digests = list[str]
@@ -354,7 +355,7 @@ class ImageStore:
         """Remove work files of processes that are gone (a killed import)."""
         for entry in self.tmp.iterdir():
             owner = entry.name.split("-", 1)[0]
-            if owner.isdigit() and _alive(int(owner)):
+            if owner.isdigit() and process_alive(int(owner)):
                 continue
             _remove(entry)
 
@@ -369,16 +370,6 @@ def _diff_ids(config: Any) -> list[str]:
     for diff_id in diff_ids:
         oci.digest_hex(diff_id)
     return [str(d) for d in diff_ids]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(path: Path) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import labels as labelkeys
-from reconciler.drivers.native.cgroups import process_alive
 from reconciler.drivers.native.runtime import RuncState
 from reconciler.drivers.native.state import ContainerPaths, read_json
 from reconciler.observed import ObservedContainer, State
+from reconciler.pids import process_alive
 
 EXIT_RECORD_WAIT = 0.5
 _LIVE: dict[str, State] = {
