@@ -9,6 +9,11 @@ Network choice: `--bridge=none --iptables=false --ip6tables=false --ip-masq=fals
 benchmark's containers use `network_mode: none`. Docker thus creates no docker0, no veth and
 no iptables rule, and the comparison is with reconcile's loopback-only containers (a stack
 with no ports and no network). Docker's per-container network setup is not measured.
+
+`networking=True` (bench/bench_network.py only) turns Docker's networking on
+(`--iptables=true --ip-masq=true`, still no docker0: compose makes its project bridge). Such
+a dockerd changes the host and never undoes it, so prepare() records the host's networking
+first (bench/hostnet.py) and stop() deletes what is new once dockerd is gone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import hostnet
 from bench.common import DOCKER
 
 TRUST_KEY = Path("/etc/docker/key.json")  # Docker 20.10 writes it whatever data-root says
@@ -35,13 +41,16 @@ def docker_host(base: Path) -> str:
     return f"unix://{base}/docker.sock"
 
 
-def _dockerd_args(base: Path) -> list[str]:
+def _dockerd_args(base: Path, networking: bool) -> list[str]:
     (base / "daemon.json").write_text("{}\n")  # ignore any /etc/docker/daemon.json
+    network = (["--iptables=true", "--ip-masq=true"] if networking
+               else ["--iptables=false", "--ip-masq=false"])
     return [
         "dockerd", "--config-file", str(base / "daemon.json"),
         "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
         "--pidfile", str(base / "dockerd.pid"), "-H", docker_host(base),
-        "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+        "--bridge=none", *network, "--ip6tables=false",
+        # published ports by NAT rules alone, as reconcile does (no docker-proxy processes)
         "--userland-proxy=false", "--log-level=warn",
         # its own cgroup parent (default "docker"), removed by stop()
         f"--cgroup-parent={cgroup_parent(base)}",
@@ -63,12 +72,14 @@ def _remove_cgroups(base: Path) -> None:
             unified.rmdir()
 
 
-def prepare(base: Path) -> list[str]:
+def prepare(base: Path, networking: bool = False) -> list[str]:
     """Makes DIR ready for a dockerd and returns its command line."""
     base.mkdir(parents=True, exist_ok=True)
     marker = {"trust_key_existed": TRUST_KEY.exists()}
     (base / "engine.json").write_text(json.dumps(marker))
-    return _dockerd_args(base)
+    if networking:
+        (base / "hostnet.json").write_text(json.dumps(hostnet.snapshot()))
+    return _dockerd_args(base, networking)
 
 
 def wait_ready(base: Path, proc: subprocess.Popen[bytes] | None = None,
@@ -86,9 +97,9 @@ def wait_ready(base: Path, proc: subprocess.Popen[bytes] | None = None,
 
 
 @contextmanager
-def engine(base: Path) -> Iterator[str]:
+def engine(base: Path, networking: bool = False) -> Iterator[str]:
     """dockerd as a child of this process (so it is reaped), stopped on the way out."""
-    args = prepare(base)
+    args = prepare(base, networking)
     with (base / "dockerd.log").open("w") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -149,6 +160,8 @@ def stop(base: Path) -> None:
     _kill_leftover_children(base)
     _unmount_under(base)
     _remove_cgroups(base)
+    if (base / "hostnet.json").exists():  # after dockerd: it re-adds its rules while alive
+        hostnet.undo(json.loads((base / "hostnet.json").read_text()))
     marker = base / "engine.json"
     if marker.exists() and not json.loads(marker.read_text())["trust_key_existed"]:
         TRUST_KEY.unlink(missing_ok=True)

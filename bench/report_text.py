@@ -22,6 +22,8 @@ OTHER_PAIRS = (  # (metric, ours, peer, words)
      "memory per container (PSS, median)"),
     ("memory.manager_rss", "reconcile-run", "dockerd+containerd", "resident manager RSS"),
     ("pull.image", "reconcile-images-pull", "docker-pull", "pull + unpack"),
+    ("network.create", OURS, "docker-compose", "networking create (bridge, veth, port)"),
+    ("network.remove", OURS, "docker-compose", "networking remove"),
 )
 METHOD = """\
 ## Method
@@ -33,6 +35,11 @@ METHOD = """\
   private dockerd runs with `--bridge=none --iptables=false --ip6tables=false
   --ip-masq=false`, so it makes no docker0, veth or iptables rule; Docker's per-container
   network setup is therefore not part of its numbers (nor is reconcile's bridge/veth setup).
+- Networking alone (bench/bench_network.py): a second private dockerd with `--iptables=true`;
+  each side brings N containers up and down with networking (a bridge per stack, a veth and
+  an address and one published port per container) and without (`network: none`), and the
+  networking time is the difference, paired by repetition. What that dockerd adds to the
+  host's nft tables, links and sysctls is deleted after it stops, and checked.
 - Stop: SIGKILL on every side (`stop_signal: SIGKILL`, compose `stop_grace_period: 0s`,
   `runc delete -f`): `sleep` as PID 1 ignores SIGTERM, and no tool should wait a grace period.
 - The tools take turns inside each repetition, so a drift in the machine's load hits all
@@ -207,6 +214,11 @@ def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
                          "From bench/bench_pull.py: a ~100 MB image from a local "
                          "docker-registry on 127.0.0.1, pulled and unpacked; N is the image "
                          "size in MiB. skopeo only transfers (no unpack).")
+    lines += plain_table(results, "network.", "Networking", plots, problems,
+                         "From bench/bench_network.py: create/remove = time with networking "
+                         "minus time with `network: none` (paired by repetition); raw_* are "
+                         "the four timings; reconcile-netmanager is reconcile's "
+                         "NetworkManager alone (no container processes).")
     lines += not_run_section(results, data.get("suites", {}))
     lines += profile_section(data.get("profile", {}))
     lines += [METHOD]

@@ -25,15 +25,24 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import common, profile_converge, report, suite_converge, suite_memory, suite_plan
+from bench import (
+    bench_network,
+    common,
+    profile_converge,
+    report,
+    suite_converge,
+    suite_memory,
+    suite_plan,
+)
 from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
-        "profile_n": 50}
+        "profile_n": 50, "network_n": 50}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
-         "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10}
-SUITES = ("converge", "plan", "memory", "restart", "pull", "profile")
+         "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
+         "network_n": 10}
+SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -111,9 +120,20 @@ def pull(p: dict[str, Any], _: object) -> list[Result]:
     return rows
 
 
+def network(p: dict[str, Any], _: object) -> list[Result]:
+    """Its own dockerd with networking on (bench/bench_network.py), not the shared one."""
+    with common.workdir() as work:
+        rows, left = bench_network.measure(p["network_n"], p["repeat"], work)
+    if left:  # shown under "Not run, and why"
+        rows.append(common.not_run("network.cleanup", p["network_n"], "bench_network",
+                                   f"left on the host: {', '.join(left)[:400]}"))
+    return rows
+
+
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
-        "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull}
+        "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
+        "network": network}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()
