@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -209,11 +210,13 @@ def main() -> int:
                         default=ROOT / f"bench/results/network-{datetime.date.today()}.json")
     args = parser.parse_args()
     common.require_root()
+    host = common.host_facts()  # before: it holds the load average at the start
     with common.workdir() as work:
         rows, left = measure(args.n, args.repeat, work)
+    host["loadavg_at_end"] = list(os.getloadavg())
     doc: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "params": {"n": args.n, "repeat": args.repeat}, "host": common.host_facts(),
+        "params": {"n": args.n, "repeat": args.repeat}, "host": host,
         "versions": common.peer_versions(), "results": rows, "ratios": ratios(rows),
         "leftovers": left}
     common.write_json(args.out, doc)
