@@ -20,6 +20,7 @@ import shutil
 import tarfile
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,10 @@ from reconciler.errors import ImageError, NotFound
 from reconciler.model import ImageSource
 from reconciler.pids import process_alive
 
-_SOURCE_ERRORS = (oci.FormatError, OSError, ValueError, KeyError, TypeError, tarfile.TarError)
+_SOURCE_ERRORS = (
+    oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
+    tarfile.TarError,
+)  # fmt: skip
 _Digests = list[str]
 _Created = list[Path]  # paths an import added, removed again if it fails
 
