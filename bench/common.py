@@ -268,3 +268,11 @@ def describe(row: Result) -> str:
     return (f"{where} median {row['median']:.4g} {unit} "
             f"(min {row['min']:.4g}, max {row['max']:.4g}, "
             f"{row.get('count') or len(row['samples'])} runs)")
+
+
+def compose_env(host: str) -> dict[str, str]:
+    """The environment for docker-compose v1 on `host`. Its parallel limit (default 64) is
+    shared by nested tasks: with 64 or more services every slot is held by a service
+    waiting for its own container task, and `up` deadlocks (seen at N=200). A limit above
+    any N benchmarked keeps it from starving itself."""
+    return {**os.environ, "DOCKER_HOST": host, "COMPOSE_PARALLEL_LIMIT": "1024"}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -128,7 +127,7 @@ class Compose:
     """docker-compose v1 on the private engine, with the same image loaded from a docker-archive."""
 
     def __init__(self, work: Path, image: Path, host: str) -> None:
-        self.work, self.env = work, {**os.environ, "DOCKER_HOST": host}
+        self.work, self.env = work, common.compose_env(host)
         archive = common.docker_archive(image, work / "busybox-docker.tar")
         common.run([DOCKER, "load", "-i", str(archive)], env=self.env)
 
@@ -137,11 +136,14 @@ class Compose:
         project.mkdir(exist_ok=True)
         write_compose(project / "docker-compose.yml", n)
         cmd = [COMPOSE, "-p", "rbench", "-f", str(project / "docker-compose.yml")]
+        # docker-compose 1.29 was seen to hang for good at N=200 (threads waiting on its
+        # queue, dockerd idle): a bounded wait turns that into a reported failure.
+        limit = 60 + 3 * n
         try:
-            cold = common.timed([*cmd, "up", "-d"], env=self.env)
-            noop = common.timed([*cmd, "up", "-d"], env=self.env)
+            cold = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
+            noop = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
         finally:
-            down = common.timed([*cmd, "down"], env=self.env)
+            down = common.timed([*cmd, "down"], env=self.env, timeout=limit)
         return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
 
 
@@ -157,13 +159,25 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
     if docker_host and not compose_why_not:
         tools["docker-compose"] = Compose(work / "compose", image, docker_host)
     samples: Samples = {}
+    failed: dict[tuple[int, str], str] = {}  # a peer that failed or hung at some N: why
     for n in ns:
         for rep in range(repeat):
             for tool, runner in tools.items():
+                if (n, tool) in failed:
+                    continue
                 print(f"  converge n={n} rep={rep + 1}/{repeat} {tool}", flush=True)
-                for metric, seconds in runner.cycle(n).items():  # type: ignore[attr-defined]
+                try:
+                    cycle = runner.cycle(n)  # type: ignore[attr-defined]
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    failed[(n, tool)] = f"failed: {str(e)[:300]}"
+                    print(f"  converge n={n} {tool} {failed[(n, tool)]}", flush=True)
+                    continue
+                for metric, seconds in cycle.items():
                     samples.setdefault((metric, n, tool), []).append(seconds)
     results = common.collect(samples)
+    for (n, tool), why in sorted(failed.items()):
+        results += [common.not_run(m, n, tool, why) for m in ("converge.cold", "converge.noop",
+                                                               "teardown")]
     for n in ns:
         for metric in ("converge.cold", "converge.noop", "teardown"):
             results.append(common.not_run(metric, n, "reconcile-docker", NO_DOCKER_DRIVER))

@@ -16,7 +16,6 @@ Alone: .venv/bin/python bench/suite_memory.py [--n 0 50 200] [--json OUT]
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
@@ -110,7 +109,7 @@ class DockerSide:
 
     def __init__(self, work: Path, image: Path, host: str) -> None:
         self.work = work
-        self.env = {**os.environ, "DOCKER_HOST": host}
+        self.env = common.compose_env(host)
         self.socket = host.removeprefix("unix://")
         self.exec_root = str(Path(self.socket).parent / "exec")
         archive = common.docker_archive(image, work / "busybox-docker.tar")
