@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.drivers.base import ContainerStats
+
 PARENT = "reconcile"
 UNLIMITED = 1 << 62  # v1 reports "no limit" as a page-rounded LONG_MAX
 _V1_CONTROLLERS = frozenset(
@@ -185,3 +187,24 @@ class Cgroups:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) or 1
+
+
+STATS_SAMPLE = 0.1  # seconds between the two cpu samples of `stats`
+
+
+def sample_stats(cgroups: Cgroups, name: str) -> ContainerStats:
+    """cpu_percent from two cgroup samples STATS_SAMPLE apart, in percent of one CPU
+    (200 means two CPUs busy), like `docker stats`."""
+    first = cgroups.usage(name)
+    t0 = time.monotonic()
+    time.sleep(STATS_SAMPLE)
+    second = cgroups.usage(name)
+    elapsed_ns = (time.monotonic() - t0) * 1e9
+    cpu = max(0, second.cpu_usage_ns - first.cpu_usage_ns) / elapsed_ns * 100.0
+    return ContainerStats(
+        name=name,
+        cpu_percent=round(cpu, 2),
+        memory_usage=second.memory_usage,
+        memory_limit=second.memory_limit,
+        pids=second.pids,
+    )

@@ -23,7 +23,7 @@ from reconciler import hashing
 from reconciler import labels as labelkeys
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
 from reconciler.drivers.native import hostinfo, rootfs
-from reconciler.drivers.native.cgroups import Cgroups
+from reconciler.drivers.native.cgroups import Cgroups, sample_stats
 from reconciler.drivers.native.images import ImageRecord, ImageStore
 from reconciler.drivers.native.logs import read_logs
 from reconciler.drivers.native.network import hooks as network_hooks
@@ -54,7 +54,6 @@ MONITOR_TIMEOUT = 60.0
 MONITOR = Path(__file__).with_name("monitor.py")
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
-STATS_SAMPLE = 0.1
 
 
 class NativeDriver:
@@ -394,22 +393,8 @@ class NativeDriver:
         return f"{resolved.uid}:{resolved.gid}"
 
     def stats(self, name: str) -> ContainerStats:
-        """cpu_percent from two cgroup samples STATS_SAMPLE apart, in percent of one CPU
-        (200 means two CPUs busy), like `docker stats`."""
         self._existing(name)
-        first = self.cgroups.usage(name)
-        t0 = time.monotonic()
-        time.sleep(STATS_SAMPLE)
-        second = self.cgroups.usage(name)
-        elapsed_ns = (time.monotonic() - t0) * 1e9
-        cpu = max(0, second.cpu_usage_ns - first.cpu_usage_ns) / elapsed_ns * 100.0
-        return ContainerStats(
-            name=name,
-            cpu_percent=round(cpu, 2),
-            memory_usage=second.memory_usage,
-            memory_limit=second.memory_limit,
-            pids=second.pids,
-        )
+        return sample_stats(self.cgroups, name)
 
     # -- helpers --
 
