@@ -58,7 +58,8 @@ def fold(raw: Path) -> dict[str, Any]:
 KNOWN = (  # function -> what it is, for the findings
     ("NativeDriver._launch_monitor", "monitor launch: a new `python -I -S monitor.py` that "
      "forks and runs `runc create`, waited for through its sync pipe"),
-    ("NativeDriver.start", "start: `runc start` (one runc process; a new container needs no `runc state`)"),
+    ("NativeDriver.start", "start: `runc start` (one runc process; a new container needs "
+     "no `runc state`)"),
     ("prepare (", "prepare: overlay mount, /etc files, config.json"),
     ("write_json_atomic", "state records written atomically (write, fsync, rename)"),
     ("logger (", "importing structlog for the progress lines, done once the plan is known "
