@@ -46,11 +46,13 @@ def test_dependencies_run_before_their_dependants() -> None:
 def test_parallelism_is_bounded() -> None:
     many = [container(f"c{n}", BASE_IMAGE) for n in range(12)]
     stack = replace(base_stack(), containers=tuple(many), volumes=())
-    driver = InMemoryDriver(delay=0.02)
+    driver = InMemoryDriver(delay=0.1)
     driver.images[BASE_IMAGE.identity] = "sha256:1"  # make every create independent
     current = plan(Desired((stack,)), driver.observe())
     assert execute(current, driver, parallelism=3).ok
-    assert driver.max_in_flight == 3
+    # Never more than the bound; and calls do overlap (a loaded machine may not always
+    # line up all three within a 0.1 s hold, so exactly 3 is not asserted).
+    assert 2 <= driver.max_in_flight <= 3
     serial = InMemoryDriver(delay=0.005)
     serial.images[BASE_IMAGE.identity] = "sha256:1"
     assert execute(current, serial, parallelism=1).ok
