@@ -8,14 +8,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.native_helpers import REPO, find_leaks, require_host
+from tests.integration.native_helpers import REPO, find_leaks, require_host, wait_for
 
 RECONCILE = [sys.executable, "-m", "reconciler.cli"]
 
@@ -109,14 +108,7 @@ class LoopHost:
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        time.sleep(0.1)
+    return wait_for(check, timeout, what or str(check))
 
 
 @pytest.fixture()

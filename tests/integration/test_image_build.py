@@ -18,11 +18,11 @@ from reconciler.drivers.native.images import ImageStore
 from reconciler.errors import ImageError
 from reconciler.model import BuildSpec, CopyStep, ImageSource
 from tests import image_factory as f
+from tests import requirements
 from tests.integration.test_images import BASE, source, store_files
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (lchown, mknod, trusted xattrs)"),
 ]
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,8 +135,7 @@ def test_build_with_missing_source_fails_cleanly(store: ImageStore, tmp_path: Pa
 
 
 def test_busybox_image_imports_and_runs_from_its_layer(store: ImageStore, tmp_path: Path) -> None:
-    if not Path("/bin/busybox").is_file():
-        pytest.skip("needs /bin/busybox (Debian package busybox-static)")
+    requirements.need(Path("/bin/busybox").is_file(), "needs /bin/busybox (busybox-static)")
     layout = tmp_path / "busybox"
     script = REPO / "scripts" / "make-busybox-image.py"
     subprocess.run([sys.executable, str(script), str(layout)], check=True, capture_output=True)
@@ -150,3 +149,8 @@ def test_busybox_image_imports_and_runs_from_its_layer(store: ImageStore, tmp_pa
         [str(root / "bin/busybox"), "echo", "hello"], check=True, capture_output=True, text=True
     )
     assert echoed.stdout == "hello\n"
+
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    requirements.need_root("unpacking layers (lchown, mknod, trusted xattrs)")

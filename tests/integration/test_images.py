@@ -17,10 +17,10 @@ from reconciler.drivers.native.images import ImageStore
 from reconciler.errors import ImageError, NotFound
 from reconciler.model import ImageSource
 from tests import image_factory as f
+from tests import requirements
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (lchown, mknod, trusted xattrs)"),
 ]
 
 BASE = [
@@ -281,3 +281,8 @@ def test_remove_and_prune_keep_shared_layers(store: ImageStore, tmp_path: Path) 
     assert store.prune({two.identity}) == []
     assert store.prune(set()) == [two.digest]
     assert store_files(store) == []
+
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    requirements.need_root("unpacking layers (lchown, mknod, trusted xattrs)")

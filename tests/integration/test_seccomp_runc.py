@@ -18,6 +18,7 @@ from reconciler.drivers.native import seccomp
 from reconciler.drivers.native.bundle import BundleInputs, ResolvedMount, oci_config
 from reconciler.drivers.native.hostinfo import host_hard_limit
 from reconciler.model import ContainerSpec, ImageSource, Limits
+from tests import requirements
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,8 @@ RunFn = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _require_host() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run runc")
-    if not RUNC or not BUSYBOX:
-        pytest.skip("needs runc and busybox (apt-get install runc busybox-static)")
+    requirements.need_root("running runc")
+    requirements.need(RUNC and BUSYBOX, "needs runc and busybox (runc, busybox-static)")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from reconciler.drivers.native.unpack import LayerUnpacker, decompressed, split_
 from reconciler.errors import ImageError
 from reconciler.model import BuildSpec
 from tests import image_factory as f
+from tests import requirements
 
 # --- digests -------------------------------------------------------------------------------
 
@@ -210,8 +211,7 @@ def busybox_script() -> ModuleType:
 
 
 def test_busybox_image_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if not Path("/bin/busybox").is_file():
-        pytest.skip("needs /bin/busybox (Debian package busybox-static)")
+    requirements.need(Path("/bin/busybox").is_file(), "needs /bin/busybox (busybox-static)")
     script = busybox_script()
     assert script.main([str(tmp_path / "bb")]) == 0
     first = (tmp_path / "bb" / "index.json").read_bytes()
