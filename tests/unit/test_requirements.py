@@ -15,7 +15,7 @@ def test_missing_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_skips_on_a_developer_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(requirements, "IN_CI", False)
-    with pytest.raises(pytest.skip.Exception, match="needs runc"):
+    with pytest.raises(pytest.skip.Exception, match="needs runc"):  # IN_CI is False here
         requirements.missing("needs runc")
 
 
