@@ -47,7 +47,7 @@ from bench import common, hostnet, suite_converge
 from bench.common import COMMAND, IMAGE_TAG, ROOT, Result
 from bench.engine import cgroup_parent, engine
 from reconciler.drivers.native.network.manager import NetworkManager
-from reconciler.model import ContainerSpec, ImageSource, PortMapping
+from reconciler.model.desired import ContainerSpec, ImageSource, PortMapping
 
 BASE_PORT = 42000
 STACK = "benchnet"

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
-from reconciler import hashing, labels
-from reconciler.model import (
+from reconciler.model import hashing, labels
+from reconciler.model.desired import (
     ContainerSpec,
     Dependency,
     Desired,
@@ -30,8 +30,8 @@ from reconciler.model import (
     PortMapping,
     VolumeSpec,
 )
-from reconciler.observed import Observed, ObservedContainer
-from reconciler.plan import PlanOptions, plan
+from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.planner.plan import PlanOptions, plan
 
 STACK_SIZE = 50  # containers per stack; each depends on the one before it
 TARGET_MS = 50.0

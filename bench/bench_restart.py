@@ -96,7 +96,7 @@ def bench_reconcile(base: Path, image: Path, kills: int) -> dict[str, Any]:
     body = "".join(SLEEPER.format(i=i, rev=0) for i in range(CONTAINERS))
     stack_file = stacks / "rb.yaml"
     _write(stack_file, STACK.format(image=image, body=body))
-    cli = [sys.executable, "-m", "reconciler.cli", "--state-dir", str(state)]
+    cli = [sys.executable, "-m", "reconciler.cli.main", "--state-dir", str(state)]
     log = (base / "loop.log").open("w")
     loop = subprocess.Popen([*cli, "--log-format", "json", "run", "--watch", str(stacks)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

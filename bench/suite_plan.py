@@ -20,7 +20,7 @@ if __package__ in (None, ""):
 
 from bench import bench_plan, common
 from bench.common import Result
-from reconciler.plan import PlanOptions, plan
+from reconciler.planner.plan import PlanOptions, plan
 
 
 def _times_ms(work: Callable[[], object], repeat: int) -> list[float]:

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
-from reconciler.errors import DriverError, NotFound
-from reconciler.hashing import hashed_fields
-from reconciler.labels import ownership_labels
-from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.observed import Observed, ObservedContainer
+from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.errors import DriverError, NotFound
+from reconciler.model.hashing import hashed_fields
+from reconciler.model.labels import ownership_labels
+from reconciler.model.observed import Observed, ObservedContainer
 
 
 def digest_of(text: str) -> str:

@@ -7,8 +7,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from reconciler.hashing import config_hash
-from reconciler.model import (
+from reconciler.model.desired import (
     ContainerSpec,
     Dependency,
     Desired,
@@ -20,7 +19,8 @@ from reconciler.model import (
     RestartPolicy,
     VolumeSpec,
 )
-from reconciler.observed import Observed, ObservedContainer
+from reconciler.model.hashing import config_hash
+from reconciler.model.observed import Observed, ObservedContainer
 from tests.fakes import digest_of, observed_from_spec
 
 

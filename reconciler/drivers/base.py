@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.observed import Observed
+from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.observed import Observed
 
 # Progress callback for long image operations: (what, bytes done, bytes total or None).
 Progress = Callable[[str, int, int | None], None]

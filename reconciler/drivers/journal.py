@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.drivers.base import ContainerStats, Driver, ExecRequest, LogLine, Progress
-from reconciler.events import append_event
-from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.observed import Observed
+from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.observed import Observed
+from reconciler.support.events import append_event
 
 
 class JournaledDriver:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native.cgroups import Cgroups
+from reconciler.drivers.native.container.cgroups import Cgroups
 from reconciler.drivers.native.driver import NativeDriver
-from reconciler.hashing import config_hash
-from reconciler.model import ContainerSpec, ImageSource
+from reconciler.model.desired import ContainerSpec, ImageSource
+from reconciler.model.hashing import config_hash
 from tests import requirements
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import ImageStore
-from reconciler.errors import ImageError
-from reconciler.model import BuildSpec, CopyStep, ImageSource
+from reconciler.drivers.native.images.store import ImageStore
+from reconciler.model.desired import BuildSpec, CopyStep, ImageSource
+from reconciler.model.errors import ImageError
 from tests import image_factory as f
 from tests import requirements
 from tests.integration.test_images import BASE, source, store_files

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import ImageStore
-from reconciler.errors import ImageError, NotFound
-from reconciler.model import ImageSource
+from reconciler.drivers.native.images.store import ImageStore
+from reconciler.model.desired import ImageSource
+from reconciler.model.errors import ImageError, NotFound
 from tests import image_factory as f
 from tests import requirements
 

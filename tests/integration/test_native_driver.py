@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.drivers.base import ExecRequest
-from reconciler.drivers.native import rootfs
-from reconciler.drivers.native.cgroups import Cgroups
+from reconciler.drivers.native.container import rootfs
+from reconciler.drivers.native.container.cgroups import Cgroups
 from reconciler.drivers.native.driver import NativeDriver
-from reconciler.errors import DriverError, NotFound
-from reconciler.model import Limits, Mount, VolumeSpec
+from reconciler.model.desired import Limits, Mount, VolumeSpec
+from reconciler.model.errors import DriverError, NotFound
 from tests.integration import native_helpers
 from tests.integration.native_helpers import NativeHarness, monitor_rss_kib, wait_for
 

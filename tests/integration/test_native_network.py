@@ -17,9 +17,9 @@ import pytest
 from pyroute2 import IPRoute
 
 from reconciler.drivers.native.network import links, netns, nft
-from reconciler.errors import DriverError
-from reconciler.model import Desired, DesiredStack, Mount, PortMapping
-from reconciler.plan import plan
+from reconciler.model.desired import Desired, DesiredStack, Mount, PortMapping
+from reconciler.model.errors import DriverError
+from reconciler.planner.plan import plan
 from tests.integration import native_helpers
 from tests.integration.native_helpers import NativeHarness, wait_for
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native import oci
 from reconciler.drivers.native.driver import NativeDriver
-from reconciler.drivers.native.images import ImageStore
+from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.store import ImageStore
 from reconciler.drivers.native.registry import pull as pull_module
 from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.errors import ImageError
-from reconciler.model import ImageSource
+from reconciler.model.desired import ImageSource
+from reconciler.model.errors import ImageError
 from tests import image_factory as f
 from tests.integration.native_helpers import NativeHarness, require_host
 from tests.registry_helpers import Registry, started_registry, stop_registry

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native import oci
-from reconciler.drivers.native.images import ImageStore
+from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.store import ImageStore
 from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.errors import ImageError
-from reconciler.model import ImageSource
+from reconciler.model.desired import ImageSource
+from reconciler.model.errors import ImageError
 from tests import image_factory as f
 from tests.hostile_registry import Hostile
 from tests.registry_helpers import Registry, started_registry, stop_registry

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native import seccomp
-from reconciler.drivers.native.bundle import BundleInputs, ResolvedMount, oci_config
+from reconciler.drivers.native.container import seccomp
+from reconciler.drivers.native.container.bundle import BundleInputs, ResolvedMount, oci_config
 from reconciler.drivers.native.hostinfo import host_hard_limit
-from reconciler.model import ContainerSpec, ImageSource, Limits
+from reconciler.model.desired import ContainerSpec, ImageSource, Limits
 from tests import requirements
 
 pytestmark = pytest.mark.integration

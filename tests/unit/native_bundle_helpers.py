@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from reconciler.drivers.native.bundle import BundleInputs, oci_config
-from reconciler.model import ContainerSpec, ImageSource
+from reconciler.drivers.native.container.bundle import BundleInputs, oci_config
+from reconciler.model.desired import ContainerSpec, ImageSource
 
 IMAGE = ImageSource(key="base", kind="oci", identity="sha256:abc", path="/images/base")
 

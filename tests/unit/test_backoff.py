@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.actions import Deferred, Kind
-from reconciler.model import Backoff, Desired, Healthcheck, RestartPolicy
-from reconciler.plan import PlanOptions, plan
-from reconciler.restart import RestartBook, backoff_delay
+from reconciler.loop.restart import RestartBook, backoff_delay
+from reconciler.model.actions import Deferred, Kind
+from reconciler.model.desired import Backoff, Desired, Healthcheck, RestartPolicy
+from reconciler.planner.plan import PlanOptions, plan
 from tests.plan_fixtures import BASE_IMAGE, base_stack, container, observed_for, replace_observed
 
 DOCKER = Backoff()

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native import seccomp
-from reconciler.drivers.native.bundle import oci_config
-from reconciler.errors import DriverError
-from reconciler.model import Limits, Ulimit
+from reconciler.drivers.native.container import seccomp
+from reconciler.drivers.native.container.bundle import oci_config
+from reconciler.model.desired import Limits, Ulimit
+from reconciler.model.errors import DriverError
 from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
 
 # --- process.args: Docker's merge rules --------------------------------------------------

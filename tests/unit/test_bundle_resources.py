@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native.bundle import ResolvedMount, oci_config
-from reconciler.errors import DriverError
-from reconciler.model import Limits
+from reconciler.drivers.native.container.bundle import ResolvedMount, oci_config
+from reconciler.model.desired import Limits
+from reconciler.model.errors import DriverError
 from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
 
 ETC = {

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler.cli import main
-from reconciler.model import ImageSource, VolumeSpec
+from reconciler.cli.main import main
+from reconciler.model.desired import ImageSource, VolumeSpec
 from tests.fakes import InMemoryDriver
 from tests.unit.broken_stacks import CASES, BrokenStack
 
@@ -193,4 +193,4 @@ def test_unknown_container_is_an_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_image_and_volume_types_are_the_model_ones() -> None:
     # Guard: the fake must receive the project's model types (contract check).
-    assert ImageSource.__module__ == VolumeSpec.__module__ == "reconciler.model"
+    assert ImageSource.__module__ == VolumeSpec.__module__ == "reconciler.model.desired"

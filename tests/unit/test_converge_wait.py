@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.converge import converge
 from reconciler.drivers.base import ExecRequest
-from reconciler.model import Dependency, Desired, DesiredStack, Healthcheck
-from reconciler.plan import PlanOptions
+from reconciler.engine.converge import converge
+from reconciler.model.desired import Dependency, Desired, DesiredStack, Healthcheck
+from reconciler.planner.plan import PlanOptions
 from tests.fakes import InMemoryDriver
 from tests.plan_fixtures import BASE_IMAGE, container
 

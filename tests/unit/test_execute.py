@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.actions import Action, Kind, Plan
 from reconciler.drivers.base import Driver
-from reconciler.execute import ActionEvent, execute
-from reconciler.model import Dependency, Desired
-from reconciler.plan import PlanOptions, plan
+from reconciler.engine.execute import ActionEvent, execute
+from reconciler.model.actions import Action, Kind, Plan
+from reconciler.model.desired import Dependency, Desired
+from reconciler.planner.plan import PlanOptions, plan
 from tests.fakes import InMemoryDriver
 from tests.plan_fixtures import BASE_IMAGE, base_stack, container, rehash, spec_of, with_containers
 

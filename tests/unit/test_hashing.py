@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.hashing import EXCLUDED_FROM_HASH
-from reconciler.model import ContainerSpec
-from reconciler.spec import load_stacks
+from reconciler.model.desired import ContainerSpec
+from reconciler.model.hashing import EXCLUDED_FROM_HASH
+from reconciler.spec.stacks import load_stacks
 
 BASE = {
     "image": "app:1",

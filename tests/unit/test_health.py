@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.health import HealthState, http_probe, tcp_probe
-from reconciler.model import Healthcheck
+from reconciler.engine.health import HealthState, http_probe, tcp_probe
+from reconciler.model.desired import Healthcheck
 
 CHECK = Healthcheck(kind="tcp", port=1, retries=3, start_period=10.0)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.drivers.native import hostinfo
-from reconciler.errors import ReconcileError, RuntimeMissing
+from reconciler.model.errors import ReconcileError, RuntimeMissing
 
 BOTH = {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.loader import MAX_NODES, LoadedFile, iter_stack_files, load_file
+from reconciler.spec.loader import MAX_NODES, LoadedFile, iter_stack_files, load_file
 
 
 def _load(tmp_path: Path, text: str) -> LoadedFile:
@@ -110,7 +110,7 @@ def test_directories_expand_to_sorted_yaml_files(tmp_path: Path) -> None:
 def test_the_fast_and_the_pure_parser_give_the_same_data_and_locations(tmp_path: Path) -> None:
     import yaml
 
-    from reconciler import loader
+    from reconciler.spec import loader
 
     path = tmp_path / "s.yaml"
     path.write_text("version: 1\nx-base: &b {image: 'r.io/a:1', env: {A: '010'}}\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LockBusy
-from reconciler.events import append_event, read_events
-from reconciler.lock import state_lock
+from reconciler.model.errors import LockBusy
+from reconciler.support.events import append_event, read_events
+from reconciler.support.lock import state_lock
 
 
 def _hold(state_dir: str, ready: multiprocessing.synchronize.Event, seconds: float) -> None:

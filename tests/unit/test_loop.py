@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.logsetup import configure_logging
-from reconciler.loop import Loop
-from reconciler.loop_stacks import StackSet
-from reconciler.watch import is_stack_file
+from reconciler.loop.control import Loop
+from reconciler.loop.stacks import StackSet
+from reconciler.loop.watch import is_stack_file
+from reconciler.support.logsetup import configure_logging
 from tests.fakes import InMemoryDriver
 
 STACK = """\
@@ -122,7 +122,7 @@ def test_a_dead_container_is_restarted_and_the_status_written(
     _wait(lambda: "shop-web" in driver.containers
           and driver.containers["shop-web"].state == "running")
     driver.kill("shop-web")  # no exit record in memory: the resync / next wake finds it
-    loop.wakes.put(__import__("reconciler.watch", fromlist=["Wake"]).Wake("death", "shop-web"))
+    loop.wakes.put(__import__("reconciler.loop.watch", fromlist=["Wake"]).Wake("death", "shop-web"))
     _wait(lambda: driver.containers["shop-web"].state == "running"
           and driver.calls.count(("start", "shop-web")) == 2)
     status = (loop.state_dir / "loop" / "status.json").read_text()

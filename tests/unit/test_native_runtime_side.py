@@ -9,25 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native import monitor
-from reconciler.drivers.native.cgroups import Cgroups
-from reconciler.drivers.native.logs import read_logs
-from reconciler.drivers.native.observe import read_facts, to_observed
-from reconciler.drivers.native.prepare import resolve_mounts
-from reconciler.drivers.native.rootfs import overlay_options
-from reconciler.drivers.native.runtime import _runc_message
-from reconciler.drivers.native.state import (
+from reconciler.drivers.native.container import monitor
+from reconciler.drivers.native.container.cgroups import Cgroups
+from reconciler.drivers.native.container.logs import read_logs
+from reconciler.drivers.native.container.observe import read_facts, to_observed
+from reconciler.drivers.native.container.prepare import resolve_mounts
+from reconciler.drivers.native.container.rootfs import overlay_options
+from reconciler.drivers.native.container.runtime import _runc_message
+from reconciler.drivers.native.container.state import (
     ContainerPaths,
     ContainerRecord,
     decode,
     load_record,
     write_json_atomic,
 )
-from reconciler.drivers.native.volumes import VolumeStore
-from reconciler.errors import DriverError
-from reconciler.hashing import config_hash, hashed_fields
-from reconciler.labels import ownership_labels
-from reconciler.model import (
+from reconciler.drivers.native.container.volumes import VolumeStore
+from reconciler.model.desired import (
     BuildSpec,
     ContainerSpec,
     Dependency,
@@ -38,6 +35,9 @@ from reconciler.model import (
     PortMapping,
     Ulimit,
 )  # fmt: skip
+from reconciler.model.errors import DriverError
+from reconciler.model.hashing import config_hash, hashed_fields
+from reconciler.model.labels import ownership_labels
 
 BASE = ImageSource(key="base", kind="oci", identity="id-base", path="/img")
 IMAGE = ImageSource(key="app", kind="build", identity="id-app", base=BASE,

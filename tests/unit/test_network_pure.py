@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.drivers.native.network import hostsfile, ipam, nft
-from reconciler.errors import DriverError
-from reconciler.model import Desired, PortMapping
-from reconciler.plan import plan
+from reconciler.model.desired import Desired, PortMapping
+from reconciler.model.errors import DriverError
+from reconciler.planner.plan import plan
 from tests.plan_fixtures import base_stack, observed_for
 
 Net = ipaddress.IPv4Network

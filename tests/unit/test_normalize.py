@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import units
-from reconciler.hashing import config_hash
-from reconciler.model import (
+from reconciler.model.desired import (
     Backoff,
     ContainerSpec,
     Dependency,
@@ -18,7 +16,9 @@ from reconciler.model import (
     RestartPolicy,
     Ulimit,
 )
-from reconciler.spec import load_stacks
+from reconciler.model.hashing import config_hash
+from reconciler.spec import units
+from reconciler.spec.stacks import load_stacks
 
 
 def load_one(tmp_path: Path, body: str, file_name: str = "app.yaml") -> DesiredStack:

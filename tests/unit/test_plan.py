@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler import labels
-from reconciler.actions import Kind
-from reconciler.model import Dependency, Desired, Mount, VolumeSpec
-from reconciler.observed import Observed
-from reconciler.plan import PlanOptions, plan
+from reconciler.model import labels
+from reconciler.model.actions import Kind
+from reconciler.model.desired import Dependency, Desired, Mount, VolumeSpec
+from reconciler.model.observed import Observed
+from reconciler.planner.plan import PlanOptions, plan
 from tests.fakes import digest_of, observed_from_spec
 from tests.plan_fixtures import (
     BASE_IMAGE,

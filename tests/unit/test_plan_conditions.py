@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.model import Dependency, Desired, DesiredStack, Healthcheck, RestartPolicy
-from reconciler.observed import Observed, ObservedContainer
-from reconciler.plan import PlanOptions, plan
-from reconciler.render import render_text
+from reconciler.model.desired import Dependency, Desired, DesiredStack, Healthcheck, RestartPolicy
+from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.planner.plan import PlanOptions, plan
+from reconciler.planner.render import render_text
 from tests.fakes import observed_from_spec
 from tests.plan_fixtures import BASE_IMAGE, container, rehash
 

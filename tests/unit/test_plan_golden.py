@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from reconciler.model import (
+from reconciler.model.desired import (
     BuildSpec,
     Desired,
     DesiredStack,
@@ -18,9 +18,9 @@ from reconciler.model import (
     RestartPolicy,
     VolumeSpec,
 )
-from reconciler.observed import Observed
-from reconciler.plan import PlanOptions, plan
-from reconciler.render import render_text
+from reconciler.model.observed import Observed
+from reconciler.planner.plan import PlanOptions, plan
+from reconciler.planner.render import render_text
 from tests.fakes import digest_of
 from tests.plan_fixtures import (
     BASE_IMAGE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.reference import looks_like_reference, normalize_reference, parse_reference
+from reconciler.model.reference import looks_like_reference, normalize_reference, parse_reference
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native import oci
-from reconciler.drivers.native.blobio import VerifiedCopy
+from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.blobio import VerifiedCopy
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryError, insecure_allowed
 from reconciler.drivers.native.registry.manifest import _classify

@@ -12,11 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.actions import Plan
-from reconciler.model import Desired
-from reconciler.observed import Observed
-from reconciler.plan import PlanOptions, plan
-from reconciler.render import (
+from reconciler.model.actions import Plan
+from reconciler.model.desired import Desired
+from reconciler.model.observed import Observed
+from reconciler.planner.plan import PlanOptions, plan
+from reconciler.planner.render import (
     format_value,
     print_plan,
     render_json,

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from reconciler.drivers.base import ExecRequest
-from reconciler.errors import ReconcileError
-from reconciler.model import Desired, DesiredStack, Healthcheck
-from reconciler.observed import Observed
-from reconciler.plan import plan
-from reconciler.rollout import deadline_of, start_first
+from reconciler.engine.rollout import deadline_of, start_first
+from reconciler.model.desired import Desired, DesiredStack, Healthcheck
+from reconciler.model.errors import ReconcileError
+from reconciler.model.observed import Observed
+from reconciler.planner.plan import plan
 from tests.fakes import InMemoryDriver, digest_of, observed_from_spec
 from tests.plan_fixtures import BASE_IMAGE, container, rehash
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native import seccomp, security
-from reconciler.drivers.native.security import SecurityOptionError, SecurityOptions
+from reconciler.drivers.native.container import seccomp, security
+from reconciler.drivers.native.container.security import SecurityOptionError, SecurityOptions
 
 # --- capabilities --------------------------------------------------------------------------
 

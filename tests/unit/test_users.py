@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.users import ResolvedUser, UserLookupError, resolve_user
+from reconciler.drivers.native.container.users import ResolvedUser, UserLookupError, resolve_user
 
 PASSWD = """root:x:0:0:root:/root:/bin/sh
 # a comment

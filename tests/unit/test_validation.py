@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import Problem, SpecError
-from reconciler.spec import load_stacks, validate_paths
+from reconciler.model.errors import Problem, SpecError
+from reconciler.spec.stacks import load_stacks, validate_paths
 from tests.unit.broken_stacks import CASES, BrokenStack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -193,8 +193,8 @@ def test_messages_name_the_place_with_list_indexes(tmp_path: Path) -> None:
 
 
 def test_schema_cache_skips_only_data_that_already_passed(tmp_path: Path) -> None:
-    from reconciler import schema_check
-    from reconciler.loader import load_file
+    from reconciler.spec import schema_check
+    from reconciler.spec.loader import load_file
 
     good = tmp_path / "good.yaml"
     good.write_text("version: 1\ncontainers:\n  web: {image: 'r.io/a:1'}\n")

@@ -19,19 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler import hashing
-from reconciler import labels as labelkeys
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
-from reconciler.drivers.native import hostinfo, rootfs
-from reconciler.drivers.native.cgroups import Cgroups, sample_stats
-from reconciler.drivers.native.images import ImageRecord, ImageStore
-from reconciler.drivers.native.logs import read_logs
-from reconciler.drivers.native.network import hooks as network_hooks
-from reconciler.drivers.native.network.manager import NetworkManager
-from reconciler.drivers.native.observe import container_names, read_facts, to_observed
-from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.drivers.native.runtime import Runc, RuncState
-from reconciler.drivers.native.state import (
+from reconciler.drivers.native import hostinfo
+from reconciler.drivers.native.container import rootfs
+from reconciler.drivers.native.container.cgroups import Cgroups, sample_stats
+from reconciler.drivers.native.container.logs import read_logs
+from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
+from reconciler.drivers.native.container.runtime import Runc, RuncState
+from reconciler.drivers.native.container.state import (
     DIR_MODE,
     ContainerPaths,
     ContainerRecord,
@@ -40,18 +35,24 @@ from reconciler.drivers.native.state import (
     read_json,
     write_json_atomic,
 )
-from reconciler.drivers.native.volumes import VolumeStore
-from reconciler.errors import DriverError, ImageError, NotFound, ReconcileError
-from reconciler.model import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.observed import Observed
-from reconciler.pids import process_alive
+from reconciler.drivers.native.container.volumes import VolumeStore
+from reconciler.drivers.native.images.store import ImageRecord, ImageStore
+from reconciler.drivers.native.network import hooks as network_hooks
+from reconciler.drivers.native.network.manager import NetworkManager
+from reconciler.drivers.native.registry.options import RegistryOptions
+from reconciler.model import hashing
+from reconciler.model import labels as labelkeys
+from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
+from reconciler.model.observed import Observed
+from reconciler.support.pids import process_alive
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
 MONITOR_TIMEOUT = 60.0
 # Run by path (python -I -S): importing it here would only cost start-up time.
-MONITOR = Path(__file__).with_name("monitor.py")
+MONITOR = Path(__file__).parent / "container" / "monitor.py"
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
 
@@ -162,7 +163,7 @@ class NativeDriver:
         image = self._image_for(spec)
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
         # only observes does not pay for importing it.
-        from reconciler.drivers.native.prepare import ImageView, prepare, resolve_mounts
+        from reconciler.drivers.native.container.prepare import ImageView, prepare, resolve_mounts
 
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
         network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
@@ -254,7 +255,7 @@ class NativeDriver:
             stale.unlink(missing_ok=True)
         image = self._image_for(record.spec)
         netns, hosts = network_hooks.attach(self.network, record.spec)  # repairs drift too
-        from reconciler.drivers.native.prepare import ImageView, prepare
+        from reconciler.drivers.native.container.prepare import ImageView, prepare
 
         view = ImageView(image.config, image.layers)
         prepare(paths, record.spec, view, self.volumes, netns, hosts)
@@ -385,7 +386,7 @@ class NativeDriver:
         image = self.images.get(record.spec.image.identity) if record else None
         layers = [str(p) for p in reversed(image.layers)] if image else []
         try:
-            from reconciler.drivers.native import users
+            from reconciler.drivers.native.container import users
 
             resolved = users.resolve_user(user, layers)
         except ReconcileError as e:

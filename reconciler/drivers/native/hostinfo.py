@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.errors import ReconcileError, RuntimeMissing
+from reconciler.model.errors import ReconcileError, RuntimeMissing
 
 CgroupMode = Literal["v1", "hybrid", "v2"]
 RUNTIMES: tuple[str, ...] = ("crun", "runc")

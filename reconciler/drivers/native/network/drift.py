@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from reconciler.drivers.native.network import netns, nft
 from reconciler.drivers.native.network.ipam import StackNetwork
 from reconciler.drivers.native.network.links import LinkFact
-from reconciler.model import PortMapping
+from reconciler.model.desired import PortMapping
 
 if TYPE_CHECKING:
     from reconciler.drivers.native.network.manager import NetworkManager

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers.native.container.state import read_json
 from reconciler.drivers.native.network.drift import ContainerNet
 from reconciler.drivers.native.network.manager import NetworkManager
-from reconciler.drivers.native.state import read_json
-from reconciler.model import ContainerSpec, PortMapping
-from reconciler.observed import ObservedContainer
+from reconciler.model.desired import ContainerSpec, PortMapping
+from reconciler.model.observed import ObservedContainer
 
 
 def _published_by_others(containers_dir: Path, name: str) -> dict[str, list[str]]:

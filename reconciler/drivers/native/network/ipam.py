@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.native.state import read_json, write_json_atomic
-from reconciler.errors import DriverError
+from reconciler.drivers.native.container.state import read_json, write_json_atomic
+from reconciler.model.errors import DriverError
 
 Net = ipaddress.IPv4Network
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from reconciler.drivers.native.network import hostsfile, ipam, links, netns, nft, ports
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
-from reconciler.errors import DriverError, ReconcileError
-from reconciler.model import ContainerSpec
+from reconciler.model.desired import ContainerSpec
+from reconciler.model.errors import DriverError, ReconcileError
 
 HOST_LOCK = Path("/run/reconcile/network.lock")
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import DriverError, RuntimeMissing
-from reconciler.model import PortMapping
+from reconciler.model.desired import PortMapping
+from reconciler.model.errors import DriverError, RuntimeMissing
 
 FAMILY = "inet"
 TABLE = "reconcile"

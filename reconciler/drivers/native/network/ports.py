@@ -12,7 +12,7 @@ import os
 import socket
 from pathlib import Path
 
-from reconciler.model import PortMapping
+from reconciler.model.desired import PortMapping
 
 
 def port_in_use(port: PortMapping) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.logsetup import logger
+from reconciler.support.logsetup import logger
 
 ProgressFn = Callable[[str, int, int | None], None]
 

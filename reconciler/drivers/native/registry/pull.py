@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.native import oci
+from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
 from reconciler.drivers.native.registry.manifest import (
@@ -28,12 +28,12 @@ from reconciler.drivers.native.registry.manifest import (
 )
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.registry.progress import reporter
-from reconciler.errors import ImageError
-from reconciler.logsetup import logger
-from reconciler.reference import Reference, parse_reference
+from reconciler.model.errors import ImageError
+from reconciler.model.reference import Reference, parse_reference
+from reconciler.support.logsetup import logger
 
 if TYPE_CHECKING:
-    from reconciler.drivers.native.images import ImageStore
+    from reconciler.drivers.native.images.store import ImageStore
 
 MAX_INDEX_DEPTH = 4
 

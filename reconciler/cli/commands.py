@@ -1,0 +1,208 @@
+"""Commands that read stack files: validate, plan, apply, down."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from reconciler.cli.context import Context
+from reconciler.engine.converge import converge, make_plan, scope_of
+from reconciler.engine.execute import ActionEvent, ExecutionResult
+from reconciler.model.actions import Plan, Waiting
+from reconciler.model.desired import Desired, VolumeSpec
+from reconciler.model.errors import ReconcileError, SpecError
+from reconciler.planner.plan import PlanOptions
+from reconciler.planner.render import render_json, render_markdown, render_text
+from reconciler.spec.stacks import load_stacks
+from reconciler.support.lock import state_lock
+from reconciler.support.logsetup import logger
+
+
+def render(plan: Plan, output: str, color: bool) -> str:
+    if output == "json":
+        return render_json(plan)
+    if output == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
+
+
+def cmd_validate(ctx: Context) -> int:
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    names = ", ".join(s.name for s in desired.stacks) or "no stacks"
+    count = len(desired.containers())
+    ctx.out(f"valid: {names} ({count} container(s))")
+    return 0
+
+
+def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> PlanOptions:
+    from reconciler.loop.intents import user_stopped  # `reconcile stop` is honoured by apply too
+
+    stopped = user_stopped(state_dir) if state_dir is not None else frozenset()
+    return PlanOptions(prune=prune, scope=scope_of(desired), now=time.time(),
+                       user_stopped=stopped)
+
+
+def cmd_plan(ctx: Context) -> int:
+    # every input is checked before the host is read
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    current = make_plan(desired, ctx.driver,
+                        _options(desired, ctx.args.prune, ctx.state_dir))
+    ctx.out(render(current, ctx.args.output, ctx.color))
+    if ctx.args.detailed_exitcode and not current.empty:
+        return 2
+    return 0
+
+
+def _print_event(ctx: Context) -> Callable[[ActionEvent], None]:
+    """Progress on stderr: one line per finished action (starts are implied)."""
+
+    def on_event(event: ActionEvent) -> None:
+        what = f"{event.action.kind} {event.action.target}"
+        if event.status == "succeeded":
+            logger().info(what, seconds=round(event.duration, 3))
+        elif event.status == "failed":
+            logger().error(what, error=event.error)
+        elif event.status == "skipped":
+            logger().warning(what, skipped=event.error)
+
+    return on_event
+
+
+def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for result in results:
+        for outcome in result.outcomes:
+            rows.append({"id": outcome.action.id, "status": outcome.status,
+                         "error": outcome.error, "seconds": round(outcome.duration, 3)})
+    return rows
+
+
+def cmd_apply(ctx: Context) -> int:
+    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    options = _options(desired, ctx.args.prune, ctx.state_dir)
+    if ctx.args.dry_run:
+        ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
+        return 0
+    text = ctx.args.output == "text"
+    told: set[tuple[str, str]] = set()
+
+    def on_plan(plan: Plan, attempt: int) -> None:
+        if text and (attempt == 0 or not plan.empty):
+            ctx.out(render_text(plan, color=ctx.color))
+        if not plan.empty:
+            logger()  # import structlog now: on the first event it would stall the executor
+        for waiting in plan.waiting:  # each new reason once: the wait is visible
+            if (waiting.name, waiting.reason) not in told and not waiting.failed:
+                told.add((waiting.name, waiting.reason))
+                logger().info(f"{waiting.name} {waiting.reason}")
+
+    from reconciler.spec.units import parse_duration
+
+    wait = parse_duration(ctx.args.wait_timeout)
+    with state_lock(ctx.state_dir, on_wait=lambda pid: logger().info("waiting for lock", pid=pid)):
+        done = converge(desired, ctx.driver, options, parallelism=ctx.args.parallelism,
+                        on_plan=on_plan, on_event=_print_event(ctx), wait=wait)
+    if not text:
+        doc = json.loads(render_json(done.first_plan))
+        doc["result"] = _result_json(done.results)
+        ctx.out(json.dumps(doc, indent=2) if ctx.args.output == "json" else
+                render(done.first_plan, ctx.args.output, False))
+    if done.unmet and all(r.ok for r in done.results):
+        raise ReconcileError(_unmet_message(done.unmet, done.timed_out, wait))
+    if not done.ok:
+        failed = [o for r in done.results for o in r.outcomes if o.status == "failed"]
+        for outcome in failed:
+            logger().error(f"{outcome.action.id} failed", error=outcome.error)
+        raise ReconcileError(f"apply failed: {len(failed)} action(s) failed; run apply again "
+                             "to retry once the cause is fixed")
+    if text and not done.first_plan.empty:
+        ctx.out("Apply complete.")
+    return 0
+
+
+def _unmet_message(unmet: list[Waiting], timed_out: bool, wait: float) -> str:
+    """Why apply gave up on depends_on conditions, one container per line."""
+    lines = []
+    for w in unmet:
+        if w.failed:
+            lines.append(f"  {w.name}: not created/started: {w.reason}")
+        else:
+            lines.append(f"  {w.name}: {w.reason}: not met within {wait:g}s (--wait-timeout)")
+    head = "apply incomplete: depends_on conditions not met" + (" in time" if timed_out else "")
+    return head + "\n" + "\n".join(lines)
+
+
+def _down_target(ctx: Context, arg: str) -> tuple[str, tuple[VolumeSpec, ...]]:
+    """A stack named by its name or by its file; returns (stack, volumes known from the spec)."""
+    path = Path(arg)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        desired = load_stacks([path], ctx.schema_cache)
+        stack = desired.stacks[0]
+        return stack.name, stack.volumes
+    return arg, ()
+
+
+def cmd_down(ctx: Context) -> int:
+    targets = [_down_target(ctx, a) for a in ctx.args.stacks]
+    stacks = frozenset(name for name, _ in targets)
+    options = PlanOptions(prune=True, scope=stacks, now=time.time())
+    with state_lock(ctx.state_dir):
+        done = converge(Desired(), ctx.driver, options, on_event=_print_event(ctx))
+        if ctx.args.volumes:
+            _remove_volumes(ctx, targets)
+    if not done.ok:
+        raise ReconcileError("down failed; run it again to retry")
+    removed = sum(len(p.actions) for p in done.plans)
+    ctx.out(f"Removed {removed} container(s) of {', '.join(sorted(stacks))}.")
+    return 0
+
+
+def _remove_volumes(ctx: Context, targets: list[tuple[str, tuple[VolumeSpec, ...]]]) -> None:
+    existing = ctx.driver.observe(frozenset(n for n, _ in targets)).volumes
+    for stack, known in targets:
+        volumes = known or tuple(
+            VolumeSpec(stack, full[len(stack) + 1:]) for full in sorted(existing)
+            if full.startswith(f"{stack}-")
+        )
+        for volume in volumes:
+            if volume.full_name in existing:
+                ctx.driver.remove_volume(volume)
+                ctx.out(f"removed volume {volume.full_name}")
+
+
+def cmd_run(ctx: Context) -> int:
+    from reconciler.loop.control import Loop
+    from reconciler.spec.units import parse_duration
+
+    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths]]
+    if not sources:
+        raise ReconcileError("run needs --watch DIR or stack files to watch")
+    for source in sources:
+        if not source.exists():
+            raise ReconcileError(f"{source}: no such file or folder")
+    loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
+                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism)
+    return loop.run()
+
+
+def dispatch(ctx: Context) -> int:
+    from reconciler.cli import ops
+    from reconciler.loop.status import cmd_status
+
+    handlers: dict[str, Callable[[Context], int]] = {
+        "validate": cmd_validate,
+        "plan": cmd_plan,
+        "apply": cmd_apply,
+        "down": cmd_down,
+        "run": cmd_run,
+        "status": cmd_status,
+    }
+    handler = handlers.get(ctx.args.command) or ops.HANDLERS.get(ctx.args.command)
+    if handler is None:
+        raise ReconcileError(f"unknown command {ctx.args.command!r}")
+    return handler(ctx)
+
+
+__all__ = ["SpecError", "dispatch"]

@@ -1,0 +1,65 @@
+"""What every command gets: parsed arguments and a lazily made driver."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.drivers.base import Driver
+from reconciler.model.errors import ReconcileError
+
+
+def make_driver(name: str, state_dir: Path, registry: Any = None) -> Driver:
+    """`registry`: RegistryOptions (insecure hosts, credentials file) for native pulls."""
+    if name == "native":
+        from reconciler.drivers.journal import JournaledDriver
+        from reconciler.drivers.native.driver import NativeDriver
+
+        return JournaledDriver(NativeDriver(state_dir, registry=registry), state_dir)
+    raise ReconcileError(f"driver {name!r} is not available in this version (use --driver native)")
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    injected_driver: Driver | None = None
+    _driver: Driver | None = field(default=None, init=False)
+
+    @property
+    def state_dir(self) -> Path:
+        path: Path = self.args.state_dir
+        return path
+
+    @property
+    def schema_cache(self) -> Path:
+        """Where stack data that passed the schema is remembered (schema_check)."""
+        return self.state_dir / "cache" / "schema"
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            self._driver = self.injected_driver or make_driver(
+                self.args.driver, self.state_dir, self.registry_options()
+            )
+        return self._driver
+
+    def registry_options(self) -> Any:
+        """--insecure-registry / --registry-config as the native driver's RegistryOptions."""
+        from reconciler.drivers.native.registry.options import RegistryOptions
+
+        config = getattr(self.args, "registry_config", None)
+        return RegistryOptions(
+            insecure=tuple(getattr(self.args, "insecure_registry", None) or ()),
+            config_path=Path(config) if config else None,
+        )
+
+    @property
+    def color(self) -> bool:
+        return sys.stdout.isatty()
+
+    def out(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        sys.stdout.flush()

@@ -1,0 +1,144 @@
+"""Command-line entry point: parse arguments, convert errors to exit codes.
+
+Exit codes: 0 success / nothing to do; 1 failure; 2 changes pending
+(`plan --detailed-exitcode`); 3 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.cli.context import Context
+from reconciler.drivers.base import Driver
+from reconciler.model.errors import ReconcileError, SpecError
+from reconciler.support.logsetup import configure_logging, logger
+
+DEFAULT_STATE_DIR = "/var/lib/reconcile"
+
+
+def _add_paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="stack files or folders")
+
+
+def _add_output(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    p.add_argument("-o", "--output", choices=choices, default="text")
+
+
+def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("validate", help="check stack files")
+    _add_paths(p)
+    p = sub.add_parser("plan", help="show what apply would do, and why")
+    _add_paths(p)
+    _add_output(p, ["text", "json", "markdown"])
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes pend")
+    p.add_argument("--prune", action="store_true", help="plan removal of orphans")
+    p = sub.add_parser("apply", help="converge the host on the stacks")
+    _add_paths(p)
+    _add_output(p, ["text", "json", "markdown"])
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
+    p.add_argument("--parallelism", type=int, default=4)
+    p.add_argument("--wait-timeout", default="120s",
+                   help="how long to wait for depends_on healthy/completed conditions")
+    p = sub.add_parser("down", help="remove everything a stack owns")
+    p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
+    p.add_argument("--volumes", action="store_true", help="remove named volumes too")
+    _loop_commands(sub)
+
+
+def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="the control loop: keep the host equal to watched stacks")
+    p.add_argument("paths", nargs="*", metavar="FILE", help="stack files to watch")
+    p.add_argument("--watch", action="append", default=[], metavar="DIR",
+                   help="a folder of stack files (repeatable)")
+    p.add_argument("--resync", default="30s", help="full re-read and converge period")
+    p.add_argument("--prune", action="store_true",
+                   help="remove containers of deleted stack files (else: orphans)")
+    p.add_argument("--parallelism", type=int, default=4)
+    p = sub.add_parser("status", help="what the control loop manages and how it went")
+    _add_output(p, ["text", "json"])
+
+
+def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ps", help="list containers")
+    p.add_argument("stacks", nargs="*", metavar="STACK")
+    _add_output(p, ["text", "json"])
+    p = sub.add_parser("inspect", help="everything known about a container")
+    p.add_argument("name", metavar="STACK/NAME")
+    p = sub.add_parser("logs", help="a container's output")
+    p.add_argument("name", metavar="STACK/NAME")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--tail", type=int)
+    p.add_argument("--since", help="a duration (10m) or a Unix time")
+    p = sub.add_parser("exec", help="run a command in a container")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("-u", "--user")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("name", metavar="STACK/NAME")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    p = sub.add_parser("stats", help="cpu, memory and pids from the cgroup")
+    p.add_argument("names", nargs="*", metavar="STACK/NAME")
+    _add_output(p, ["text", "json"])
+    p = sub.add_parser("kill", help="send a signal")
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    p.add_argument("name", metavar="STACK/NAME")
+    for verb in ("pause", "unpause", "stop", "start"):
+        p = sub.add_parser(verb, help=f"{verb} a container")
+        p.add_argument("name", metavar="STACK/NAME")
+    p = sub.add_parser("events", help="what happened to containers")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--since", help="a duration (10m) or a Unix time")
+    _add_output(p, ["text", "json"])
+    p = sub.add_parser("images", help="manage the image store")
+    p.add_argument("verb", choices=["ls", "rm", "prune", "pull"])
+    p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
+    _add_output(p, ["text", "json"])
+    sub.add_parser("info", help="host facts and configuration")
+    sub.add_parser("version", help="print the version")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reconcile", description=__doc__)
+    parser.add_argument("--driver", choices=["native", "docker"], default="native")
+    parser.add_argument("--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR))
+    parser.add_argument("--log-format", choices=["console", "json"], default="console")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                        help="allow plain http to this registry (loopback always is)")
+    parser.add_argument("--registry-config", type=Path, metavar="FILE",
+                        help="Docker config.json with registry credentials "
+                        "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _spec_commands(sub)
+    _ops_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, driver: Driver | None = None) -> int:
+    """Run one command. `driver` injects a driver (tests); otherwise --driver picks one."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_format, args.verbose)
+    ctx = Context(args=args, injected_driver=driver)
+    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
+
+    try:
+        return dispatch(ctx)
+    except SpecError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(err.problems)} problem(s) found; nothing was changed.", file=sys.stderr)
+        return err.exit_code
+    except ReconcileError as err:
+        logger().error(str(err), error=type(err).__name__)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

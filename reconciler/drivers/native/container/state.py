@@ -1,0 +1,211 @@
+"""The native driver's on-disk state: directory layout, records, atomic writes.
+
+Layout under the state dir (every directory 0700 unless it must be entered by a container
+user)::
+
+    images/                    ImageStore
+    containers/<name>/
+        spec.json              ContainerRecord: full spec, hashed fields, labels, digest
+        bundle/config.json     the OCI runtime config runc reads
+        rootfs/                overlay mountpoint (the container's /)
+        upper/ work/           overlay upper and work dirs (upper is the writable layer)
+        etc/                   hosts, hostname, resolv.conf bind-mounted into the container
+        logs/container.log     JSON lines written by the monitor (rotated: .1, .2, ...)
+        monitor.pid            written by the monitor once `runc create` succeeded
+        container.pid          the container's init pid (runc create --pid-file)
+        started.json           when the container was last started, its pid, how often
+        exit.json              written by the monitor when the container's init exits
+    volumes/<stack>-<name>/    named volumes
+    runc/                      `runc --root`
+
+Every record is written to a temporary file then renamed over the old one, so a reader
+never sees half a record, even when the writer is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.model.desired import ContainerSpec
+
+DIR_MODE = 0o700
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, sort_keys=True, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any | None:
+    """The record at `path`, or None when it is missing or unreadable (half-made dir)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class ContainerPaths:
+    root: Path  # containers/<name>
+
+    @property
+    def record(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def bundle(self) -> Path:
+        return self.root / "bundle"
+
+    @property
+    def config(self) -> Path:
+        return self.bundle / "config.json"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.root / "rootfs"
+
+    @property
+    def upper(self) -> Path:
+        return self.root / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / "container.log"
+
+    @property
+    def monitor_pid(self) -> Path:
+        return self.root / "monitor.pid"
+
+    @property
+    def container_pid(self) -> Path:
+        return self.root / "container.pid"  # runc create --pid-file
+
+    @property
+    def started(self) -> Path:
+        return self.root / "started.json"
+
+    @property
+    def exit(self) -> Path:
+        return self.root / "exit.json"
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    root: Path
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def containers(self) -> Path:
+        return self.root / "containers"
+
+    @property
+    def volumes(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def runc_root(self) -> Path:
+        return self.root / "runc"
+
+    def container(self, name: str) -> ContainerPaths:
+        return ContainerPaths(self.containers / name)
+
+    def make_dirs(self) -> None:
+        for d in (self.root, self.images, self.containers, self.volumes, self.runc_root):
+            d.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """What spec.json holds: enough to re-create or restart the container without the
+    stack file, and everything observe reports."""
+
+    spec: ContainerSpec
+    hashed_fields: dict[str, Any]
+    labels: dict[str, str]
+    image_digest: str
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": dataclasses.asdict(self.spec),
+            "hashed_fields": self.hashed_fields,
+            "labels": self.labels,
+            "image_digest": self.image_digest,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContainerRecord:
+        return cls(
+            spec=decode(ContainerSpec, data["spec"]),
+            hashed_fields=dict(data.get("hashed_fields") or {}),
+            labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+            image_digest=str(data.get("image_digest", "")),
+            created_at=float(data.get("created_at") or 0.0),
+        )
+
+
+def load_record(paths: ContainerPaths) -> ContainerRecord | None:
+    data = read_json(paths.record)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ContainerRecord.from_json(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def decode(cls: Any, value: Any) -> Any:
+    """Rebuild a model value (frozen dataclasses of tuples) from its `asdict` JSON form,
+    following the type hints, so spec.json round-trips to an equal ContainerSpec."""
+    if value is None:
+        return None
+    origin = typing.get_origin(cls)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(cls) if a is not type(None)]
+        return decode(options[0], value)
+    if origin is typing.Literal:
+        return value
+    if origin is tuple:
+        args = typing.get_args(cls)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(args[0], v) for v in value)
+        return tuple(decode(a, v) for a, v in zip(args, value, strict=True))
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        kwargs = {
+            f.name: decode(hints[f.name], value[f.name])
+            for f in dataclasses.fields(cls)
+            if f.init and f.name in value
+        }
+        return typing.cast(Any, cls)(**kwargs)
+    if cls is float and isinstance(value, int):
+        return float(value)
+    return value

@@ -1,0 +1,400 @@
+"""The native driver's content-addressed image store.
+
+Layout under `root` (`<state_dir>/images`, every directory 0700):
+
+    blobs/sha256/<hex>      manifests, configs and layer blobs, verified (digest and size) on write
+    layers/<diff-id hex>/   a layer unpacked once, shared read-only by every image using it
+    layer-meta/<hex>.json   per unpacked layer: its size and the blob digests proven to produce it
+    refs.json               identity -> manifest digest, replaced atomically
+    tmp/                    work area; entries of dead processes are removed on start
+
+Every write goes to tmp/ first and is renamed into place only once verified, so a failed
+or killed import leaves nothing half-done outside tmp/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from reconciler.drivers.base import Progress
+from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.blobio import VerifiedCopy
+from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
+from reconciler.drivers.native.registry.options import RegistryOptions
+from reconciler.model.desired import ImageSource
+from reconciler.model.errors import ImageError, NotFound
+from reconciler.support.pids import process_alive
+
+_SOURCE_ERRORS = (
+    oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
+    tarfile.TarError,
+)  # fmt: skip
+_Digests = list[str]
+_Created = list[Path]  # paths an import added, removed again if it fails
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    digest: str  # manifest digest "sha256:<hex>"
+    identity: str  # ImageSource.identity it was ensured for
+    config: Mapping[str, Any]  # the OCI image config's "config" object (Env, Cmd, ...)
+    layers: tuple[Path, ...]  # unpacked layer directories, bottom -> top
+    size: int  # bytes of unpacked layers
+
+
+class ImageStore:
+    def __init__(self, root: Path, registry: RegistryOptions | None = None) -> None:
+        self.root = root
+        self.blobs = root / "blobs" / "sha256"
+        self.layers = root / "layers"
+        self.layer_meta = root / "layer-meta"
+        self.tmp = root / "tmp"
+        self.refs_path = root / "refs.json"
+        for directory in (root, root / "blobs", self.blobs, self.layers, self.layer_meta, self.tmp):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = threading.RLock()  # one import or removal at a time in this process
+        self._locks_lock = threading.Lock()
+        self._layer_locks: dict[str, threading.Lock] = {}  # per diff_id: parallel pulls
+        self.registry = registry
+        self._clean_tmp()
+
+    # -- queries ------------------------------------------------------------------------
+
+    def identities(self) -> dict[str, str]:
+        try:
+            refs = json.loads(self.refs_path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in refs.items()} if isinstance(refs, dict) else {}
+
+    def get(self, identity: str) -> ImageRecord | None:
+        digest = self.identities().get(identity)
+        return self._load(identity, digest) if digest else None
+
+    def list(self) -> list[ImageRecord]:
+        records = (self._load(i, d) for i, d in sorted(self.identities().items()))
+        return [r for r in records if r is not None]
+
+    def read_blob(self, digest: str) -> bytes:
+        return (self.blobs / oci.digest_hex(digest)).read_bytes()
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / oci.digest_hex(digest)
+
+    # -- ensure -------------------------------------------------------------------------
+
+    def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:
+        with self._lock:
+            existing = self.get(image.identity)
+            if existing is not None and not (image.kind == "ref" and image.pull == "always"):
+                return existing
+            try:
+                digest = self._produce(image, progress)
+            except ImageError:
+                raise
+            except _SOURCE_ERRORS as exc:
+                raise ImageError(image.key, _describe(exc)) from exc
+            self._set_ref(image.identity, digest)
+            record = self._load(image.identity, digest)
+            if record is None:
+                raise ImageError(image.key, f"image {digest} vanished from the store after import")
+            return record
+
+    def _produce(self, image: ImageSource, progress: Progress | None) -> str:
+        if image.kind in ("oci", "archive"):
+            return self._import(Path(image.path), image.key, progress)
+        if image.kind == "build":
+            from reconciler.drivers.native.images.build import (
+                build_image,  # build imports this module
+            )
+
+            return str(build_image(self, image, progress))
+        if image.pull == "never":
+            raise ImageError(image.key, f"{image.ref} is not in the image store and pull is never")
+        from reconciler.drivers.native.registry.pull import pull_image
+
+        return pull_image(self, image.ref, image.key, self.registry or RegistryOptions(), progress)
+
+    def _import(self, path: Path, target: str, progress: Progress | None) -> str:
+        if not path.exists():
+            raise ImageError(target, f"{path} does not exist")
+        reader = oci.BlobReader(path)
+        try:
+            return self.store_image(oci.read_source(reader), target, progress)
+        finally:
+            reader.close()
+
+    def store_image(
+        self, data: oci.ImageSourceData, target: str, progress: Progress | None = None
+    ) -> str:
+        """Verify and store every blob and layer of `data`; return the manifest digest.
+        On any failure, everything this call added is removed again."""
+        with self._lock, self._rollback() as created:
+            config = json.loads(data.config)
+            diff_ids = _diff_ids(config)
+            if len(diff_ids) != len(data.layers):
+                raise oci.FormatError(
+                    f"config lists {len(diff_ids)} diff_ids, the manifest {len(data.layers)} layers"
+                )
+            for layer, diff_id in zip(data.layers, diff_ids, strict=True):
+                self._store_layer(layer, diff_id, data.open_blob, target, progress, created)
+            self._write_blob(data.config, data.config_digest, created)
+            self._write_blob(data.manifest, data.manifest_digest, created)
+            return data.manifest_digest
+
+    @contextmanager
+    def _rollback(self) -> Iterator[_Created]:
+        created: _Created = []
+        try:
+            yield created
+        except BaseException:
+            for path in reversed(created):
+                _remove(path)
+            raise
+
+    def _write_blob(self, data: bytes, digest: str, created: _Created) -> None:
+        oci.check_blob(data, {"digest": digest, "size": len(data)})
+        path = self.blobs / oci.digest_hex(digest)
+        if path.exists():
+            return
+        tmp = self.tmp_path("blob")
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        created.append(path)
+
+    def has_layer(self, blob_digest: str, diff_id: str) -> bool:
+        """This exact blob was already proven to unpack to this layer."""
+        return (
+            (self.layers / oci.digest_hex(diff_id)).is_dir()
+            and (self.blobs / oci.digest_hex(blob_digest)).is_file()
+            and blob_digest in self._read_meta(diff_id).get("blobs", [])
+        )
+
+    def add_layer(self, layer: oci.LayerRef, diff_id: str, source: IO[bytes], target: str,
+                  progress: Progress | None = None) -> None:  # fmt: skip
+        """Store one layer from an untrusted stream (a pull); safe to call from several
+        threads at once. The layer is kept once verified, even if the image fails later:
+        a retried pull does not fetch it again."""
+        try:
+            self._store_layer(layer, diff_id, lambda _d: source, target, progress, [])
+        except ImageError:
+            raise
+        except _SOURCE_ERRORS as exc:
+            raise ImageError(target, _describe(exc)) from exc
+
+    def add_blob(self, data: bytes, digest: str) -> None:
+        """Store a small verified blob (a pulled manifest or config)."""
+        self._write_blob(data, digest, [])
+
+    def _layer_lock(self, diff_id: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._layer_locks.setdefault(diff_id, threading.Lock())
+
+    def _store_layer(
+        self,
+        layer: oci.LayerRef,
+        diff_id: str,
+        open_blob: Callable[[str], IO[bytes]],
+        target: str,
+        progress: Progress | None,
+        created: _Created,
+    ) -> None:
+        blob_path = self.blobs / oci.digest_hex(layer.digest)
+        layer_dir = self.layers / oci.digest_hex(diff_id)
+        with self._layer_lock(diff_id):
+            if self.has_layer(layer.digest, diff_id):
+                return
+            tmp_blob = self.tmp_path("blob")
+            staging = self.tmp_path("layer")
+            try:
+                with open_blob(layer.digest) as source, tmp_blob.open("wb") as out:
+                    copy = VerifiedCopy(source, out, layer, progress)
+                    size, actual = self._unpack_verified(copy, layer_dir, staging, target)
+                if actual != diff_id:
+                    raise oci.FormatError(
+                        f"layer {layer.digest}: uncompressed content is {actual}, "
+                        f"but the config's diff_id says {diff_id}"
+                    )
+                if not blob_path.exists():
+                    os.replace(tmp_blob, blob_path)
+                    created.append(blob_path)
+                meta = self._read_meta(diff_id)
+                if staging.exists():
+                    os.rename(staging, layer_dir)
+                    created.append(layer_dir)
+                    meta = {"size": size}
+                    created.append(self._meta_path(diff_id))
+                meta["blobs"] = sorted({*meta.get("blobs", []), layer.digest})
+                self._atomic_json(self._meta_path(diff_id), meta)
+            finally:
+                _remove(tmp_blob)
+                _remove(staging)
+
+    def _unpack_verified(
+        self, copy: VerifiedCopy, layer_dir: Path, staging: Path, target: str
+    ) -> tuple[int, str]:
+        """One pass: unpack into `staging` (or, if the layer is already unpacked, only
+        hash) while the blob is copied and hashed. Returns (unpacked bytes, diff_id).
+        A blob that does not match its digest is reported as such, whatever the unpacker
+        made of its content."""
+        try:
+            if layer_dir.is_dir():
+                hashing = HashingReader(decompressed(copy, target))  # type: ignore[arg-type]
+                hashing.drain()
+                result = -1, hashing.digest
+            else:
+                result = unpack_layer(copy, staging, target)  # type: ignore[arg-type]
+        except (ImageError, *_SOURCE_ERRORS):
+            copy.finish()  # raises the digest mismatch if that is the real cause
+            raise
+        copy.finish()
+        return result
+
+    def _meta_path(self, diff_id: str) -> Path:
+        return self.layer_meta / f"{oci.digest_hex(diff_id)}.json"
+
+    # -- removal ------------------------------------------------------------------------
+
+    def remove(self, digest: str) -> None:
+        with self._lock:
+            refs = self.identities()
+            if digest not in refs.values() and not (self.blobs / oci.digest_hex(digest)).exists():
+                raise NotFound(digest, "no such image in the store")
+            self._write_refs({i: d for i, d in refs.items() if d != digest})
+            self._collect_garbage()
+
+    def prune(self, keep: set[str]) -> _Digests:
+        """Forget every image whose identity and digest are both absent from `keep`;
+        delete blobs and layers no remaining image uses. Returns the removed digests."""
+        with self._lock:
+            refs = self.identities()
+            kept = {i: d for i, d in refs.items() if i in keep or d in keep}
+            removed = sorted(set(refs.values()) - set(kept.values()))
+            self._write_refs(kept)
+            self._collect_garbage()
+            return removed
+
+    def _collect_garbage(self) -> None:
+        live_blobs: set[str] = set()
+        live_layers: set[str] = set()
+        for digest in set(self.identities().values()):
+            try:
+                manifest = json.loads(self.read_blob(digest))
+                config = json.loads(self.read_blob(manifest["config"]["digest"]))
+            except (OSError, ValueError, KeyError, TypeError, oci.FormatError):
+                continue
+            live_blobs.add(oci.digest_hex(digest))
+            live_blobs.add(oci.digest_hex(manifest["config"]["digest"]))
+            live_blobs.update(oci.digest_hex(layer["digest"]) for layer in manifest["layers"])
+            live_layers.update(oci.digest_hex(d) for d in _diff_ids(config))
+        for path in self.blobs.iterdir():
+            if path.name not in live_blobs:
+                _remove(path)
+        for path in self.layers.iterdir():
+            if path.name not in live_layers:
+                _remove(path)
+                _remove(self.layer_meta / f"{path.name}.json")
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _load(self, identity: str, digest: str) -> ImageRecord | None:
+        try:
+            manifest = json.loads(self.read_blob(digest))
+            config = json.loads(self.read_blob(manifest["config"]["digest"]))
+            layers = tuple(self.layers / oci.digest_hex(d) for d in _diff_ids(config))
+        except (OSError, ValueError, KeyError, TypeError, oci.FormatError):
+            return None
+        if not all(layer.is_dir() for layer in layers):
+            return None
+        size = sum(self._layer_size(layer) for layer in layers)
+        return ImageRecord(digest, identity, dict(config.get("config") or {}), layers, size)
+
+    def _layer_size(self, layer_dir: Path) -> int:
+        meta = self._read_meta("sha256:" + layer_dir.name)
+        if isinstance(meta.get("size"), int) and meta["size"] >= 0:
+            return int(meta["size"])
+        return sum(
+            (Path(top) / name).lstat().st_size
+            for top, _dirs, files in os.walk(layer_dir)
+            for name in files
+        )
+
+    def _read_meta(self, diff_id: str) -> dict[str, Any]:
+        try:
+            meta = json.loads(self._meta_path(diff_id).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def _set_ref(self, identity: str, digest: str) -> None:
+        refs = self.identities()
+        refs[identity] = digest
+        self._write_refs(refs)
+
+    def _write_refs(self, refs: dict[str, str]) -> None:
+        self._atomic_json(self.refs_path, dict(sorted(refs.items())))
+
+    def _atomic_json(self, path: Path, value: Any) -> None:
+        tmp = self.tmp_path("json")
+        tmp.write_bytes(json.dumps(value, indent=1, sort_keys=True).encode() + b"\n")
+        os.replace(tmp, path)
+
+    def tmp_path(self, kind: str) -> Path:
+        """A fresh name in tmp/, tagged with our pid so a restart can tell stale entries."""
+        return self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}-{kind}"
+
+    def _clean_tmp(self) -> None:
+        """Remove work files of processes that are gone (a killed import)."""
+        for entry in self.tmp.iterdir():
+            owner = entry.name.split("-", 1)[0]
+            if owner.isdigit() and process_alive(int(owner)):
+                continue
+            _remove(entry)
+
+
+def _diff_ids(config: Any) -> list[str]:
+    try:
+        diff_ids = config["rootfs"]["diff_ids"]
+    except (KeyError, TypeError) as exc:
+        raise oci.FormatError("image config has no rootfs.diff_ids") from exc
+    if not isinstance(diff_ids, list):
+        raise oci.FormatError("image config's rootfs.diff_ids is not a list")
+    for diff_id in diff_ids:
+        oci.digest_hex(diff_id)
+    return [str(d) for d in diff_ids]
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or tree; read-only directories (as a non-root user) are opened up."""
+
+    def _retry(func: Callable[..., Any], failed: str, _exc: Any) -> None:
+        os.chmod(os.path.dirname(failed), 0o700)
+        func(failed)
+
+    if path.is_symlink() or path.is_file() or (path.exists() and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, onerror=_retry)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return str(exc)

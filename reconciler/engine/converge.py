@@ -1,0 +1,95 @@
+"""One convergence: observe -> plan -> execute, repeated while image actions ran.
+
+Images are planned like everything else, but a container's digest is only known once its
+image is in the store (a moved tag is seen after `pull: always`). So after a pass that
+ensured images, the host is observed and planned again; the executor itself never decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from reconciler.drivers.base import Driver
+from reconciler.engine.execute import ActionEvent, ExecutionResult, execute
+from reconciler.model.actions import Kind, Plan, Waiting
+from reconciler.model.desired import Desired
+from reconciler.model.observed import Observed
+from reconciler.planner.plan import PlanOptions, plan
+
+IMAGE_KINDS = frozenset({Kind.PULL, Kind.IMPORT, Kind.BUILD})
+MAX_PASSES = 3
+
+
+@dataclass
+class Convergence:
+    plans: list[Plan] = field(default_factory=list)
+    results: list[ExecutionResult] = field(default_factory=list)
+    # depends_on conditions still unmet when apply stopped waiting (converge_wait)
+    unmet: list[Waiting] = field(default_factory=list)
+    timed_out: bool = False  # ... because its wait deadline passed
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results) and not self.unmet
+
+    @property
+    def first_plan(self) -> Plan:
+        return self.plans[0]
+
+
+def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset[str]:
+    return frozenset(s.name for s in desired.stacks) | extra
+
+
+# The control loop's hook between observe and plan: it overlays what only it knows
+# (health) and derives time-based inputs (restart backoff) from what was just observed.
+Prepare = Callable[[Observed, PlanOptions], tuple[Observed, PlanOptions]]
+
+
+def make_plan(
+    desired: Desired, driver: Driver, options: PlanOptions, prepare: Prepare | None = None
+) -> Plan:
+    observed = driver.observe(options.scope)
+    if prepare is not None:
+        observed, options = prepare(observed, options)
+    return plan(desired, observed, options)
+
+
+def converge(
+    desired: Desired,
+    driver: Driver,
+    options: PlanOptions,
+    *,
+    parallelism: int = 4,
+    on_plan: Callable[[Plan, int], None] | None = None,
+    on_event: Callable[[ActionEvent], None] | None = None,
+    prepare: Prepare | None = None,
+    wait: float | None = None,
+) -> Convergence:
+    """Apply until a plan has no image actions left to run (at most MAX_PASSES). With
+    `wait` (seconds; one-shot apply), then wait for depends_on conditions and apply what
+    becomes ready (converge_wait.settle); the loop re-plans on its own wakes instead."""
+    out = Convergence()
+    for attempt in range(MAX_PASSES):
+        current = make_plan(desired, driver, options, prepare)
+        if attempt > 0 and current.empty:
+            break
+        out.plans.append(current)
+        if on_plan is not None:
+            on_plan(current, attempt)
+        if current.empty:
+            break
+        result = execute(current, driver, parallelism=parallelism, on_event=on_event)
+        out.results.append(result)
+        images = {a.image.identity for a in current.actions
+                  if a.kind in IMAGE_KINDS and a.image is not None}
+        if not result.ok or not images:
+            break
+        options = replace(options, pulled=options.pulled | images)
+    if wait is not None and out.ok and any(p.waiting for p in out.plans):
+        from reconciler.engine.wait import settle
+
+        settle(desired, driver, options, out, wait, parallelism=parallelism,
+               on_plan=on_plan, on_event=on_event)
+    return out

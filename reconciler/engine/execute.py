@@ -1,0 +1,189 @@
+"""The executor: runs a Plan's actions through a Driver, in dependency order.
+
+It carries no decision logic (Compose's executor is the model): every action maps to fixed
+driver calls; independent actions run in parallel on a bounded thread pool; a failed action
+skips its transitive dependants and everything else still runs. Re-running reconcile is the
+retry.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from reconciler.drivers.base import Driver
+from reconciler.model.actions import Action, Kind, Plan
+from reconciler.model.errors import ReconcileError
+
+EventStatus = Literal["started", "succeeded", "failed", "skipped"]
+OutcomeStatus = Literal["ok", "failed", "skipped"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    action: Action
+    status: EventStatus
+    error: str | None = None
+    duration: float = 0.0  # seconds; set on succeeded / failed
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    action: Action
+    status: OutcomeStatus
+    error: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    outcomes: tuple[ActionOutcome, ...] = ()  # in plan order
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "ok" for o in self.outcomes)
+
+    @property
+    def failed(self) -> tuple[ActionOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    def outcome(self, action_id: str) -> ActionOutcome:
+        for o in self.outcomes:
+            if o.action.id == action_id:
+                return o
+        raise KeyError(action_id)
+
+
+def _require(value: T | None, action: Action) -> T:
+    if value is None:
+        raise ReconcileError(f"{action.id}: malformed action (missing payload)")
+    return value
+
+
+def run_action(action: Action, driver: Driver) -> None:
+    """The fixed mapping from one action to its driver calls."""
+    kind = action.kind
+    if kind in (Kind.PULL, Kind.IMPORT, Kind.BUILD):
+        driver.ensure_image(_require(action.image, action))
+    elif kind == Kind.CREATE_VOLUME:
+        driver.create_volume(_require(action.volume, action))
+    elif kind == Kind.REMOVE_VOLUME:
+        driver.remove_volume(_require(action.volume, action))
+    elif kind == Kind.CREATE:
+        driver.create(_require(action.container, action))
+        driver.start(action.target)
+    elif kind == Kind.START:
+        driver.start(action.target)
+    elif kind == Kind.RESTART:
+        driver.stop(action.target)
+        driver.start(action.target)
+    elif kind == Kind.REPLACE and _require(action.container, action).update_order == \
+            "start-first":
+        from reconciler.engine.rollout import start_first  # new one healthy before the old goes
+
+        start_first(_require(action.container, action), driver)
+    elif kind == Kind.REPLACE:
+        spec = _require(action.container, action)
+        driver.remove(action.target)  # stop-first: ports and names are freed before create
+        driver.create(spec)
+        driver.start(spec.name)
+    elif kind == Kind.REMOVE:
+        driver.remove(action.target)
+    else:  # pragma: no cover - every Kind is handled above
+        raise ReconcileError(f"{action.id}: unknown action kind {kind}")
+
+
+def _timed(action: Action, driver: Driver) -> tuple[str | None, float]:
+    """Run one action; return (error message or None, seconds). Never raises."""
+    began = time.monotonic()
+    try:
+        run_action(action, driver)
+    except ReconcileError as exc:
+        return str(exc) or type(exc).__name__, time.monotonic() - began
+    except Exception as exc:  # a driver bug must not take the other actions down with it
+        return f"unexpected {type(exc).__name__}: {exc}", time.monotonic() - began
+    return None, time.monotonic() - began
+
+
+class _Run:
+    """Bookkeeping of one execution; touched only by the calling thread."""
+
+    def __init__(self, plan: Plan, emit: Callable[[ActionEvent], None]) -> None:
+        self.actions = {a.id: a for a in plan.actions}
+        self.order = [a.id for a in plan.actions]
+        self.index = {action_id: n for n, action_id in enumerate(self.order)}
+        self.emit = emit
+        self.outcomes: dict[str, ActionOutcome] = {}
+        self.waiting = {a.id: sum(d in self.actions for d in a.depends_on) for a in plan.actions}
+        self.dependants: dict[str, list[str]] = defaultdict(list)
+        for a in plan.actions:
+            for dep in a.depends_on:
+                self.dependants[dep].append(a.id)
+        # Plan positions of actions whose dependencies all succeeded: plan order breaks ties.
+        self.ready = [self.index[i] for i, n in self.waiting.items() if n == 0]
+        heapq.heapify(self.ready)
+
+    def pop_ready(self) -> Action | None:
+        return self.actions[self.order[heapq.heappop(self.ready)]] if self.ready else None
+
+    def finish(self, action_id: str, error: str | None, duration: float) -> None:
+        action = self.actions[action_id]
+        status: OutcomeStatus = "ok" if error is None else "failed"
+        self.outcomes[action_id] = ActionOutcome(action, status, error, duration)
+        self.emit(ActionEvent(action, "succeeded" if error is None else "failed", error, duration))
+        if error is None:
+            for nxt in self.dependants[action_id]:
+                self.waiting[nxt] -= 1
+                if self.waiting[nxt] == 0 and nxt not in self.outcomes:
+                    heapq.heappush(self.ready, self.index[nxt])
+        else:
+            self.skip_dependants(action_id, action_id)
+
+    def skip_dependants(self, action_id: str, root: str) -> None:
+        for nxt in sorted(self.dependants[action_id], key=self.index.__getitem__):
+            if nxt in self.outcomes:
+                continue
+            message = f"skipped (dependency {root} failed)"
+            self.outcomes[nxt] = ActionOutcome(self.actions[nxt], "skipped", message)
+            self.emit(ActionEvent(self.actions[nxt], "skipped", message))
+            self.skip_dependants(nxt, root)
+
+    def result(self) -> ExecutionResult:
+        for action_id in self.order:  # only a dependency cycle leaves anything behind
+            if action_id not in self.outcomes:
+                message = "skipped (dependency cycle)"
+                self.outcomes[action_id] = ActionOutcome(
+                    self.actions[action_id], "skipped", message
+                )
+                self.emit(ActionEvent(self.actions[action_id], "skipped", message))
+        return ExecutionResult(tuple(self.outcomes[i] for i in self.order))
+
+
+def execute(
+    plan: Plan,
+    driver: Driver,
+    *,
+    parallelism: int = 4,
+    on_event: Callable[[ActionEvent], None] | None = None,
+) -> ExecutionResult:
+    """Run `plan` through `driver`. Events are emitted from the calling thread only."""
+    run = _Run(plan, on_event or (lambda _event: None))
+    running: dict[Future[tuple[str | None, float]], str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        while True:
+            while len(running) < max(1, parallelism) and (action := run.pop_ready()):
+                run.emit(ActionEvent(action, "started"))
+                running[pool.submit(_timed, action, driver)] = action.id
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: run.index[running[f]]):
+                error, duration = future.result()
+                run.finish(running.pop(future), error, duration)
+    return run.result()

@@ -1,0 +1,316 @@
+"""`reconcile run`: the control loop.
+
+One thread decides. Watchers (stack folders, container exit records, health probes) put
+`Wake`s on a queue; the loop drains it, reloads what changed (debounced), and converges:
+observe -> (note deaths, overlay health, derive backoff) -> plan -> execute. It holds the
+state-dir lock for its whole life, so it is the only writer; `apply` and `down` are refused
+meanwhile with a clear message. SIGTERM stops it cleanly and leaves containers running.
+docs/loop.md describes the behaviour and the decisions behind it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from reconciler.drivers.base import Driver
+from reconciler.engine.converge import converge
+from reconciler.engine.execute import ActionEvent
+from reconciler.engine.health import HealthMonitor
+from reconciler.loop.intents import user_stopped
+from reconciler.loop.restart import RestartBook
+from reconciler.loop.stacks import Change, StackSet
+from reconciler.loop.state import gave_up
+from reconciler.loop.status import write_status
+from reconciler.loop.watch import Wake, Watcher
+from reconciler.model.actions import Plan
+from reconciler.model.desired import ContainerSpec
+from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.planner.plan import PlanOptions
+from reconciler.support.events import append_event
+from reconciler.support.lock import state_lock
+from reconciler.support.logsetup import logger
+
+QUIET = 0.05  # a burst of stack file events is over after this long without one
+MAX_DEBOUNCE = 0.3  # ... or this long after its first event, whatever comes first
+BOOK_FILE = "loop/restarts.json"
+
+
+class Loop:
+    def __init__(self, driver: Driver, state_dir: Path, sources: list[Path], *,
+                 prune: bool = False, resync: float = 30.0, parallelism: int = 4) -> None:
+        self.driver, self.state_dir = driver, state_dir
+        self.prune, self.resync, self.parallelism = prune, resync, parallelism
+        self.stacks = StackSet(sources)
+        self.wakes: queue.Queue[Wake] = queue.Queue()
+        self.watcher = Watcher(self.wakes, state_dir / "containers")
+        self.health = HealthMonitor(driver, self.wakes)
+        self.book = RestartBook.from_json(_read_json(state_dir / BOOK_FILE))
+        self.stopping = threading.Event()
+        self.started_at = time.time()
+        self._specs: dict[str, ContainerSpec] = {}
+        self._last: dict[str, Any] = {"deferred": {}, "orphans": [], "error": "",
+                                      "waiting": {}}
+        self._told: set[tuple[str, object]] = set()  # (event, key) logged once
+        self._unhealthy_noted: set[tuple[str, float | None]] = set()
+        self._observed: Observed = Observed()
+        self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
+
+    # -- life cycle --
+
+    def run(self) -> int:
+        def waiting(holder: str) -> None:
+            self.event("lock-wait", "", holder=holder)
+
+        with state_lock(self.state_dir, on_wait=waiting, role="run"):
+            self._install_signals()
+            self.watcher.watch_stacks(self.stacks.sources)
+            self.watcher.start()
+            try:
+                self.event("loop-started", "", pid=os.getpid(),
+                           sources=[str(s) for s in self.stacks.sources])
+                self._report(self.stacks.reload())
+                self._converge("start")
+                _sd_notify("READY=1")  # adopted and converged once
+                self._serve()
+                _sd_notify("STOPPING=1")
+            finally:
+                self.health.stop()
+                self.watcher.stop()
+                self.event("loop-stopped", "")
+        return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakes.put(Wake("stop", ""))
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # embedded (tests): the caller stops us with stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    # -- the wait / converge cycle --
+
+    def _serve(self) -> None:
+        next_resync = time.monotonic() + self.resync
+        pending: set[str] = set()
+        first = last = 0.0
+        while not self.stopping.is_set():
+            batch = self._next_batch(self._timeout(next_resync, pending, first, last))
+            now = time.monotonic()
+            reasons = set()
+            for wake in batch:
+                if wake.kind == "stack":
+                    first = first if pending else now
+                    last = now
+                    pending.add(wake.subject)
+                elif wake.kind == "death":
+                    self._death_seen.setdefault(wake.subject, []).append(wake.time)
+                    reasons.add("death")
+                elif wake.kind == "health":
+                    reasons.add("health")
+            if self.stopping.is_set():
+                break
+            if pending and (now - last >= QUIET or now - first >= MAX_DEBOUNCE):
+                self._report(self.stacks.reload(pending))
+                pending.clear()
+                reasons.add("stack")
+            if now >= next_resync:
+                self._report(self.stacks.reload(force=True))
+                next_resync = now + self.resync
+                reasons.add("resync")
+            if self._next_due() <= time.time():
+                reasons.add("backoff")
+            if reasons:
+                self._converge("+".join(sorted(reasons)))
+
+    def _timeout(self, next_resync: float, pending: set[str], first: float,
+                 last: float) -> float:
+        now = time.monotonic()
+        until = [next_resync - now, self._next_due() - time.time()]
+        if pending:
+            until.append(min(last + QUIET, first + MAX_DEBOUNCE) - now)
+        return max(0.0, min(until))
+
+    def _next_batch(self, timeout: float) -> list[Wake]:
+        try:
+            batch = [self.wakes.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(self.wakes.get_nowait())
+        return batch
+
+    def _next_due(self) -> float:
+        deferred: dict[str, float] = self._last["deferred"]
+        return min(deferred.values(), default=float("inf"))
+
+    # -- one convergence --
+
+    def _converge(self, why: str) -> None:
+        desired = self.stacks.desired()
+        self._specs = {c.name: c for c in desired.containers()}
+        options = PlanOptions(prune=self.prune, scope=self.stacks.scope(), now=time.time(),
+                              user_stopped=user_stopped(self.state_dir))
+        began = time.monotonic()
+        try:
+            done = converge(desired, self.driver, options, parallelism=self.parallelism,
+                            on_event=self._on_action, prepare=self._prepare)
+        except Exception as exc:  # the loop must outlive a driver bug; next wake retries
+            self._last["error"] = f"convergence failed: {type(exc).__name__}: {exc}"
+            self.event("converge-failed", "", error=self._last["error"], level="error")
+            return
+        plan = done.plans[-1] if done.plans else Plan()
+        acted = any(not p.empty for p in done.plans)
+        failed = [o for r in done.results for o in r.failed]
+        self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
+        self._after(plan, acted)
+        if done.ok:
+            self.stacks.mark_applied(time.time())
+        if acted or failed:
+            self.event("converged", "", why=why, ok=done.ok,
+                       seconds=round(time.monotonic() - began, 3),
+                       actions=sum(len(p.actions) for p in done.plans))
+
+    def _prepare(self, observed: Observed, options: PlanOptions
+                 ) -> tuple[Observed, PlanOptions]:
+        """Between observe and plan: health overlay, deaths counted, backoff derived."""
+        now = time.time()
+        observed = self.health.overlay(observed)
+        for seen in observed.containers:
+            spec = self._specs.get(seen.name)
+            if spec is not None:
+                self._note(seen, spec, now)
+        self.book.forget({c.name for c in observed.containers})
+        self._observed = observed
+        return observed, replace(options, now=now, not_before=self.book.not_before())
+
+    def _note(self, seen: ObservedContainer, spec: ContainerSpec, now: float) -> None:
+        backoff = spec.restart.backoff
+        if self.book.note_death(seen, backoff, now):
+            finished = seen.finished_at or now
+            # The first wake after this exit (older ones were about earlier exits).
+            seen_at = min((t for t in self._death_seen.pop(seen.name, []) if t >= finished),
+                          default=now)
+            self.event("died", seen.name, exit_code=seen.exit_code, policy=spec.restart.policy,
+                       detected_ms=round((seen_at - finished) * 1000, 1),
+                       decided_ms=round((now - finished) * 1000, 1))
+        episode = (seen.name, seen.started_at)
+        if seen.health == "unhealthy" and episode not in self._unhealthy_noted:
+            self._unhealthy_noted.add(episode)
+            self.event("unhealthy", seen.name, on_unhealthy=(spec.healthcheck.on_unhealthy
+                                                             if spec.healthcheck else "none"))
+            if spec.healthcheck is not None and spec.healthcheck.on_unhealthy == "restart":
+                self.book.note_unhealthy(seen, backoff, now)
+
+    def _after(self, plan: Plan, acted: bool) -> None:
+        observed = self.driver.observe(self.stacks.scope()) if acted else self._observed
+        observed = self.health.overlay(observed)
+        self.watcher.sync_containers()
+        self.health.sync(observed, self._specs)
+        self._last["deferred"] = {d.name: d.due for d in plan.deferred}
+        self._last["orphans"] = list(plan.orphans)
+        for d in plan.deferred:
+            self.once("backoff", d.name, d.due, due=round(d.due, 3), reason=d.reason,
+                      in_seconds=round(d.due - time.time(), 3))
+        for name in plan.orphans:
+            self.once("orphan", name, name)
+        self._last["waiting"] = {w.name: {"reason": w.reason, "failed": w.failed}
+                                 for w in plan.waiting}
+        for w in plan.waiting:  # depends_on not met: re-planned on the next health/exit wake
+            self.once("dependency-failed" if w.failed else "waiting", w.name,
+                      (w.name, w.reason), reason=w.reason, dependency=w.dependency,
+                      condition=w.condition, level="error" if w.failed else "info")
+        blocked = [f"{w.name}: {w.reason}" for w in plan.waiting if w.failed]
+        self._last["error"] = "; ".join(filter(None, [self._last["error"], *blocked]))
+        for seen in observed.containers:
+            if gave_up(seen, self._specs.get(seen.name)):
+                self.once("gave-up", seen.name, (seen.name, seen.finished_at),
+                          exit_code=seen.exit_code, restarts=seen.restart_count,
+                          level="warning")
+        self.stacks.forget_deleted(frozenset(c.stack for c in observed.containers))
+        _write_json(self.state_dir / BOOK_FILE, self.book.to_json())
+        write_status(self.state_dir, self._status(observed))
+
+    def _on_action(self, event: ActionEvent) -> None:
+        if event.status == "started":
+            return
+        self.event(f"action-{event.status}", event.action.target, action=event.action.id,
+                   reason=event.action.reason, error=event.error,
+                   seconds=round(event.duration, 3),
+                   level="error" if event.status == "failed" else "info")
+
+    # -- reporting --
+
+    def _report(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.kind == "unchanged":
+                continue
+            level = "error" if change.kind == "invalid" else "info"
+            self.event(f"stack-{change.kind}", change.stack, file=change.path,
+                       revision=change.revision, problems=list(change.problems), level=level)
+
+    def once(self, kind: str, name: str, key: object, **attrs: Any) -> None:
+        if (kind, key) not in self._told:
+            self._told.add((kind, key))
+            self.event(kind, name, **attrs)
+
+    def event(self, kind: str, name: str, level: str = "info", **attrs: Any) -> None:
+        """One structured event: to the log and to the host's event journal."""
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not stop us
+            getattr(logger(), level)(kind, container=name or None, **attrs)
+        with contextlib.suppress(OSError):
+            append_event(self.state_dir, f"loop-{kind}" if not kind.startswith("loop-")
+                         else kind, name, **attrs)
+
+    def _status(self, observed: Observed) -> dict[str, Any]:
+        from reconciler.loop.state import container_status, stack_status
+
+        return {
+            "pid": os.getpid(), "started_at": self.started_at, "updated_at": time.time(),
+            "prune": self.prune, "last_error": self._last["error"],
+            "stacks": [stack_status(e) for e in self.stacks.entries.values()],
+            "containers": container_status(observed, self._specs, self.book,
+                                           self._last["deferred"],
+                                           user_stopped(self.state_dir)),
+            "orphans": self._last["orphans"],
+            "waiting": self._last["waiting"],
+        }
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _sd_notify(message: str) -> None:
+    """systemd's Type=notify readiness, without a dependency: one datagram to $NOTIFY_SOCKET."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    import socket
+
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.connect(address)
+        s.sendall(message.encode())

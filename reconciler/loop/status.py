@@ -1,0 +1,102 @@
+"""The control loop's status file, `<state_dir>/loop/status.json`, and its readers.
+
+The loop rewrites it (atomically) after every convergence: each stack's source file, last
+applied revision and last error; each container's state as the loop sees it (`backoff`
+with the next attempt, the last exit codes, health, `gave-up`). `reconcile status` prints
+it and `reconcile ps` overlays it on what the driver observes, while the loop is alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli.context import Context
+from reconciler.support.pids import process_alive
+
+FILE = "loop/status.json"
+
+
+def write_status(state_dir: Path, doc: dict[str, Any]) -> None:
+    path = state_dir / FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".status.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def read_status(state_dir: Path) -> dict[str, Any] | None:
+    """The last status, with `running` telling whether its loop is still alive."""
+    try:
+        doc = json.loads((state_dir / FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    doc["running"] = process_alive(doc.get("pid"))
+    return doc
+
+
+def overlay_ps(state_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Add the live loop's view to `ps` rows: backoff state, next attempt, last exits,
+    health (the loop runs the health checks, the driver does not know them)."""
+    doc = read_status(state_dir)
+    if doc is None or not doc["running"]:
+        return
+    known = doc.get("containers", {})
+    for row in rows:
+        seen = known.get(row["name"])
+        if not seen:
+            continue
+        if seen.get("state") in ("backoff", "gave-up", "user-stopped") and \
+                row["state"] in ("exited", "dead", "running"):
+            row["state"] = seen["state"]
+        row["next_attempt"] = seen.get("next_attempt")
+        row["last_exits"] = seen.get("last_exits", [])
+        if seen.get("health") and seen["health"] != "none":
+            row["health"] = seen["health"]
+
+
+def _when(ts: Any) -> str:
+    if not isinstance(ts, int | float):
+        return "-"
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f" ({ts - time.time():+.1f}s)"
+
+
+def render_status(doc: dict[str, Any]) -> list[str]:
+    alive = "running" if doc["running"] else "NOT running (last status shown)"
+    lines = [f"loop: pid {doc.get('pid')} {alive}; updated {_when(doc.get('updated_at'))}"]
+    for stack in doc.get("stacks", []):
+        state = "deleted" if stack.get("deleted") else ("invalid" if stack["problems"] else "ok")
+        lines.append(f"stack {stack.get('stack') or '?'}  {stack['file']}  revision "
+                     f"{stack.get('revision') or '-'}  applied {_when(stack.get('applied_at'))}"
+                     f"  [{state}]")
+        lines += [f"  error: {p}" for p in stack["problems"]]
+    for name, c in sorted(doc.get("containers", {}).items()):
+        extra = ""
+        if c.get("next_attempt"):
+            extra += f"  next attempt {_when(c['next_attempt'])}"
+        if c.get("last_exits"):
+            extra += f"  last exits {c['last_exits']}"
+        lines.append(f"  {name:<28} {c.get('state', '?'):<12} health={c.get('health', 'none')}"
+                     f"  restarts={c.get('restarts', 0)}{extra}")
+    for orphan in doc.get("orphans", []):
+        lines.append(f"  orphan {orphan} (kept; run with --prune to remove)")
+    if doc.get("last_error"):
+        lines.append(f"last error: {doc['last_error']}")
+    return lines
+
+
+def cmd_status(ctx: Context) -> int:
+    doc = read_status(ctx.state_dir)
+    if doc is None:
+        ctx.out(f"no control loop status in {ctx.state_dir} (is `reconcile run` running?)")
+        return 1
+    if ctx.args.output == "json":
+        ctx.out(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        ctx.out("\n".join(render_status(doc)))
+    return 0 if doc["running"] else 1

@@ -1,0 +1,85 @@
+"""The Plan/Action model: what `plan()` returns and the renderers and executor read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+
+
+class Kind(StrEnum):
+    PULL = "pull"  # ensure a `ref` image (driver.ensure_image)
+    IMPORT = "import"  # ensure an `oci`/`archive` image
+    BUILD = "build"  # ensure a `build:` image
+    CREATE_VOLUME = "create-volume"
+    CREATE = "create"  # create and start a container
+    START = "start"  # start an existing, stopped container
+    REPLACE = "replace"  # stop and remove the old container, create and start the new one
+    REMOVE = "remove"  # stop and remove a container
+    RESTART = "restart"  # stop and start a running container (on_unhealthy: restart)
+    REMOVE_VOLUME = "remove-volume"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs between what runs and what the spec says."""
+
+    path: str  # dotted, e.g. "env.TZ", "image_digest", "limits.memory"
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str  # unique in the plan, e.g. "replace:shop-db"
+    kind: Kind
+    target: str  # container name, image key or volume full name
+    reason: str  # one sentence: why this action exists
+    changes: tuple[FieldChange, ...] = ()
+    depends_on: tuple[str, ...] = ()  # ids of actions that must succeed first
+    stack: str = ""
+    container: ContainerSpec | None = None  # CREATE / REPLACE / START
+    image: ImageSource | None = None  # PULL / IMPORT / BUILD
+    volume: VolumeSpec | None = None  # CREATE_VOLUME / REMOVE_VOLUME
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A start or restart the planner wants but not yet: its backoff runs until `due`."""
+
+    name: str  # container name
+    due: float  # seconds since the epoch (PlanOptions.not_before)
+    reason: str  # why it would be (re)started
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A create/start/replace held back by a `depends_on` condition (healthy, completed)
+    not met yet, or, `failed`, one that can no longer be met (docs/plan.md)."""
+
+    name: str  # container name
+    reason: str  # e.g. "waiting for db to be healthy"
+    dependency: str = ""  # the dependency's container name the wait is about
+    condition: str = ""  # "healthy" | "completed" | "started" (a dependency itself waits)
+    failed: bool = False  # e.g. the `completed` dependency exited non-zero
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    unchanged: tuple[str, ...] = ()  # container names that already match
+    orphans: tuple[str, ...] = ()  # owned containers no longer in any spec (kept: no --prune)
+    deferred: tuple[Deferred, ...] = ()  # starts held back by backoff, sorted by name
+    waiting: tuple[Waiting, ...] = ()  # held back by depends_on conditions, sorted by name
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def action(self, action_id: str) -> Action:
+        for a in self.actions:
+            if a.id == action_id:
+                return a
+        raise KeyError(action_id)

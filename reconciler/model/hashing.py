@@ -1,0 +1,129 @@
+"""Config hash and field-level diff of container specs.
+
+The config hash covers every field whose change needs a new container. Fields left out,
+because the reconciler applies them without replacing the container:
+
+- replica index / `replicas`: scaling adds or removes containers, it never replaces one;
+- `depends_on`: orders creation and start only;
+- `restart`: enforced by the reconciler and monitor, not baked into the container;
+- `healthcheck`: run by the reconciler from outside the container;
+- `stop_signal`, `stop_grace_period`: read from the current spec at stop time;
+- `source`: the stack file's path; moving a file must not replace its containers;
+- `update_order`, `update_deadline`: how the next replace rolls out, not what runs.
+
+The image enters as its *identity* (what the spec names); the image *digest* is compared
+separately by the planner, so that a moved tag shows up as `image_digest a -> b`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.model.actions import FieldChange
+from reconciler.model.desired import ContainerSpec, Mount, PortMapping
+
+EXCLUDED_FROM_HASH = (
+    "replica",
+    "depends_on",
+    "restart",
+    "healthcheck",
+    "stop_signal",
+    "stop_grace_period",
+    "source",
+    "update_order",
+    "update_deadline",
+)
+
+_SENSITIVE = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
+MASK = "(sensitive)"
+
+
+def _port(p: PortMapping) -> str:
+    host = f"{p.host_ip}:" if p.host_ip else ""
+    return f"{host}{p.host_port}:{p.container_port}/{p.protocol}"
+
+
+def _mount(m: Mount) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": m.type, "source": m.source, "read_only": m.read_only}
+    if m.size is not None:
+        out["size"] = m.size
+    if m.content_hash:
+        out["content"] = m.content_hash
+    return out
+
+
+def hashed_fields(spec: ContainerSpec) -> dict[str, Any]:
+    """The JSON-able form of every field the config hash covers (also what drivers record
+    on a container so that a later plan can name the fields that changed)."""
+    lim = spec.limits
+    return {
+        "image": spec.image.identity,
+        "entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "command": list(spec.command) if spec.command is not None else None,
+        "env": dict(spec.env),
+        "env_file": spec.env_file_hash,
+        "ports": sorted(_port(p) for p in spec.ports),
+        "mounts": {m.target: _mount(m) for m in spec.mounts},
+        "limits": {
+            "memory": lim.memory,
+            "memory_swap": lim.memory_swap,
+            "cpus": lim.cpus,
+            "cpu_shares": lim.cpu_shares,
+            "cpuset": lim.cpuset,
+            "pids": lim.pids,
+            "ulimits": {u.name: [u.soft, u.hard] for u in lim.ulimits},
+        },
+        "hostname": spec.hostname,
+        "labels": dict(spec.labels),
+        "user": spec.user,
+        "workdir": spec.workdir,
+        "read_only": spec.read_only,
+        "cap_add": sorted(spec.cap_add),
+        "cap_drop": sorted(spec.cap_drop),
+        "security_opt": sorted(spec.security_opt),
+        "mac_address": spec.mac_address,
+        "dns": list(spec.dns),
+        "network": spec.network,
+        # Only when named, so containers made before `networks:` existed keep their hash.
+        **({"subnet": spec.subnet} if spec.subnet else {}),
+    }
+
+
+def config_hash(spec: ContainerSpec) -> str:
+    canonical = json.dumps(hashed_fields(spec), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    # Mappings contribute only their leaves: an empty `env: {}` that gains `env.TZ` is one
+    # change (`env.TZ None -> "UTC"`), not two.
+    if isinstance(value, Mapping):
+        for k in value:
+            _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+
+
+def _masked(path: str, value: Any) -> Any:
+    if path.startswith("env.") and _SENSITIVE.search(path[4:]) and value is not None:
+        return MASK
+    return value
+
+
+def diff_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """Field-level changes, dotted paths, sorted; values of secret-looking env vars masked.
+    A field absent on one side shows as None there."""
+    flat_old: dict[str, Any] = {}
+    flat_new: dict[str, Any] = {}
+    _flatten(old, "", flat_old)
+    _flatten(new, "", flat_new)
+    changes = []
+    for path in sorted(set(flat_old) | set(flat_new)):
+        a, b = flat_old.get(path), flat_new.get(path)
+        if a != b:
+            changes.append(FieldChange(path, _masked(path, a), _masked(path, b)))
+    return tuple(changes)

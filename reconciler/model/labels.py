@@ -1,0 +1,41 @@
+"""Ownership labels carried by every object reconcile creates. Objects without them are
+never touched."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.model.desired import ContainerSpec
+
+STACK = "io.reconcile.stack"
+CONTAINER = "io.reconcile.container"
+REPLICA = "io.reconcile.replica"
+CONFIG_HASH = "io.reconcile.config-hash"
+IMAGE_DIGEST = "io.reconcile.image-digest"
+SOURCE = "io.reconcile.source"
+# Comma-separated keys of the containers this one depends on, so that removals of
+# containers no longer in any spec can still be ordered (dependants first).
+DEPENDS_ON = "io.reconcile.depends-on"
+
+OWNERSHIP = (STACK, CONTAINER, CONFIG_HASH)
+
+
+def ownership_labels(spec: ContainerSpec, image_digest: str) -> dict[str, str]:
+    """The labels a driver writes on a container it creates, merged over the user's."""
+    labels = dict(spec.labels)
+    labels.update(
+        {
+            STACK: spec.stack,
+            CONTAINER: spec.key,
+            REPLICA: str(spec.replica),
+            CONFIG_HASH: spec.config_hash,
+            IMAGE_DIGEST: image_digest,
+            SOURCE: spec.source,
+            DEPENDS_ON: ",".join(sorted({d.container for d in spec.depends_on})),
+        }
+    )
+    return labels
+
+
+def is_owned(labels: Mapping[str, str]) -> bool:
+    return all(k in labels for k in OWNERSHIP)

@@ -1,0 +1,232 @@
+"""Renderers of a Plan: text (terminal), JSON (machines, schemas/plan.schema.json) and
+Markdown (pull-request comments). Pure functions of the plan: no I/O except `print_plan`.
+
+Secrets: env values whose name looks sensitive arrive already masked (hashing.diff_fields);
+nothing here prints env values from anywhere else.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+from collections import Counter
+from typing import Any, TextIO
+
+from reconciler.model import hashing
+from reconciler.model.actions import Action, FieldChange, Kind, Plan
+
+FORMAT_VERSION = 1
+DIGEST_CHARS = 12
+_DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{13,})$")  # longer than DIGEST_CHARS
+
+_SYMBOL = {
+    Kind.PULL: "↓",
+    Kind.IMPORT: "↓",
+    Kind.BUILD: "↓",
+    Kind.CREATE_VOLUME: "+",
+    Kind.CREATE: "+",
+    Kind.START: "▶",
+    Kind.RESTART: "↻",
+    Kind.REPLACE: "~",
+    Kind.REMOVE: "-",
+    Kind.REMOVE_VOLUME: "-",
+}
+_STYLE = {
+    Kind.PULL: "blue",
+    Kind.IMPORT: "blue",
+    Kind.BUILD: "blue",
+    Kind.CREATE_VOLUME: "green",
+    Kind.CREATE: "green",
+    Kind.START: "cyan",
+    Kind.RESTART: "cyan",
+    Kind.REPLACE: "yellow",
+    Kind.REMOVE: "red",
+    Kind.REMOVE_VOLUME: "red",
+}
+_IMAGE_KINDS = (Kind.PULL, Kind.IMPORT, Kind.BUILD)
+ORPHAN_NOTE = "kept; use --prune to remove"
+NO_CHANGES = "No changes. Nothing to do."
+
+
+# -- shared -------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """JSON-style repr; digests abbreviated to 12 hex characters, the mask left bare."""
+    if isinstance(value, str):
+        match = _DIGEST.match(value)
+        if match:
+            return f"{match.group(1)}:{match.group(2)[:DIGEST_CHARS]}…"
+        if value == hashing.MASK:
+            return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def format_change(change: FieldChange) -> str:
+    return f"{change.path} {format_value(change.old)} → {format_value(change.new)}"
+
+
+def explain(action: Action) -> str:
+    """The parenthesised part of a text line: the field changes, or else the reason."""
+    if action.changes:
+        return "; ".join(format_change(c) for c in action.changes)
+    return action.reason
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(plan: Plan) -> str:
+    if plan.empty:
+        return NO_CHANGES
+    kinds = Counter(a.kind for a in plan.actions)
+    main = [
+        f"{kinds[Kind.CREATE]} to create",
+        f"{kinds[Kind.REPLACE]} to replace",
+        f"{kinds[Kind.REMOVE]} to remove",
+    ]
+    extra = []
+    if kinds[Kind.START]:
+        extra.append(f"{kinds[Kind.START]} to start")
+    if kinds[Kind.RESTART]:
+        extra.append(f"{kinds[Kind.RESTART]} to restart")
+    images = sum(kinds[k] for k in _IMAGE_KINDS)
+    if images:
+        extra.append(f"{_plural(images, 'image')} to ensure")
+    if kinds[Kind.CREATE_VOLUME]:
+        extra.append(f"{_plural(kinds[Kind.CREATE_VOLUME], 'volume')} to create")
+    if kinds[Kind.REMOVE_VOLUME]:
+        extra.append(f"{_plural(kinds[Kind.REMOVE_VOLUME], 'volume')} to remove")
+    return "Plan: " + ", ".join(main) + ("; " + ", ".join(extra) if extra else "") + "."
+
+
+# -- text ---------------------------------------------------------------------------------
+
+
+def _text_lines(plan: Plan) -> list[tuple[str, str]]:
+    """(rich style, plain text) per line."""
+    lines = [
+        (_STYLE[a.kind], f"{_SYMBOL[a.kind]} {a.kind} {a.target}  ({explain(a)})")
+        for a in plan.actions
+    ]
+    lines += [("dim", f"= unchanged {name}") for name in plan.unchanged]
+    lines += [("magenta", f"! orphan {name} ({ORPHAN_NOTE})") for name in plan.orphans]
+    lines += [("red", f"✗ blocked {w.name} ({w.reason})") if w.failed else
+              ("yellow", f"… waiting {w.name} ({w.reason})") for w in plan.waiting]
+    lines.append(("bold", summary_line(plan)))
+    return lines
+
+
+def render_text(plan: Plan, color: bool = False) -> str:
+    """One line per action, unchanged container and orphan, then the summary line.
+    ANSI colour only when `color` is true (the caller knows whether it writes to a tty)."""
+    lines = _text_lines(plan)
+    if not color:
+        return "\n".join(text for _, text in lines)
+    from rich.console import Console  # only for colour: rich costs ~40 ms to import
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, force_terminal=True, color_system="standard", highlight=False, width=10_000
+    )
+    for style, text in lines:
+        console.print(Text(text, style=style), soft_wrap=True)
+    return buffer.getvalue().rstrip("\n")
+
+
+def wants_color(stream: TextIO) -> bool:
+    """Colour for terminals only, and never when NO_COLOR is set (no-color.org)."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def print_plan(plan: Plan, stream: TextIO | None = None) -> None:
+    out = stream if stream is not None else sys.stdout
+    out.write(render_text(plan, color=wants_color(out)) + "\n")
+
+
+# -- json ---------------------------------------------------------------------------------
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The JSON document described by schemas/plan.schema.json (values unabbreviated)."""
+    kinds = Counter(str(a.kind) for a in plan.actions)
+    summary: dict[str, Any] = {str(k): kinds[str(k)] for k in Kind}
+    summary.update(
+        actions=len(plan.actions),
+        unchanged=len(plan.unchanged),
+        orphans=len(plan.orphans),
+        text=summary_line(plan),
+    )
+    return {
+        "format_version": FORMAT_VERSION,
+        "actions": [
+            {
+                "id": a.id,
+                "kind": str(a.kind),
+                "target": a.target,
+                "stack": a.stack,
+                "reason": a.reason,
+                "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in a.changes],
+                "depends_on": list(a.depends_on),
+            }
+            for a in plan.actions
+        ],
+        "unchanged": list(plan.unchanged),
+        "orphans": list(plan.orphans),
+        "waiting": [{"name": w.name, "reason": w.reason, "dependency": w.dependency,
+                     "condition": w.condition, "failed": w.failed} for w in plan.waiting],
+        "summary": summary,
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
+
+
+# -- markdown -----------------------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks in the text."""
+    if "`" in text:
+        return f"`` {text} ``"
+    return f"`{text}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _changes_block(action: Action) -> list[str]:
+    count = _plural(len(action.changes), "change")
+    lines = [f"<details><summary>{action.id}: {count}</summary>", ""]
+    for c in action.changes:
+        lines.append(
+            f"- {_code(c.path)}: {_code(format_value(c.old))} → {_code(format_value(c.new))}"
+        )
+    return [*lines, "", "</details>", ""]
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: heading, summary, a table of actions, changes folded away."""
+    lines = ["### reconcile plan", "", f"**{summary_line(plan)}**", ""]
+    if plan.actions:
+        lines += ["| | Action | Target | Stack | Why |", "|---|---|---|---|---|"]
+        for a in plan.actions:
+            cells = (_SYMBOL[a.kind], str(a.kind), _code(a.target), a.stack, a.reason)
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("")
+        for a in plan.actions:
+            if a.changes:
+                lines += _changes_block(a)
+    if plan.orphans:
+        names = ", ".join(_code(n) for n in plan.orphans)
+        lines += [f"**Orphans** (kept; use `--prune` to remove): {names}", ""]
+    if plan.unchanged:
+        lines += [f"**Unchanged:** {', '.join(_code(n) for n in plan.unchanged)}", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"

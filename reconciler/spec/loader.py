@@ -1,0 +1,276 @@
+"""YAML -> plain Python data, with the line and column of every key and value.
+
+PyYAML composes the node graph; we construct the data ourselves so that each value keeps
+its location (addressed by its JSON path) and so that we can refuse duplicate keys, unsafe
+tags and alias bombs. Scalars follow the YAML 1.2 core schema: `no`, `on` and `yes` stay
+strings (so `restart: no` means what it says) and `80:80` is not a base-60 number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.model.errors import Problem
+
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+
+JsonPath = tuple[str | int, ...]
+Location = tuple[int, int]
+
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    STR_TAG,
+}
+
+
+class StackYamlLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema implicit typing."""
+
+
+StackYamlLoader.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (MERGE_TAG, r"^<<$", "<"),
+):
+    StackYamlLoader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
+    """YAML 1.2 integers: `010` is ten (1.1 read it as octal eight); `0o10` is eight."""
+    text = str(node.value).replace("_", "")
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    try:
+        if digits[:2] in ("0o", "0x"):
+            return sign * int(digits[2:], 8 if digits[1] == "o" else 16)
+        return sign * int(digits, 10)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid integer {node.value!r}", node.start_mark
+        ) from None
+
+
+StackYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+# libyaml parses ~10x faster; it is used when PyYAML was built with it. The pure-Python
+# parser still words every syntax error, so messages do not depend on how PyYAML was built.
+FastStackYamlLoader: type[Any] = StackYamlLoader
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CStackYamlLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        yaml_implicit_resolvers = StackYamlLoader.yaml_implicit_resolvers
+        yaml_constructors = StackYamlLoader.yaml_constructors
+
+    FastStackYamlLoader = _CStackYamlLoader
+
+
+@dataclass
+class LoadedFile:
+    """One stack file: its data (None if unreadable) and where each value came from."""
+
+    path: Path  # as given (used in messages)
+    data: Any = None
+    values: dict[JsonPath, Location] = field(default_factory=dict)
+    keys: dict[JsonPath, Location] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, where: JsonPath | None, message: str, *, at_key: bool = False) -> Problem:
+        line, col = self.locate(where, at_key=at_key)
+        return Problem(str(self.path), line, col, message)
+
+    def locate(self, where: JsonPath | None, *, at_key: bool = False) -> Location:
+        if where is None:
+            return (0, 0)
+        table = self.keys if at_key else self.values
+        path = where
+        while path not in table and path:
+            path = path[:-1]
+            table = self.values
+        return table.get(path, (1, 1))
+
+
+class _Refused(Exception):
+    """Stop constructing: the document is too large or too deep."""
+
+
+class _Constructor:
+    def __init__(self, loaded: LoadedFile, loader: yaml.SafeLoader) -> None:
+        self.loaded = loaded
+        self.loader = loader
+        self.count = 0
+
+    def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Refused(
+                f"document expands to more than {MAX_NODES} nodes (aliases nested too deep?); "
+                "refusing to load it"
+            )
+        if depth > MAX_DEPTH:
+            raise _Refused(f"document is nested deeper than {MAX_DEPTH} levels")
+        self.loaded.values[path] = _mark(node)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: Node, path: JsonPath) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            self._report(node, f"unsupported YAML tag `{node.tag}`")
+            return None
+        return self.loader.construct_object(node)
+
+    def _mapping(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merged = self._merge(value_node, path, depth) | merged
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self._report(key_node, "mapping keys must be plain strings")
+                continue
+            key = str(key_node.value)
+            if key in first_seen:
+                line = first_seen[key].start_mark.line + 1
+                self._report(key_node, f"duplicate key `{key}` (first defined at line {line})")
+                continue
+            first_seen[key] = key_node
+            self.loaded.keys[(*path, key)] = _mark(key_node)
+            out[key] = self.build(value_node, (*path, key), depth + 1)
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def _merge(self, node: Node, path: JsonPath, depth: int) -> dict[str, Any]:
+        """`<<: *base` or `<<: [*a, *b]`: earlier sources win, explicit keys win over all."""
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        result: dict[str, Any] = {}
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self._report(source, "`<<` (merge) expects a mapping or a list of mappings")
+                continue
+            for key, value in self._mapping(source, path, depth).items():
+                result.setdefault(key, value)
+        return result
+
+    def _report(self, node: Node, message: str) -> None:
+        line, col = _mark(node)
+        self.loaded.problems.append(Problem(str(self.loaded.path), line, col, message))
+
+
+def _mark(node: Node) -> Location:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _read_text(loaded: LoadedFile) -> str | None:
+    def fail(message: str) -> None:
+        loaded.problems.append(Problem(str(loaded.path), 0, 0, message))
+
+    try:
+        size = loaded.path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            fail(f"file is {size / MAX_FILE_BYTES:.1f} MiB; stack files are limited to 1 MiB")
+            return None
+        raw = loaded.path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read file: {exc.strerror or exc}")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        fail("not a UTF-8 text file")
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def _compose(loaded: LoadedFile, text: str) -> tuple[Any, Node | None]:
+    fast = FastStackYamlLoader(text)
+    try:
+        return fast, fast.get_single_node()
+    except yaml.YAMLError:
+        fast.dispose()
+    loader = StackYamlLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        message = exc.problem or "invalid YAML"
+        if exc.context:
+            message = f"{exc.context}: {message}"
+        if "\t" in message or "'\\t'" in message:
+            message += " (indent with spaces; YAML does not allow tabs)"
+        loaded.problems.append(Problem(str(loaded.path), line, col, f"YAML syntax: {message}"))
+    except yaml.YAMLError as exc:
+        loaded.problems.append(Problem(str(loaded.path), 0, 0, f"YAML error: {exc}"))
+    return loader, None
+
+
+def load_file(path: Path) -> LoadedFile:
+    """Read and construct one file; problems are collected on the result, never raised."""
+    loaded = LoadedFile(path)
+    text = _read_text(loaded)
+    if text is None:
+        return loaded
+    loader, node = _compose(loaded, text)
+    try:
+        if node is None:
+            if not loaded.problems:
+                loaded.problems.append(
+                    Problem(
+                        str(path),
+                        0,
+                        0,
+                        "file is empty; expected a mapping with `version` and `containers`",
+                    )
+                )
+            return loaded
+        loaded.data = _Constructor(loaded, loader).build(node, ())
+    except _Refused as exc:
+        loaded.data = None
+        loaded.problems.append(Problem(str(path), 0, 0, str(exc)))
+    except yaml.YAMLError as exc:  # a scalar that does not construct, e.g. a bad `!!int`
+        loaded.data = None
+        loaded.problems.append(Problem(str(path), 0, 0, f"YAML error: {exc}"))
+    finally:
+        loader.dispose()
+    return loaded
+
+
+def iter_stack_files(paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Expand directories into their *.yaml / *.yml files, sorted. Yields (path, problem)."""
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            yield from ((p, None) for p in found if p.is_file())
+        elif path.exists():
+            yield path, None
+        else:
+            yield path, "no such file or directory"

@@ -1,0 +1,69 @@
+"""Public API of the input half: stack files -> validated, normalized `Desired`.
+
+    load_stacks(paths) -> Desired        raises SpecError with every problem found
+    validate_paths(paths) -> [Problem]   the same checks, problems returned
+
+Nothing touches the host until the whole input is valid; bad input never raises anything
+but SpecError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.model.desired import Desired, DesiredStack
+from reconciler.model.errors import Problem, SpecError
+from reconciler.spec.loader import LoadedFile, iter_stack_files, load_file
+from reconciler.spec.normalize import normalize_stack
+from reconciler.spec.schema_check import check_schema
+from reconciler.spec.semantic import check_across, check_file
+from reconciler.spec.semantic_container import PortUse
+
+
+def _check(
+    paths: Sequence[str | Path], cache_dir: Path | None = None
+) -> tuple[list[LoadedFile], list[Problem]]:
+    problems: list[Problem] = []
+    valid: list[tuple[LoadedFile, list[PortUse]]] = []
+    for path, missing in iter_stack_files([Path(p) for p in paths]):
+        if missing:
+            problems.append(Problem(str(path), 0, 0, missing))
+            continue
+        loaded = load_file(path)
+        problems.extend(loaded.problems)
+        if loaded.problems:
+            continue
+        schema_problems = check_schema(loaded, cache_dir)
+        problems.extend(schema_problems)
+        if schema_problems:
+            continue
+        file_problems, ports = check_file(loaded)
+        problems.extend(file_problems)
+        valid.append((loaded, ports))
+    problems.extend(check_across(valid))
+    return [loaded for loaded, _ in valid], sorted(set(problems))
+
+
+def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
+    """Every problem in the given files and folders (a folder means its *.yaml/*.yml)."""
+    return _check(paths)[1]
+
+
+def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> Desired:
+    """Load, validate and normalize; raise SpecError carrying every problem. `cache_dir`
+    remembers data that passed the schema (see schema_check.check_schema)."""
+    loaded_files, problems = _check(paths, cache_dir)
+    if problems:
+        raise SpecError(problems)
+    stacks: list[DesiredStack] = []
+    for loaded in loaded_files:
+        try:
+            stacks.append(normalize_stack(loaded.path, loaded.data))
+        except (OSError, UnicodeDecodeError) as exc:  # a file changed under our feet
+            problems.append(
+                Problem(str(loaded.path), 0, 0, f"cannot read a referenced file: {exc}")
+            )
+    if problems:
+        raise SpecError(problems)
+    return Desired(tuple(stacks))
