@@ -34,7 +34,7 @@ from tests.plan_fixtures import (
     without,
 )
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[3] / "schemas" / "plan.schema.json").read_text())
 SECRET = "hunter2-do-not-print"
 
 

@@ -13,7 +13,7 @@ from reconciler.model.errors import Problem, SpecError
 from reconciler.spec.stacks import load_stacks, validate_paths
 from tests.unit.broken_stacks import CASES, BrokenStack
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _problems(path: Path) -> list[Problem]:

@@ -202,7 +202,7 @@ def test_updated_config_records_layer_and_history() -> None:
 
 
 def busybox_script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "make-busybox-image.py"
+    path = Path(__file__).resolve().parents[3] / "scripts" / "make-busybox-image.py"
     spec = importlib.util.spec_from_file_location("make_busybox_image", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

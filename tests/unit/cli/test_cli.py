@@ -14,7 +14,7 @@ from reconciler.model.desired import ImageSource, VolumeSpec
 from tests.fakes import InMemoryDriver
 from tests.unit.broken_stacks import CASES, BrokenStack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 STACK = """\
 version: 1

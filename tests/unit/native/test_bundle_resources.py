@@ -9,7 +9,7 @@ import pytest
 from reconciler.drivers.native.container.bundle import ResolvedMount, oci_config
 from reconciler.model.desired import Limits
 from reconciler.model.errors import DriverError
-from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
+from tests.unit.native.native_bundle_helpers import config_for, make_inputs, make_spec
 
 ETC = {
     "/etc/hosts": "/state/shop-web/hosts",

@@ -10,7 +10,7 @@ from reconciler.drivers.native.container import seccomp
 from reconciler.drivers.native.container.bundle import oci_config
 from reconciler.model.desired import Limits, Ulimit
 from reconciler.model.errors import DriverError
-from tests.unit.native_bundle_helpers import config_for, make_inputs, make_spec
+from tests.unit.native.native_bundle_helpers import config_for, make_inputs, make_spec
 
 # --- process.args: Docker's merge rules --------------------------------------------------
 
