@@ -189,7 +189,7 @@ def cmd_run(ctx: Context) -> int:
 
 def dispatch(ctx: Context) -> int:
     from reconciler.cli import ops
-    from reconciler.loop.status import cmd_status
+    from reconciler.cli.status import cmd_status
 
     handlers: dict[str, Callable[[Context], int]] = {
         "validate": cmd_validate,

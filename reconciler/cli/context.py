@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli.output import wants_color
 from reconciler.drivers.base import Driver
 from reconciler.model.errors import ReconcileError
 
@@ -58,7 +59,7 @@ class Context:
 
     @property
     def color(self) -> bool:
-        return sys.stdout.isatty()
+        return wants_color(sys.stdout)
 
     def out(self, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")

@@ -43,9 +43,9 @@ def cmd_events(ctx: Context) -> int:
 def _image_store(ctx: Context) -> Any:
     if ctx.args.driver != "native":
         raise ReconcileError("`images` manages the native driver's store (use --driver native)")
-    from reconciler.drivers.native.images.store import ImageStore
+    from reconciler.drivers.native.library import ImageLibrary
 
-    return ImageStore(ctx.state_dir / "images", ctx.registry_options())
+    return ImageLibrary(ctx.state_dir / "images", ctx.registry_options())
 
 
 def _images_in_use(ctx: Context) -> set[str]:

@@ -8,34 +8,19 @@ ensured images, the host is observed and planned again; the executor itself neve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from reconciler.drivers.base import Driver
-from reconciler.engine.execute import ActionEvent, ExecutionResult, execute
-from reconciler.model.actions import Kind, Plan, Waiting
+from reconciler.engine.convergence import Convergence
+from reconciler.engine.execute import ActionEvent, execute
+from reconciler.engine.wait import settle
+from reconciler.model.actions import Kind, Plan
 from reconciler.model.desired import Desired
 from reconciler.model.observed import Observed
 from reconciler.planner.plan import PlanOptions, plan
 
 IMAGE_KINDS = frozenset({Kind.PULL, Kind.IMPORT, Kind.BUILD})
 MAX_PASSES = 3
-
-
-@dataclass
-class Convergence:
-    plans: list[Plan] = field(default_factory=list)
-    results: list[ExecutionResult] = field(default_factory=list)
-    # depends_on conditions still unmet when apply stopped waiting (converge_wait)
-    unmet: list[Waiting] = field(default_factory=list)
-    timed_out: bool = False  # ... because its wait deadline passed
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results) and not self.unmet
-
-    @property
-    def first_plan(self) -> Plan:
-        return self.plans[0]
 
 
 def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset[str]:
@@ -88,8 +73,6 @@ def converge(
             break
         options = replace(options, pulled=options.pulled | images)
     if wait is not None and out.ok and any(p.waiting for p in out.plans):
-        from reconciler.engine.wait import settle
-
         settle(desired, driver, options, out, wait, parallelism=parallelism,
                on_plan=on_plan, on_event=on_event)
     return out

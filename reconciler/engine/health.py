@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from reconciler.drivers.base import Driver, ExecRequest
-from reconciler.loop.watch import Wake
+from reconciler.engine.wake import Wake
 from reconciler.model.desired import ContainerSpec, Healthcheck
 from reconciler.model.errors import ReconcileError
 from reconciler.model.observed import Health, Observed, ObservedContainer

@@ -16,19 +16,16 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from reconciler.drivers.base import Driver
+from reconciler.engine.convergence import Convergence
 from reconciler.engine.execute import ActionEvent, execute
 from reconciler.engine.health import HealthMonitor
-from reconciler.loop.watch import Wake
+from reconciler.engine.wake import Wake
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed
 from reconciler.planner.plan import PlanOptions, plan
-
-if TYPE_CHECKING:
-    from reconciler.engine.converge import Convergence
 
 POLL = 0.2  # seconds between observations while only waiting (job exits are polled)
 

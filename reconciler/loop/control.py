@@ -25,12 +25,13 @@ from reconciler.drivers.base import Driver
 from reconciler.engine.converge import converge
 from reconciler.engine.execute import ActionEvent
 from reconciler.engine.health import HealthMonitor
+from reconciler.engine.wake import Wake
 from reconciler.loop.intents import user_stopped
 from reconciler.loop.restart import RestartBook
 from reconciler.loop.stacks import Change, StackSet
 from reconciler.loop.state import gave_up
 from reconciler.loop.status import write_status
-from reconciler.loop.watch import Wake, Watcher
+from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import Observed, ObservedContainer

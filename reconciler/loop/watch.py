@@ -13,24 +13,16 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-WakeKind = Literal["stack", "death", "health", "stop"]
+from reconciler.engine.wake import Wake
+
 STACK_SUFFIXES = (".yaml", ".yml")
 EXIT_FILE = "exit.json"
-
-
-@dataclass(frozen=True)
-class Wake:
-    kind: WakeKind
-    subject: str  # a stack file path or a container name
-    time: float = 0.0  # time.time() when the cause was seen
 
 
 def is_stack_file(path: str) -> bool:

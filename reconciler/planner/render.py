@@ -1,5 +1,5 @@
 """Renderers of a Plan: text (terminal), JSON (machines, schemas/plan.schema.json) and
-Markdown (pull-request comments). Pure functions of the plan: no I/O except `print_plan`.
+Markdown (pull-request comments). Pure functions of the plan: no I/O.
 
 Secrets: env values whose name looks sensitive arrive already masked (hashing.diff_fields);
 nothing here prints env values from anywhere else.
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import sys
 from collections import Counter
-from typing import Any, TextIO
+from typing import Any
 
 from reconciler.model import hashing
 from reconciler.model.actions import Action, FieldChange, Kind, Plan
@@ -138,15 +136,6 @@ def render_text(plan: Plan, color: bool = False) -> str:
         console.print(Text(text, style=style), soft_wrap=True)
     return buffer.getvalue().rstrip("\n")
 
-
-def wants_color(stream: TextIO) -> bool:
-    """Colour for terminals only, and never when NO_COLOR is set (no-color.org)."""
-    return stream.isatty() and "NO_COLOR" not in os.environ
-
-
-def print_plan(plan: Plan, stream: TextIO | None = None) -> None:
-    out = stream if stream is not None else sys.stdout
-    out.write(render_text(plan, color=wants_color(out)) + "\n")
 
 
 # -- json ---------------------------------------------------------------------------------

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from reconciler.model.desired import PortMapping
 from reconciler.model.errors import Problem
 from reconciler.spec import units
 from reconciler.spec.files import resolve_path
+from reconciler.spec.loader import JsonPath, LoadedFile
 from reconciler.spec.schema_check import did_you_mean
-
-if TYPE_CHECKING:
-    from reconciler.spec.semantic import ContainerChecker
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,29 @@ class PortUse:
     column: int
     container: str  # "stack/key"
     mapping: PortMapping
+
+
+# What these checks need of semantic.py's checkers, stated here so that this module does
+# not import the one that calls it.
+class FileContext(Protocol):
+    loaded: LoadedFile
+    data: dict[str, Any]
+    base_dir: Path
+    stack: str
+    ports: list[PortUse]
+
+
+class ContainerChecker(Protocol):
+    key: str
+    spec: dict[str, Any]
+    at: JsonPath
+
+    @property
+    def parent(self) -> FileContext: ...
+
+    def report(self, sub: JsonPath, message: str, *, at_key: bool = False) -> None: ...
+
+    def attempt(self, sub: JsonPath, parse: Callable[[Any], object], value: Any) -> Any: ...
 
 
 def host_hard_limit(name: str) -> int | None:

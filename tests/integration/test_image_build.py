@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images.store import ImageStore
+from reconciler.drivers.native.library import ImageLibrary
 from reconciler.model.desired import BuildSpec, CopyStep, ImageSource
 from reconciler.model.errors import ImageError
 from tests import image_factory as f
@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ImageStore]:
-    images = ImageStore(tmp_path / "state" / "images")
+def store(tmp_path: Path) -> Iterator[ImageLibrary]:
+    images = ImageLibrary(tmp_path / "state" / "images")
     yield images
     shutil.rmtree(images.root)
 
@@ -66,9 +66,9 @@ def test_build_is_deterministic(tmp_path: Path, app_dir: Path) -> None:
         copy=(CopyStep(str(app_dir), "/app"), CopyStep(str(app_dir / "run"), "/tmp/")),
         env=(("MODE", "prod"),),
     )
-    first = ImageStore(tmp_path / "one").ensure(build_source(base, spec))
+    first = ImageLibrary(tmp_path / "one").ensure(build_source(base, spec))
     os.utime(app_dir / "run", (1, 1))  # mtimes are not part of the image
-    second_store = ImageStore(tmp_path / "two")
+    second_store = ImageLibrary(tmp_path / "two")
     second = second_store.ensure(build_source(base, spec))
     assert first.digest == second.digest
     again = second_store.ensure(build_source(base, spec, identity="build:other"))
@@ -76,7 +76,7 @@ def test_build_is_deterministic(tmp_path: Path, app_dir: Path) -> None:
     assert len(os.listdir(second_store.layers)) == 2
 
 
-def test_build_layer_contents(store: ImageStore, tmp_path: Path, app_dir: Path) -> None:
+def test_build_layer_contents(store: ImageLibrary, tmp_path: Path, app_dir: Path) -> None:
     base = source(_layout(tmp_path / "base", [BASE]), key="base")
     spec = BuildSpec(
         base="base",
@@ -94,7 +94,7 @@ def test_build_layer_contents(store: ImageStore, tmp_path: Path, app_dir: Path) 
     assert (top / "tmp/run").is_file()
 
 
-def test_build_config_merge(store: ImageStore, tmp_path: Path, app_dir: Path) -> None:
+def test_build_config_merge(store: ImageLibrary, tmp_path: Path, app_dir: Path) -> None:
     base_config = {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "Labels": {"x": "1"}}
     layout = tmp_path / "base"
     f.write_oci_layout(layout, [BASE], config=base_config)
@@ -117,7 +117,7 @@ def test_build_config_merge(store: ImageStore, tmp_path: Path, app_dir: Path) ->
     assert len(record.layers) == 1  # no copy: no new layer
 
 
-def test_build_from_scratch(store: ImageStore, app_dir: Path) -> None:
+def test_build_from_scratch(store: ImageLibrary, app_dir: Path) -> None:
     spec = BuildSpec(
         base="scratch", copy=(CopyStep(str(app_dir / "run"), "/run.sh"),), cmd=("/run.sh",)
     )
@@ -127,14 +127,14 @@ def test_build_from_scratch(store: ImageStore, app_dir: Path) -> None:
     assert record.config == {"Cmd": ["/run.sh"]}
 
 
-def test_build_with_missing_source_fails_cleanly(store: ImageStore, tmp_path: Path) -> None:
+def test_build_with_missing_source_fails_cleanly(store: ImageLibrary, tmp_path: Path) -> None:
     spec = BuildSpec(base="scratch", copy=(CopyStep(str(tmp_path / "nope"), "/x"),))
     with pytest.raises(ImageError, match="does not exist"):
         store.ensure(build_source(None, spec))
     assert store_files(store) == []
 
 
-def test_busybox_image_imports_and_runs_from_its_layer(store: ImageStore, tmp_path: Path) -> None:
+def test_busybox_image_imports_and_runs_from_its_layer(store: ImageLibrary, tmp_path: Path) -> None:
     requirements.need(Path("/bin/busybox").is_file(), "needs /bin/busybox (busybox-static)")
     layout = tmp_path / "busybox"
     script = REPO / "scripts" / "make-busybox-image.py"

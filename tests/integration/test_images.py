@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images.store import ImageStore
+from reconciler.drivers.native.library import ImageLibrary
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
 from tests import image_factory as f
@@ -37,8 +37,8 @@ BASE = [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ImageStore]:
-    images = ImageStore(tmp_path / "state" / "images")
+def store(tmp_path: Path) -> Iterator[ImageLibrary]:
+    images = ImageLibrary(tmp_path / "state" / "images")
     yield images
     shutil.rmtree(images.root)  # whiteouts and root-owned files: do not leave them to pytest
 
@@ -55,7 +55,7 @@ def source(path: Path, kind: str = "oci", key: str = "img") -> ImageSource:
     return ImageSource(key=key, kind=kind, identity=f"{kind}:{path}", path=str(path))  # type: ignore[arg-type]
 
 
-def store_files(store: ImageStore) -> list[str]:
+def store_files(store: ImageLibrary) -> list[str]:
     """Everything in blobs/, layers/ and tmp/ (what a failed import must not leave)."""
     found = []
     for area in (store.blobs, store.layers, store.layer_meta, store.tmp):
@@ -78,7 +78,7 @@ def assert_base_unpacked(layer: Path) -> None:
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
-def test_oci_layout_import(store: ImageStore, tmp_path: Path, compress: bool) -> None:
+def test_oci_layout_import(store: ImageLibrary, tmp_path: Path, compress: bool) -> None:
     layout = tmp_path / "layout"
     digest = f.write_oci_layout(layout, [BASE], compress=compress, config={"Cmd": ["sh"]})
     progress: list[tuple[str, int, int | None]] = []
@@ -93,7 +93,7 @@ def test_oci_layout_import(store: ImageStore, tmp_path: Path, compress: bool) ->
     assert os.listdir(store.tmp) == []
 
 
-def test_oci_archive_import(store: ImageStore, tmp_path: Path) -> None:
+def test_oci_archive_import(store: ImageLibrary, tmp_path: Path) -> None:
     archive = tmp_path / "image.tar"
     digest = f.write_oci_archive(archive, [BASE, [f.file("extra", b"top")]], compress=True)
     record = store.ensure(source(archive, "archive"))
@@ -102,7 +102,7 @@ def test_oci_archive_import(store: ImageStore, tmp_path: Path) -> None:
     assert (record.layers[1] / "extra").read_bytes() == b"top"
 
 
-def test_docker_archive_import(store: ImageStore, tmp_path: Path) -> None:
+def test_docker_archive_import(store: ImageLibrary, tmp_path: Path) -> None:
     archive = tmp_path / "saved.tar"
     f.write_docker_archive(archive, [BASE], config={"Env": ["PATH=/bin"], "Cmd": ["sh"]})
     record = store.ensure(source(archive, "archive"))
@@ -112,7 +112,7 @@ def test_docker_archive_import(store: ImageStore, tmp_path: Path) -> None:
     assert b"application/vnd.oci.image.manifest.v1+json" in manifest
 
 
-def test_ensure_is_idempotent(store: ImageStore, tmp_path: Path) -> None:
+def test_ensure_is_idempotent(store: ImageLibrary, tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     f.write_oci_layout(layout, [BASE])
     first = store.ensure(source(layout))
@@ -123,7 +123,7 @@ def test_ensure_is_idempotent(store: ImageStore, tmp_path: Path) -> None:
     assert store.list() == [first]
 
 
-def test_shared_layers_are_stored_once(store: ImageStore, tmp_path: Path) -> None:
+def test_shared_layers_are_stored_once(store: ImageLibrary, tmp_path: Path) -> None:
     f.write_oci_layout(tmp_path / "a", [BASE, [f.file("a", b"a")]])
     f.write_oci_layout(tmp_path / "b", [BASE, [f.file("b", b"b")]])
     one = store.ensure(source(tmp_path / "a", key="a"))
@@ -132,7 +132,7 @@ def test_shared_layers_are_stored_once(store: ImageStore, tmp_path: Path) -> Non
     assert len(os.listdir(store.layers)) == 3
 
 
-def test_ref_image_with_pull_never_is_not_pulled(store: ImageStore) -> None:
+def test_ref_image_with_pull_never_is_not_pulled(store: ImageLibrary) -> None:
     ref = ImageSource(key="web", kind="ref", identity="ref:docker.io/library/nginx:1",
                       ref="docker.io/library/nginx:1", pull="never")  # fmt: skip
     with pytest.raises(ImageError, match="not in the image store and pull is never"):
@@ -142,7 +142,8 @@ def test_ref_image_with_pull_never_is_not_pulled(store: ImageStore) -> None:
 # --- verification ------------------------------------------------------------------------
 
 
-def test_corrupt_layer_blob_is_rejected_and_nothing_kept(store: ImageStore, tmp_path: Path) -> None:
+def test_corrupt_layer_blob_is_rejected_and_nothing_kept(store: ImageLibrary,
+                                                         tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     good = [f.file("good", b"fine")]
     bad = [f.file("bad", b"0123456789" * 100)]
@@ -155,7 +156,7 @@ def test_corrupt_layer_blob_is_rejected_and_nothing_kept(store: ImageStore, tmp_
     assert store.identities() == {}
 
 
-def test_wrong_diff_id_is_rejected(store: ImageStore, tmp_path: Path) -> None:
+def test_wrong_diff_id_is_rejected(store: ImageLibrary, tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     made = f.make_layer([f.file("x", b"x")], compress=True)
     config = f.make_config([f.Layer(made.blob, "sha256:" + "0" * 64, made.media_type)])
@@ -198,7 +199,7 @@ UNSAFE_NAMES = list(unsafe_cases(Path("/x")))
 
 @pytest.mark.parametrize("case", UNSAFE_NAMES)
 def test_unsafe_layer_is_refused(
-    store: ImageStore, tmp_path: Path, canary: Path, case: str
+    store: ImageLibrary, tmp_path: Path, canary: Path, case: str
 ) -> None:
     layout = tmp_path / "layout"
     f.write_oci_layout(layout, [unsafe_cases(canary)[case]])
@@ -212,7 +213,7 @@ def test_unsafe_layer_is_refused(
 
 
 def test_symlink_replaced_by_file_never_writes_through(
-    store: ImageStore, tmp_path: Path, canary: Path
+    store: ImageLibrary, tmp_path: Path, canary: Path
 ) -> None:
     layout = tmp_path / "layout"
     entries = [f.symlink("a", str(canary / "keep")), f.file("a", b"replaced")]
@@ -226,7 +227,7 @@ def test_symlink_replaced_by_file_never_writes_through(
 # --- whiteouts -------------------------------------------------------------------------------
 
 
-def test_whiteouts_and_opaque_dirs(store: ImageStore, tmp_path: Path) -> None:
+def test_whiteouts_and_opaque_dirs(store: ImageLibrary, tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     top = [
         f.directory("etc"),
@@ -255,20 +256,20 @@ def _layout(path: Path, layers: list[list[f.Entry]]) -> Path:
 
 def test_stale_tmp_of_a_killed_process_is_cleaned(tmp_path: Path) -> None:
     root = tmp_path / "images"
-    ImageStore(root)
+    ImageLibrary(root)
     finished = subprocess.Popen(["true"])
     finished.wait()
     stale = root / "tmp" / f"{finished.pid}-deadbeef-layer"
     (stale / "half" / "done").mkdir(parents=True)
     (stale / "half" / "done" / "file").write_text("partial")
     (root / "tmp" / "garbage").write_text("x")
-    store = ImageStore(root)
+    store = ImageLibrary(root)
     assert os.listdir(store.tmp) == []
     record = store.ensure(source(_layout(tmp_path / "layout", [BASE])))
     assert_base_unpacked(record.layers[0])
 
 
-def test_remove_and_prune_keep_shared_layers(store: ImageStore, tmp_path: Path) -> None:
+def test_remove_and_prune_keep_shared_layers(store: ImageLibrary, tmp_path: Path) -> None:
     one = store.ensure(source(_layout(tmp_path / "a", [BASE, [f.file("a")]]), key="a"))
     two = store.ensure(source(_layout(tmp_path / "b", [BASE, [f.file("b")]]), key="b"))
     store.remove(one.digest)

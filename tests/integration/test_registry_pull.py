@@ -18,7 +18,7 @@ import pytest
 
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.store import ImageStore
+from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.registry import pull as pull_module
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model.desired import ImageSource
@@ -46,8 +46,8 @@ def auth_registry() -> Iterator[Registry]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ImageStore]:
-    images = ImageStore(tmp_path / "images", RegistryOptions())
+def store(tmp_path: Path) -> Iterator[ImageLibrary]:
+    images = ImageLibrary(tmp_path / "images", RegistryOptions())
     yield images
     shutil.rmtree(images.root, ignore_errors=True)
 
@@ -105,7 +105,8 @@ def test_pulled_busybox_runs_through_the_native_driver(pulled_busybox: str,
 
 
 def test_pull_missing_uses_the_store_and_pull_never_refuses(registry: Registry,
-                                                           store: ImageStore) -> None:  # fmt: skip
+                                                           store: ImageLibrary,
+                                                           ) -> None:  # fmt: skip
     digest = registry.push_entries("app/one", "v1", layers_of("one"))
     ref = f"{registry.host}/app/one:v1"
     assert store.ensure(ref_source(ref)).digest == digest
@@ -116,7 +117,7 @@ def test_pull_missing_uses_the_store_and_pull_never_refuses(registry: Registry,
         store.ensure(ref_source(f"{registry.host}/app/other:v1", pull="never"))
 
 
-def test_digest_pin_pulls_exactly_that_manifest(registry: Registry, store: ImageStore) -> None:
+def test_digest_pin_pulls_exactly_that_manifest(registry: Registry, store: ImageLibrary) -> None:
     first = registry.push_entries("app/pin", "v1", layers_of("pin-a"))
     registry.push_entries("app/pin", "v1", layers_of("pin-b"))  # the tag moves on
     ref = f"{registry.host}/app/pin@{first}"
@@ -124,7 +125,7 @@ def test_digest_pin_pulls_exactly_that_manifest(registry: Registry, store: Image
     assert store.identities()[f"ref:{ref}"] == first
 
 
-def test_moved_tag_is_noticed_on_pull_always(registry: Registry, store: ImageStore) -> None:
+def test_moved_tag_is_noticed_on_pull_always(registry: Registry, store: ImageLibrary) -> None:
     ref = f"{registry.host}/app/moving:latest"
     old = registry.push_entries("app/moving", "latest", layers_of("old"))
     assert store.ensure(ref_source(ref, pull="always")).digest == old
@@ -134,7 +135,7 @@ def test_moved_tag_is_noticed_on_pull_always(registry: Registry, store: ImageSto
     assert store.identities()[f"ref:{ref}"] == new
 
 
-def test_index_picks_the_host_platform(registry: Registry, store: ImageStore) -> None:
+def test_index_picks_the_host_platform(registry: Registry, store: ImageLibrary) -> None:
     host_os, host_arch = oci.host_platform()
     mine = registry.push_entries("app/multi", "host-only", layers_of("mine"))
     other = registry.push_entries("app/multi", "other-only", layers_of("other"))
@@ -156,7 +157,7 @@ def _index(registry: Registry, entries: list[tuple[str, str, str]]) -> bytes:
                                "manifests": manifests})  # fmt: skip
 
 
-def test_zstd_layers_are_pulled(registry: Registry, store: ImageStore) -> None:
+def test_zstd_layers_are_pulled(registry: Registry, store: ImageLibrary) -> None:
     import zstandard
 
     tar = f.layer_tar([f.file("z/data", b"zstd content" * 1000)])
@@ -182,16 +183,16 @@ def _docker_config(path: Path, host: str, user: str, password: str) -> Path:
 def test_password_protected_registry(auth_registry: Registry, tmp_path: Path) -> None:
     digest = auth_registry.push_entries("private/app", "v1", layers_of("private"))
     ref = f"{auth_registry.host}/private/app:v1"
-    anonymous = ImageStore(tmp_path / "anon", RegistryOptions())
+    anonymous = ImageLibrary(tmp_path / "anon", RegistryOptions())
     with pytest.raises(ImageError, match="authentication required") as caught:
         anonymous.ensure(ref_source(ref))
     assert list(anonymous.blobs.iterdir()) == []
     wrong = _docker_config(tmp_path / "wrong.json", auth_registry.host, "alice", "nope")
     with pytest.raises(ImageError, match="authentication") as caught:
-        ImageStore(tmp_path / "wrong", RegistryOptions(config_path=wrong)).ensure(ref_source(ref))
+        ImageLibrary(tmp_path / "wrong", RegistryOptions(config_path=wrong)).ensure(ref_source(ref))
     assert "nope" not in str(caught.value)
     good = _docker_config(tmp_path / "good.json", auth_registry.host, "alice", "s3cret-pw")
-    store = ImageStore(tmp_path / "good", RegistryOptions(config_path=good))
+    store = ImageLibrary(tmp_path / "good", RegistryOptions(config_path=good))
     assert store.ensure(ref_source(ref)).digest == digest
     leaked = [p for p in store.root.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
     assert leaked == []
@@ -201,26 +202,26 @@ def test_password_protected_registry(auth_registry: Registry, tmp_path: Path) ->
 
 
 def test_interrupted_pull_resumes_without_refetching_finished_layers(
-    registry: Registry, store: ImageStore, monkeypatch: pytest.MonkeyPatch
+    registry: Registry, store: ImageLibrary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     layers = [[f.file(f"big/{i}", os.urandom(256 << 10))] for i in range(3)]
     manifest, config, made = f.image_parts(layers, compress=True)
     digest = registry.push_image("app/resume", "v1", manifest, config, [m.blob for m in made])
     victim = oci.descriptor(made[2].media_type, made[2].blob)["digest"]
-    real_add_layer = ImageStore.add_layer
+    real_add_layer = ImageLibrary.add_layer
 
-    def cut_connection(self: ImageStore, layer: oci.LayerRef, *args: Any, **kw: Any) -> None:
+    def cut_connection(self: ImageLibrary, layer: oci.LayerRef, *args: Any, **kw: Any) -> None:
         if layer.digest == victim:
             raise ConnectionResetError(104, "Connection reset by peer")
         real_add_layer(self, layer, *args, **kw)
 
-    monkeypatch.setattr(ImageStore, "add_layer", cut_connection)
+    monkeypatch.setattr(ImageLibrary, "add_layer", cut_connection)
     monkeypatch.setattr(pull_module, "_fetch_layers", _sequential(pull_module._fetch_layers))
     ref = f"{registry.host}/app/resume:v1"
     with pytest.raises(ImageError, match="reset by peer"):
         store.ensure(ref_source(ref))
     assert store.identities() == {}
-    monkeypatch.setattr(ImageStore, "add_layer", real_add_layer)
+    monkeypatch.setattr(ImageLibrary, "add_layer", real_add_layer)
     recorder = Recorder()
     assert store.ensure(ref_source(ref), recorder).digest == digest
     assert recorder.layers == {victim[:19]}  # the two finished layers were not fetched again

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.store import ImageStore
+from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError
@@ -40,8 +40,8 @@ def hostile() -> Iterator[Hostile]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ImageStore]:
-    images = ImageStore(tmp_path / "images", RegistryOptions())
+def store(tmp_path: Path) -> Iterator[ImageLibrary]:
+    images = ImageLibrary(tmp_path / "images", RegistryOptions())
     yield images
     shutil.rmtree(images.root, ignore_errors=True)
 
@@ -54,12 +54,12 @@ def canary(tmp_path: Path) -> Path:
     return path
 
 
-def pull(store: ImageStore, ref: str) -> str:
+def pull(store: ImageLibrary, ref: str) -> str:
     image = ImageSource(key="img", kind="ref", identity=f"ref:{ref}", ref=ref)
     return store.ensure(image).digest
 
 
-def assert_nothing_stored(store: ImageStore) -> None:
+def assert_nothing_stored(store: ImageLibrary) -> None:
     kept = [p.name for d in (store.blobs, store.layers, store.tmp) for p in d.iterdir()]
     assert kept == [] and store.identities() == {}
 
@@ -73,7 +73,7 @@ def _one_layer(registry: Registry, name: str, data: bytes = b"payload" * 512) ->
     return made[0]
 
 
-def test_blob_not_matching_its_digest(registry: Registry, store: ImageStore) -> None:
+def test_blob_not_matching_its_digest(registry: Registry, store: ImageLibrary) -> None:
     layer = _one_layer(registry, "bad/digest")
     stored = registry.blob_file(oci.sha256_digest(layer.blob))
     tampered = bytearray(stored.read_bytes())
@@ -84,7 +84,7 @@ def test_blob_not_matching_its_digest(registry: Registry, store: ImageStore) -> 
     assert_nothing_stored(store)
 
 
-def test_body_longer_than_declared(registry: Registry, store: ImageStore) -> None:
+def test_body_longer_than_declared(registry: Registry, store: ImageLibrary) -> None:
     layer = _one_layer(registry, "bad/long")
     with registry.blob_file(oci.sha256_digest(layer.blob)).open("ab") as stored:
         stored.write(b"trailing bytes the manifest does not declare")
@@ -93,7 +93,7 @@ def test_body_longer_than_declared(registry: Registry, store: ImageStore) -> Non
     assert_nothing_stored(store)
 
 
-def test_size_not_matching_the_descriptor(registry: Registry, store: ImageStore) -> None:
+def test_size_not_matching_the_descriptor(registry: Registry, store: ImageLibrary) -> None:
     manifest, config, made = f.image_parts([[f.file("x", b"sized" * 100)]], compress=True)
     registry.push_image("bad/size", "v0", manifest, config, [made[0].blob])
     doc = json.loads(manifest)
@@ -108,7 +108,8 @@ def test_size_not_matching_the_descriptor(registry: Registry, store: ImageStore)
 
 
 @pytest.mark.parametrize("digest", ["sha256:../../../../etc/passwd", "sha256:abcd", "md5:00"])
-def test_malformed_digests_are_never_used(hostile: Hostile, store: ImageStore, digest: str) -> None:
+def test_malformed_digests_are_never_used(hostile: Hostile, store: ImageLibrary,
+                                          digest: str) -> None:
     manifest, config, _made = f.image_parts([[f.file("x", b"x")]])
     doc = json.loads(manifest)
     doc["layers"][0]["digest"] = digest
@@ -119,7 +120,7 @@ def test_malformed_digests_are_never_used(hostile: Hostile, store: ImageStore, d
     assert_nothing_stored(store)
 
 
-def test_manifest_that_is_also_an_index(hostile: Hostile, store: ImageStore) -> None:
+def test_manifest_that_is_also_an_index(hostile: Hostile, store: ImageLibrary) -> None:
     manifest, config, made = f.image_parts([[f.file("x", b"x")]])
     doc = {**json.loads(manifest), "manifests": []}
     hostile.serve_image("m/x", "v1", oci.canonical_json(doc), oci.MEDIA_MANIFEST,
@@ -129,7 +130,7 @@ def test_manifest_that_is_also_an_index(hostile: Hostile, store: ImageStore) -> 
     assert_nothing_stored(store)
 
 
-def test_media_type_disagreeing_with_content_type(hostile: Hostile, store: ImageStore) -> None:
+def test_media_type_disagreeing_with_content_type(hostile: Hostile, store: ImageLibrary) -> None:
     manifest, config, made = f.image_parts([[f.file("x", b"x")]])
     hostile.serve_image("m/x", "v1", manifest, oci.DOCKER_MANIFEST, [config, made[0].blob])
     with pytest.raises(ImageError, match="disagrees with the Content-Type"):
@@ -137,7 +138,7 @@ def test_media_type_disagreeing_with_content_type(hostile: Hostile, store: Image
     assert_nothing_stored(store)
 
 
-def test_content_digest_header_lying(hostile: Hostile, store: ImageStore) -> None:
+def test_content_digest_header_lying(hostile: Hostile, store: ImageLibrary) -> None:
     manifest, _config, _made = f.image_parts([[f.file("x", b"x")]])
     lie = "sha256:" + "0" * 64
     hostile.routes["/v2/"] = (200, {}, b"{}")
@@ -174,7 +175,7 @@ REFUSALS = {
 
 @pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink-parent", "hardlink-out",
                                   "whiteout-out", "whiteout-slash"])  # fmt: skip
-def test_escaping_layers_are_refused(registry: Registry, store: ImageStore, canary: Path,
+def test_escaping_layers_are_refused(registry: Registry, store: ImageLibrary, canary: Path,
                                      case: str) -> None:  # fmt: skip
     registry.push_entries(f"evil/{case}", "v1", _hostile_layers(canary)[case])
     with pytest.raises(ImageError, match=REFUSALS[case]):
@@ -185,7 +186,7 @@ def test_escaping_layers_are_refused(registry: Registry, store: ImageStore, cana
 
 
 def test_symlinked_parent_swapped_between_layers_stays_inside(
-    registry: Registry, store: ImageStore, canary: Path
+    registry: Registry, store: ImageLibrary, canary: Path
 ) -> None:
     layers = [[f.symlink("a", str(canary))], [f.directory("a"), f.file("a/pwned", b"x")]]
     registry.push_entries("evil/swap", "v1", layers)
@@ -233,7 +234,7 @@ def test_token_realm_on_another_host_gets_no_password(hostile: Hostile, tmp_path
         realm.routes["/token"] = (200, {}, b'{"token":"tok-1","expires_in":300}')
         digest = _bearer_registry(hostile, f"http://localhost:{realm.port}/token")
         host = f"127.0.0.1:{hostile.port}"
-        store = ImageStore(tmp_path / "images", _creds(tmp_path, host))
+        store = ImageLibrary(tmp_path / "images", _creds(tmp_path, host))
         assert pull(store, f"{host}/p/x:v1") == digest
         assert realm.seen and all("authorization" not in s.headers for s in realm.seen)
         assert "scope=repository%3Ap%2Fx%3Apull" in realm.seen[0].path
@@ -246,7 +247,8 @@ def test_token_realm_on_the_registry_host_gets_the_password(hostile: Hostile,
     host = f"127.0.0.1:{hostile.port}"
     digest = _bearer_registry(hostile, f"http://{host}/token")
     hostile.routes["/token"] = (200, {}, b'{"token":"tok-1","expires_in":300}')
-    assert pull(ImageStore(tmp_path / "images", _creds(tmp_path, host)), f"{host}/p/x:v1") == digest
+    store = ImageLibrary(tmp_path / "images", _creds(tmp_path, host))
+    assert pull(store, f"{host}/p/x:v1") == digest
     sent = [s.headers.get("authorization", "") for s in hostile.seen if s.path.startswith("/token")]
     assert sent and sent[0].startswith("Basic ")
 
@@ -256,7 +258,7 @@ def test_expired_token_is_refreshed(hostile: Hostile, tmp_path: Path) -> None:
     host = f"127.0.0.1:{hostile.port}"
     digest = _bearer_registry(hostile, f"http://{host}/token")
     hostile.routes["/token"] = lambda _h: (200, {}, next(issued))
-    assert pull(ImageStore(tmp_path / "images", RegistryOptions()), f"{host}/p/x:v1") == digest
+    assert pull(ImageLibrary(tmp_path / "images", RegistryOptions()), f"{host}/p/x:v1") == digest
     assert len([s for s in hostile.seen if s.path.startswith("/token")]) == 2
 
 
@@ -273,7 +275,7 @@ def test_redirect_to_another_origin_carries_no_credentials(hostile: Hostile,
         for path, answer in dict(hostile.routes).items():
             hostile.routes[path] = _require_basic(answer, basic)  # type: ignore[arg-type]
         host = f"127.0.0.1:{hostile.port}"
-        store = ImageStore(tmp_path / "images", _creds(tmp_path, host))
+        store = ImageLibrary(tmp_path / "images", _creds(tmp_path, host))
         assert pull(store, f"{host}/p/x:v1") == oci.sha256_digest(manifest)
         assert storage.seen and all("authorization" not in s.headers for s in storage.seen)
     finally:

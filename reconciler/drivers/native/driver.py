@@ -36,7 +36,8 @@ from reconciler.drivers.native.container.state import (
     write_json_atomic,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
-from reconciler.drivers.native.images.store import ImageRecord, ImageStore
+from reconciler.drivers.native.images.store import ImageRecord
+from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network import hooks as network_hooks
 from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.drivers.native.registry.options import RegistryOptions
@@ -69,7 +70,7 @@ class NativeDriver:
         registry: RegistryOptions | None = None,
     ) -> None:
         self.layout = StateLayout(Path(state_dir))
-        self.images = ImageStore(self.layout.images, registry)
+        self.images = ImageLibrary(self.layout.images, registry)
         self.volumes = VolumeStore(self.layout.volumes)
         self.network = NetworkManager(self.layout.root, self.layout.containers)
         self.log_max_bytes = log_max_bytes

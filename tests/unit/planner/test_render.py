@@ -12,13 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from reconciler.cli.output import print_plan
 from reconciler.model.actions import Plan
 from reconciler.model.desired import Desired
 from reconciler.model.observed import Observed
 from reconciler.planner.plan import PlanOptions, plan
 from reconciler.planner.render import (
     format_value,
-    print_plan,
     render_json,
     render_markdown,
     render_text,

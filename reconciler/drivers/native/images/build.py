@@ -18,15 +18,13 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.store import ImageRecord, ImageStore
 from reconciler.model.desired import BuildSpec, ImageSource
 from reconciler.model.errors import ImageError
-
-if TYPE_CHECKING:
-    from reconciler.drivers.native.images.store import ImageStore
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -42,13 +40,14 @@ class _Item:
     gid: int = 0
 
 
-def build_image(store: ImageStore, image: ImageSource, progress: Progress | None = None) -> str:
+def build_image(store: ImageStore, image: ImageSource, base: ImageRecord | None,
+                progress: Progress | None = None) -> str:
+    """Build `image` on `base` (its ensured base image, None for scratch)."""
     spec = image.build
     if spec is None:
         raise ImageError(image.key, "build image has no build spec")
     base_layers: tuple[Path, ...] = ()
-    if image.base is not None:
-        base = store.ensure(image.base, progress)
+    if base is not None:
         base_layers = base.layers
         manifest = json.loads(store.read_blob(base.digest))
         config = json.loads(store.read_blob(manifest["config"]["digest"]))

@@ -31,8 +31,6 @@ from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.images.blobio import VerifiedCopy
 from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
-from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.support.pids import process_alive
 
@@ -54,7 +52,7 @@ class ImageRecord:
 
 
 class ImageStore:
-    def __init__(self, root: Path, registry: RegistryOptions | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
         self.layers = root / "layers"
@@ -66,7 +64,6 @@ class ImageStore:
         self._lock = threading.RLock()  # one import or removal at a time in this process
         self._locks_lock = threading.Lock()
         self._layer_locks: dict[str, threading.Lock] = {}  # per diff_id: parallel pulls
-        self.registry = registry
         self._clean_tmp()
 
     # -- queries ------------------------------------------------------------------------
@@ -91,49 +88,6 @@ class ImageStore:
 
     def blob_path(self, digest: str) -> Path:
         return self.blobs / oci.digest_hex(digest)
-
-    # -- ensure -------------------------------------------------------------------------
-
-    def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:
-        with self._lock:
-            existing = self.get(image.identity)
-            if existing is not None and not (image.kind == "ref" and image.pull == "always"):
-                return existing
-            try:
-                digest = self._produce(image, progress)
-            except ImageError:
-                raise
-            except _SOURCE_ERRORS as exc:
-                raise ImageError(image.key, _describe(exc)) from exc
-            self._set_ref(image.identity, digest)
-            record = self._load(image.identity, digest)
-            if record is None:
-                raise ImageError(image.key, f"image {digest} vanished from the store after import")
-            return record
-
-    def _produce(self, image: ImageSource, progress: Progress | None) -> str:
-        if image.kind in ("oci", "archive"):
-            return self._import(Path(image.path), image.key, progress)
-        if image.kind == "build":
-            from reconciler.drivers.native.images.build import (
-                build_image,  # build imports this module
-            )
-
-            return str(build_image(self, image, progress))
-        if image.pull == "never":
-            raise ImageError(image.key, f"{image.ref} is not in the image store and pull is never")
-        from reconciler.drivers.native.registry.pull import pull_image
-
-        return pull_image(self, image.ref, image.key, self.registry or RegistryOptions(), progress)
-
-    def _import(self, path: Path, target: str, progress: Progress | None) -> str:
-        if not path.exists():
-            raise ImageError(target, f"{path} does not exist")
-        reader = oci.BlobReader(path)
-        try:
-            return self.store_image(oci.read_source(reader), target, progress)
-        finally:
-            reader.close()
 
     def store_image(
         self, data: oci.ImageSourceData, target: str, progress: Progress | None = None

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from reconciler.drivers.native.network import netns, nft
 from reconciler.drivers.native.network.ipam import StackNetwork
 from reconciler.drivers.native.network.links import LinkFact
 from reconciler.model.desired import PortMapping
 
-if TYPE_CHECKING:
-    from reconciler.drivers.native.network.manager import NetworkManager
+
+class NetworkManager(Protocol):
+    """The names manager.NetworkManager gives a container's and a stack's objects."""
+
+    def netns_path(self, name: str) -> Path: ...
+
+    def veth(self, name: str) -> str: ...
+
+    def chains(self, network: StackNetwork) -> nft.StackChains: ...
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.store import ImageStore
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
 from reconciler.drivers.native.registry.manifest import (
@@ -31,9 +32,6 @@ from reconciler.drivers.native.registry.progress import reporter
 from reconciler.model.errors import ImageError
 from reconciler.model.reference import Reference, parse_reference
 from reconciler.support.logsetup import logger
-
-if TYPE_CHECKING:
-    from reconciler.drivers.native.images.store import ImageStore
 
 MAX_INDEX_DEPTH = 4
 

@@ -1,0 +1,17 @@
+"""What wakes a waiting convergence: a stack file change, a container death, a change of
+health, a request to stop. The control loop queues them; so does a one-shot apply that
+waits for depends_on conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+WakeKind = Literal["stack", "death", "health", "stop"]
+
+
+@dataclass(frozen=True)
+class Wake:
+    kind: WakeKind
+    subject: str  # a stack file path or a container name
+    time: float = 0.0  # time.time() when the cause was seen
