@@ -7,6 +7,6 @@ demo-down:
 test:
 	bash scripts/test.sh
 lint:
-	.venv/bin/ruff check reconciler tests bench scripts && .venv/bin/mypy reconciler
+	.venv/bin/ruff check reconciler tests bench scripts && .venv/bin/mypy reconciler && .venv/bin/lint-imports
 bench:
 	bash scripts/bench.sh

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 echo "== ruff"; .venv/bin/ruff check reconciler tests bench scripts
 echo "== mypy"; .venv/bin/mypy reconciler
+echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider tests "$@"
