@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "stack.schema.json"
+# Package data, so that an installed wheel finds it as well as a source checkout.
+SCHEMA = resources.files("reconciler").joinpath("schemas", "stack.schema.json")
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -35,8 +37,13 @@ _TYPE_NAMES = {
 
 @cache
 def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
     return loaded
+
+
+@cache
+def _schema_bytes() -> bytes:
+    return SCHEMA.read_bytes()
 
 
 @cache
@@ -195,7 +202,7 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
 
 def _cache_key(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
-    digest = hashlib.sha256(SCHEMA_PATH.read_bytes())
+    digest = hashlib.sha256(_schema_bytes())
     digest.update(canonical.encode())
     return digest.hexdigest()
 
