@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,6 +139,21 @@ def main(argv: Sequence[str] | None = None, *, driver: Driver | None = None) -> 
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        return _report_bug(exc, args.verbose)
+
+
+def _report_bug(exc: Exception, verbose: bool) -> int:
+    from reconciler import __version__
+
+    if verbose:
+        traceback.print_exc(file=sys.stderr)
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    print(f"reconcile: unexpected {type(exc).__name__}{place}. This is a bug in reconcile "
+          f"{__version__}; please report it with the command you ran"
+          f"{'' if verbose else ' and its output with -v (the traceback)'}.", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reconciler import __version__
 from reconciler.cli.main import main
 from reconciler.model.desired import ImageSource, VolumeSpec
+from reconciler.model.observed import Observed
 from tests.fakes import InMemoryDriver
 from tests.unit.broken_stacks import CASES, BrokenStack
 
@@ -194,3 +196,25 @@ def test_unknown_container_is_an_error(tmp_path: Path, capsys: pytest.CaptureFix
 def test_image_and_volume_types_are_the_model_ones() -> None:
     # Guard: the fake must receive the project's model types (contract check).
     assert ImageSource.__module__ == VolumeSpec.__module__ == "reconciler.model.desired"
+
+
+class BuggyDriver(InMemoryDriver):
+    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+        raise KeyError("API_TOKEN=s3cr3t-value")  # a bug whose message carries a secret
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_unexpected_exception_is_one_line_and_exit_1(
+    verbose: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["-v", "ps"] if verbose else ["ps"]
+    code, out, err = _run(capsys, argv, BuggyDriver(), tmp_path)
+    assert code == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("reconcile: unexpected KeyError at ") and "bug" in last
+    assert f"reconcile {__version__}" in last
+    if verbose:
+        assert "Traceback (most recent call last)" in err
+    else:
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "s3cr3t" not in err  # the message is not echoed: it may carry content
