@@ -1,10 +1,14 @@
-"""InMemoryDriver: the reconciler.drivers.base.Driver protocol held in memory.
+"""InMemoryDriver: the whole driver contract (reconciler.drivers.base.FullDriver) held in
+memory, and nothing else: no native internals, so the engine, the loop and the CLI are
+exercised against the contract alone.
 
 It records every call in `calls` (("create", "shop-db"), ...), fails the calls named in
 `fail_on` with a DriverError, and can hold each call for `delay` seconds so tests can count
 how many run at once (`max_in_flight`). Images live in `images` (identity -> digest); set
 an entry to a new digest to simulate a tag that moved. A started container with a
-healthcheck is `healthy` at once, unless its name is in `unhealthy`.
+healthcheck is `healthy` at once, unless its name is in `unhealthy`; probe() answers the
+same way (an exec check runs exec()). die() ends a container as a crash would and tells
+the watch() subscribers, as a real driver's event stream does.
 """
 
 from __future__ import annotations
@@ -12,11 +16,19 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
-from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
-from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.drivers.base import (
+    ContainerStats,
+    DriverEvent,
+    ExecRequest,
+    ImageInfo,
+    LogLine,
+    Progress,
+)
+from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
 from reconciler.model.errors import DriverError, NotFound
 from reconciler.model.hashing import hashed_fields
 from reconciler.model.labels import ownership_labels
@@ -42,6 +54,8 @@ class InMemoryDriver:
         self._lock = threading.Lock()
         self.checked: set[str] = set()  # names created with a healthcheck
         self.unhealthy: set[str] = set()  # ... whose checks fail
+        self.subscribers: list[Callable[[DriverEvent], None]] = []
+        self.probed: list[str] = []
 
     def _call(self, method: str, target: str) -> None:
         """Record the call, hold it for `delay`, and fail it if asked to."""
@@ -102,8 +116,10 @@ class InMemoryDriver:
         health = "none"
         if name in self.checked:
             health = "unhealthy" if name in self.unhealthy else "healthy"
+        seen = self._get(name)
+        restarts = seen.restart_count + (seen.state == "exited" and seen.started_at is not None)
         self._set_state(name, state="running", pid=1000 + len(self.calls), exit_code=None,
-                        health=health)
+                        health=health, started_at=time.time(), restart_count=restarts)
 
     def stop(self, name: str, timeout: float | None = None) -> None:
         self._call("stop", name)
@@ -140,6 +156,65 @@ class InMemoryDriver:
     def stats(self, name: str) -> ContainerStats:
         self._call("stats", name)
         return ContainerStats(name, 0.0, 0, None, 1)
+
+    # -- health probes and the event stream --
+
+    def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
+        self.probed.append(container.name)  # not in `calls`: those are the lifecycle
+        if check.kind == "exec":
+            return self.exec(container.name, ExecRequest(argv=list(check.exec))) == 0
+        return container.name not in self.unhealthy
+
+    def watch(self, on_event: Callable[[DriverEvent], None]) -> _Subscription:
+        self.subscribers.append(on_event)
+        return _Subscription(self.subscribers, on_event)
+
+    def die(self, name: str, exit_code: int = 1, oom_killed: bool = False) -> None:
+        """The container's process ends behind the executor's back."""
+        now = time.time()
+        self._set_state(name, state="exited", pid=None, exit_code=exit_code,
+                        oom_killed=oom_killed, finished_at=now)
+        for notify in list(self.subscribers):
+            notify(DriverEvent("died", name, now, exit_code=exit_code, oom_killed=oom_killed))
+
+    # -- operators' commands --
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        self._get(name)
+        return {"backend": {"driver": self.name, "calls": len(self.calls)}}
+
+    def list_images(self) -> list[ImageInfo]:
+        return [ImageInfo(digest, identity, 1024, 1)
+                for identity, digest in sorted(self.images.items())]
+
+    def pull_image(self, ref: str, progress: Progress | None = None) -> str:
+        self._call("pull_image", ref)
+        with self._lock:
+            return self.images.setdefault(f"ref:{ref}", digest_of(f"ref:{ref}"))
+
+    def remove_image(self, digest: str) -> None:
+        self._call("remove_image", digest)
+        if digest not in self.images.values():
+            raise NotFound(digest, "no such image in the store")
+        self.images = {i: d for i, d in self.images.items() if d != digest}
+
+    def prune_images(self, keep: frozenset[str]) -> list[str]:
+        removed = sorted({d for d in self.images.values() if d not in keep})
+        self.images = {i: d for i, d in self.images.items() if d in keep}
+        return removed
+
+    def host_facts(self) -> dict[str, Any]:
+        return {"backend": "in memory"}
+
+
+class _Subscription:
+    def __init__(self, subscribers: list[Callable[[DriverEvent], None]],
+                 sink: Callable[[DriverEvent], None]) -> None:
+        self.subscribers, self.sink = subscribers, sink
+
+    def close(self) -> None:
+        if self.sink in self.subscribers:
+            self.subscribers.remove(self.sink)
 
 
 def observed_from_spec(

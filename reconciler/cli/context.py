@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.output import wants_color
-from reconciler.drivers.base import Driver
+from reconciler.drivers.base import FullDriver
 from reconciler.model.errors import ReconcileError
 
 
-def make_driver(name: str, state_dir: Path, registry: Any = None) -> Driver:
+def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
     """`registry`: RegistryOptions (insecure hosts, credentials file) for native pulls."""
     if name == "native":
         from reconciler.drivers.journal import JournaledDriver
@@ -26,8 +26,8 @@ def make_driver(name: str, state_dir: Path, registry: Any = None) -> Driver:
 @dataclass
 class Context:
     args: argparse.Namespace
-    injected_driver: Driver | None = None
-    _driver: Driver | None = field(default=None, init=False)
+    injected_driver: FullDriver | None = None
+    _driver: FullDriver | None = field(default=None, init=False)
 
     @property
     def state_dir(self) -> Path:
@@ -40,7 +40,7 @@ class Context:
         return self.state_dir / "cache" / "schema"
 
     @property
-    def driver(self) -> Driver:
+    def driver(self) -> FullDriver:
         if self._driver is None:
             self._driver = self.injected_driver or make_driver(
                 self.args.driver, self.state_dir, self.registry_options()

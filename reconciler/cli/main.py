@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.cli.context import Context
-from reconciler.drivers.base import Driver
+from reconciler.drivers.base import FullDriver
 from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.support.logsetup import configure_logging, logger
 
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, driver: Driver | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None) -> int:
     """Run one command. `driver` injects a driver (tests); otherwise --driver picks one."""
     args = build_parser().parse_args(argv)
     configure_logging(args.log_format, args.verbose)

@@ -1,18 +1,25 @@
-"""The one small protocol every driver implements.
+"""The contract every driver implements, in two small protocols.
 
-Only the project's own errors (reconciler.errors) leave a driver: backend exceptions are
-converted here, at the edge. Every method that takes a `name` takes the host-wide
-container name ("shop-web", "shop-web-2").
+- `Driver`: what convergence needs. The planner's input (observe), the executor's calls
+  (images, volumes, container lifecycle), and what the control loop and health checks need
+  (an event stream of deaths, probes run in the container's context).
+- `Operations`: what operators' commands need (pause, logs, exec, stats, inspect, the
+  image store, host facts).
+
+`FullDriver` is both: what the CLI hands out. Nothing above the drivers reaches around
+these (the import contracts check it). Only the project's own errors (model.errors) leave
+a driver: backend exceptions are converted once, at its edge. Every method that takes a
+`name` takes the host-wide container name ("shop-web", "shop-web-2").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.model.observed import Observed
+from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
+from reconciler.model.observed import Observed, ObservedContainer
 
 # Progress callback for long image operations: (what, bytes done, bytes total or None).
 Progress = Callable[[str, int, int | None], None]
@@ -42,6 +49,31 @@ class ExecRequest:
     env: Sequence[tuple[str, str]] = ()
     user: str | None = None
     workdir: str | None = None
+
+
+@dataclass(frozen=True)
+class DriverEvent:
+    """Something that happened to a container behind the executor's back."""
+
+    kind: Literal["died"]  # the process exited, was killed, or OOM-killed
+    name: str
+    time: float  # time.time() when the driver saw it
+    exit_code: int | None = None
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    digest: str
+    identity: str  # what it was ensured for (ImageSource.identity), or a reference
+    size: int  # bytes
+    layers: int
+
+
+class Subscription(Protocol):
+    def close(self) -> None:
+        """Stop delivering events; returns once no callback runs any more."""
+        ...
 
 
 @runtime_checkable
@@ -76,6 +108,23 @@ class Driver(Protocol):
         """Stop if running, then remove everything the container owns on the host."""
         ...
 
+    def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
+        """Run one health check in the container's context (exec inside it; tcp/http to
+        127.0.0.1:port in its network). True when healthy. May block up to check.timeout;
+        the caller bounds it."""
+        ...
+
+    def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
+        """Call `on_event` (from a thread of the driver's) for every container death from
+        now on, until the subscription is closed. Deaths that happened before are found
+        by observe()."""
+        ...
+
+
+@runtime_checkable
+class Operations(Protocol):
+    name: str
+
     def pause(self, name: str) -> None: ...
 
     def unpause(self, name: str) -> None: ...
@@ -89,3 +138,28 @@ class Driver(Protocol):
         ...
 
     def stats(self, name: str) -> ContainerStats: ...
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """What the backend knows beyond ObservedContainer (network, runtime), JSON-able."""
+        ...
+
+    def list_images(self) -> list[ImageInfo]: ...
+
+    def pull_image(self, ref: str, progress: Progress | None = None) -> str:
+        """Ask the registry for `ref` now (like `pull: always`); return the digest."""
+        ...
+
+    def remove_image(self, digest: str) -> None: ...
+
+    def prune_images(self, keep: frozenset[str]) -> list[str]:
+        """Remove every image whose digest is not in `keep`; return what was removed."""
+        ...
+
+    def host_facts(self) -> dict[str, Any]:
+        """The backend's facts for `reconcile info` (runtime, cgroups, limits, ...)."""
+        ...
+
+
+@runtime_checkable
+class FullDriver(Driver, Operations, Protocol):
+    """Both protocols: what the CLI's commands get."""

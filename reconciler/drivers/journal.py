@@ -6,19 +6,29 @@ are recorded by whoever sees them happen (the native driver's per-container moni
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from reconciler.drivers.base import ContainerStats, Driver, ExecRequest, LogLine, Progress
-from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.model.observed import Observed
+from reconciler.drivers.base import (
+    ContainerStats,
+    DriverEvent,
+    ExecRequest,
+    FullDriver,
+    ImageInfo,
+    LogLine,
+    Progress,
+    Subscription,
+)
+from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
+from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.support.events import append_event
 
 
 class JournaledDriver:
     """Delegates to `inner`; after each successful change appends one event."""
 
-    def __init__(self, inner: Driver, state_dir: Path) -> None:
+    def __init__(self, inner: FullDriver, state_dir: Path) -> None:
         self.inner = inner
         self.name = inner.name
         self.state_dir = state_dir
@@ -80,3 +90,37 @@ class JournaledDriver:
 
     def stats(self, name: str) -> ContainerStats:
         return self.inner.stats(name)
+
+    # -- read-only, or events of their own (deaths are journaled by whoever sees them) --
+
+    def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
+        return self.inner.probe(container, check)
+
+    def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
+        return self.inner.watch(on_event)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        return self.inner.inspect(name)
+
+    def host_facts(self) -> dict[str, Any]:
+        return self.inner.host_facts()
+
+    # -- the image store --
+
+    def list_images(self) -> list[ImageInfo]:
+        return self.inner.list_images()
+
+    def pull_image(self, ref: str, progress: Progress | None = None) -> str:
+        digest = self.inner.pull_image(ref, progress)
+        self._event("image", ref, digest=digest)
+        return digest
+
+    def remove_image(self, digest: str) -> None:
+        self.inner.remove_image(digest)
+        self._event("image-removed", digest)
+
+    def prune_images(self, keep: frozenset[str]) -> list[str]:
+        removed = self.inner.prune_images(keep)
+        for digest in removed:
+            self._event("image-removed", digest, why="prune")
+        return removed

@@ -1,65 +1,26 @@
-"""Health checks, run by the control loop from outside the container.
+"""Health checks, run by the control loop (and a waiting apply) from outside the container.
 
-- exec: the command runs in the container's namespaces (driver.exec); exit 0 is healthy.
-- tcp / http: a throwaway thread enters the container's network namespace
-  (setns(CLONE_NEWNET) on /proc/<pid>/ns/net; it affects only that thread) and connects to
-  127.0.0.1:port, so the probe works whatever addresses the container has. http sends a
-  GET and wants a 2xx/3xx status line.
-
-Docker's state machine: `starting` until the first success; `unhealthy` after `retries`
-consecutive failures, failures during `start_period` not counted; one success makes it
-`healthy` again. Each check runs every `interval` and fails after `timeout`. A change of
-state wakes the loop, which decides what to do (on_unhealthy: restart).
+The probe itself runs through the driver (Driver.probe: exec in the container, tcp/http
+in its network); this module keeps Docker's state machine and the timing. `starting`
+until the first success; `unhealthy` after `retries` consecutive failures, failures during
+`start_period` not counted; one success makes it `healthy` again. Each check runs every
+`interval` and fails after `timeout`. A change of state wakes the loop, which decides
+what to do (on_unhealthy: restart).
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from reconciler.drivers.base import Driver, ExecRequest
+from reconciler.drivers.base import Driver
 from reconciler.engine.wake import Wake
 from reconciler.model.desired import ContainerSpec, Healthcheck
 from reconciler.model.errors import ReconcileError
 from reconciler.model.observed import Health, Observed, ObservedContainer
-
-CLONE_NEWNET = 0x40000000
-
-
-def _in_netns(pid: int, work: Callable[[], bool]) -> bool:
-    """Run `work` in a new thread that first joins the network namespace of `pid`."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            return False
-    finally:
-        os.close(fd)
-    return work()
-
-
-def tcp_probe(port: int, timeout: float) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def http_probe(port: int, path: str, timeout: float) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-            status = conn.makefile("rb").readline(256).split()
-    except OSError:
-        return False
-    return len(status) >= 2 and status[1][:1] in (b"2", b"3")
 
 
 def _with_timeout(work: Callable[[], bool], timeout: float) -> bool:
@@ -78,17 +39,8 @@ def _with_timeout(work: Callable[[], bool], timeout: float) -> bool:
     return bool(result and result[0])
 
 
-def run_probe(driver: Driver, name: str, pid: int, check: Healthcheck) -> bool:
-    if check.kind == "exec":
-        def work() -> bool:
-            return driver.exec(name, ExecRequest(argv=list(check.exec))) == 0
-    elif check.kind == "tcp":
-        def work() -> bool:
-            return _in_netns(pid, lambda: tcp_probe(check.port or 0, check.timeout))
-    else:
-        def work() -> bool:
-            return _in_netns(pid, lambda: http_probe(check.port or 0, check.path, check.timeout))
-    return _with_timeout(work, check.timeout)
+def run_probe(driver: Driver, seen: ObservedContainer, check: Healthcheck) -> bool:
+    return _with_timeout(lambda: driver.probe(seen, check), check.timeout)
 
 
 class HealthState:
@@ -121,7 +73,7 @@ class _Prober(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.wait(self.check.interval):
-            ok = run_probe(self.driver, self.seen.name, self.seen.pid or 0, self.check)
+            ok = run_probe(self.driver, self.seen, self.check)
             if self.halt.is_set():
                 return
             if self.state.record(ok, time.time()):

@@ -25,6 +25,7 @@ from reconciler.drivers.base import Driver
 from reconciler.engine.health import HealthState, run_probe
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import NotFound, ReconcileError
+from reconciler.model.observed import ObservedContainer
 
 NEXT_SUFFIX = ".next"
 NO_CHECK_RUN = 1.0  # without a healthcheck: still running after this long counts
@@ -68,13 +69,13 @@ def wait_healthy(driver: Driver, spec: ContainerSpec) -> None:
     check = spec.healthcheck
     state = HealthState(check, time.time()) if check is not None else None
     while True:
-        pid = _running_pid(driver, spec)
+        seen = _running(driver, spec)
         if state is None or check is None:
             if time.monotonic() - began >= NO_CHECK_RUN:
                 return
             time.sleep(0.1)
             continue
-        state.record(run_probe(driver, spec.name, pid, check), time.time())
+        state.record(run_probe(driver, seen, check), time.time())
         if state.status == "healthy":
             return
         if state.status == "unhealthy":
@@ -86,10 +87,10 @@ def wait_healthy(driver: Driver, spec: ContainerSpec) -> None:
         time.sleep(check.interval)
 
 
-def _running_pid(driver: Driver, spec: ContainerSpec) -> int:
+def _running(driver: Driver, spec: ContainerSpec) -> ObservedContainer:
     seen = driver.observe(frozenset({spec.stack})).by_name().get(spec.name)
     if seen is None or seen.state != "running" or seen.pid is None:
         state = "gone" if seen is None else f"{seen.state}, exit code {seen.exit_code}"
         raise ReconcileError(f"{spec.name}: new version stopped running ({state}); "
                              "the old version keeps running")
-    return seen.pid
+    return seen

@@ -1,13 +1,13 @@
 """What wakes a waiting convergence: a stack file change, a container death, a change of
-health, a request to stop. The control loop queues them; so does a one-shot apply that
-waits for depends_on conditions."""
+health, a user's stop or start, a request to stop. The control loop queues them; so does a
+one-shot apply that waits for depends_on conditions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-WakeKind = Literal["stack", "death", "health", "stop"]
+WakeKind = Literal["stack", "death", "health", "intent", "stop"]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """`reconcile run`: the control loop.
 
-One thread decides. Watchers (stack folders, container exit records, health probes) put
-`Wake`s on a queue; the loop drains it, reloads what changed (debounced), and converges:
-observe -> (note deaths, overlay health, derive backoff) -> plan -> execute. It holds the
-state-dir lock for its whole life, so it is the only writer; `apply` and `down` are refused
-meanwhile with a clear message. SIGTERM stops it cleanly and leaves containers running.
-docs/loop.md describes the behaviour and the decisions behind it.
+One thread decides. Watchers (stack folders, user intents, the driver's event stream of
+deaths, health probes) put `Wake`s on a queue; the loop drains it, reloads what changed
+(debounced), and converges: observe -> (note deaths, overlay health, derive backoff) ->
+plan -> execute. It holds the state-dir lock for its whole life, so it is the only writer;
+`apply` and `down` are refused meanwhile with a clear message. SIGTERM stops it cleanly
+and leaves containers running. docs/loop.md describes the behaviour and the decisions behind it.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.base import Driver
+from reconciler.drivers.base import Driver, DriverEvent
 from reconciler.engine.converge import converge
 from reconciler.engine.execute import ActionEvent
 from reconciler.engine.health import HealthMonitor
 from reconciler.engine.wake import Wake
+from reconciler.loop.intents import DIR as INTENTS_DIR
 from reconciler.loop.intents import user_stopped
 from reconciler.loop.restart import RestartBook
 from reconciler.loop.stacks import Change, StackSet
@@ -52,7 +53,7 @@ class Loop:
         self.prune, self.resync, self.parallelism = prune, resync, parallelism
         self.stacks = StackSet(sources)
         self.wakes: queue.Queue[Wake] = queue.Queue()
-        self.watcher = Watcher(self.wakes, state_dir / "containers")
+        self.watcher = Watcher(self.wakes)
         self.health = HealthMonitor(driver, self.wakes)
         self.book = RestartBook.from_json(_read_json(state_dir / BOOK_FILE))
         self.stopping = threading.Event()
@@ -74,7 +75,9 @@ class Loop:
         with state_lock(self.state_dir, on_wait=waiting, role="run"):
             self._install_signals()
             self.watcher.watch_stacks(self.stacks.sources)
+            self.watcher.watch_intents(self.state_dir / INTENTS_DIR)
             self.watcher.start()
+            deaths = self.driver.watch(self._on_driver_event)
             try:
                 self.event("loop-started", "", pid=os.getpid(),
                            sources=[str(s) for s in self.stacks.sources])
@@ -84,10 +87,14 @@ class Loop:
                 self._serve()
                 _sd_notify("STOPPING=1")
             finally:
+                deaths.close()
                 self.health.stop()
                 self.watcher.stop()
                 self.event("loop-stopped", "")
         return 0
+
+    def _on_driver_event(self, event: DriverEvent) -> None:
+        self.wakes.put(Wake("death", event.name, event.time))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -117,8 +124,8 @@ class Loop:
                 elif wake.kind == "death":
                     self._death_seen.setdefault(wake.subject, []).append(wake.time)
                     reasons.add("death")
-                elif wake.kind == "health":
-                    reasons.add("health")
+                elif wake.kind in ("health", "intent"):
+                    reasons.add(wake.kind)
             if self.stopping.is_set():
                 break
             if pending and (now - last >= QUIET or now - first >= MAX_DEBOUNCE):
@@ -217,7 +224,6 @@ class Loop:
     def _after(self, plan: Plan, acted: bool) -> None:
         observed = self.driver.observe(self.stacks.scope()) if acted else self._observed
         observed = self.health.overlay(observed)
-        self.watcher.sync_containers()
         self.health.sync(observed, self._specs)
         self._last["deferred"] = {d.name: d.due for d in plan.deferred}
         self._last["orphans"] = list(plan.orphans)

@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
 from reconciler.drivers.native import hostinfo
@@ -40,6 +39,7 @@ from reconciler.drivers.native.images.store import ImageRecord
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network import hooks as network_hooks
 from reconciler.drivers.native.network.manager import NetworkManager
+from reconciler.drivers.native.operations import NativeOperations
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model import hashing
 from reconciler.model import labels as labelkeys
@@ -58,7 +58,7 @@ KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drai
 POLL = 0.05
 
 
-class NativeDriver:
+class NativeDriver(NativeOperations):
     name = "native"
 
     def __init__(
@@ -344,10 +344,6 @@ class NativeDriver:
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + timeout
             time.sleep(POLL)
-
-    def network_details(self, name: str) -> dict[str, Any]:
-        """The container's netns links and addresses as the kernel reports them."""
-        return self.network.details(name)
 
     # -- pause, logs, exec, stats --
 
