@@ -101,11 +101,7 @@ def cmd_ps(ctx: Context) -> int:
 
 def cmd_inspect(ctx: Context) -> int:
     c = _find(ctx, ctx.args.name)
-    data = asdict(c)
-    driver = getattr(ctx.driver, "inner", ctx.driver)  # under the journal wrapper
-    network_details = getattr(driver, "network_details", None)  # native: from the kernel
-    if network_details is not None:
-        data["network"] = network_details(c.name)
+    data = {**asdict(c), **ctx.driver.inspect(c.name)}
     ctx.out(json.dumps(data, indent=2, default=str, sort_keys=True))
     return 0
 
@@ -149,14 +145,18 @@ def cmd_stats(ctx: Context) -> int:
     return 0
 
 
-def _simple(verb: str) -> Callable[[Context], int]:
-    def run(ctx: Context) -> int:
-        name = container_name(ctx.args.name)
-        getattr(ctx.driver, verb)(name)
-        ctx.out(f"{verb}: {name}")
-        return 0
+def cmd_pause(ctx: Context) -> int:
+    name = container_name(ctx.args.name)
+    ctx.driver.pause(name)
+    ctx.out(f"pause: {name}")
+    return 0
 
-    return run
+
+def cmd_unpause(ctx: Context) -> int:
+    name = container_name(ctx.args.name)
+    ctx.driver.unpause(name)
+    ctx.out(f"unpause: {name}")
+    return 0
 
 
 def cmd_kill(ctx: Context) -> int:
@@ -200,8 +200,8 @@ HANDLERS: dict[str, Callable[[Context], int]] = {
     "exec": cmd_exec,
     "stats": cmd_stats,
     "kill": cmd_kill,
-    "pause": _simple("pause"),
-    "unpause": _simple("unpause"),
+    "pause": cmd_pause,
+    "unpause": cmd_unpause,
     "stop": cmd_stop,
     "start": cmd_start,
     "version": cmd_version,

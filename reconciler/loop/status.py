@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reconciler.loop.intents import user_stopped
 from reconciler.support.pids import process_alive
 
 FILE = "loop/status.json"
@@ -45,11 +46,14 @@ def overlay_ps(state_dir: Path, rows: list[dict[str, Any]]) -> None:
     if doc is None or not doc["running"]:
         return
     known = doc.get("containers", {})
+    stopped = user_stopped(state_dir)  # the markers, not the loop's last word: always current
     for row in rows:
+        if row["name"] in stopped and row["state"] in ("exited", "dead", "created"):
+            row["state"] = "user-stopped"
         seen = known.get(row["name"])
         if not seen:
             continue
-        if seen.get("state") in ("backoff", "gave-up", "user-stopped") and \
+        if seen.get("state") in ("backoff", "gave-up") and \
                 row["state"] in ("exited", "dead", "running"):
             row["state"] = seen["state"]
         row["next_attempt"] = seen.get("next_attempt")
