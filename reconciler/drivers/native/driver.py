@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.model.observed import Observed
 from reconciler.support.pids import process_alive
+from reconciler.support.trees import remove_tree
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
@@ -326,8 +326,10 @@ class NativeDriver(NativeOperations):
         if rootfs.is_mounted(paths.rootfs):  # never rmtree through a live mount
             raise DriverError(name, f"{paths.rootfs} is still mounted")
         self.network.teardown(name)  # while the dir exists: a retry still finds the name
-        if paths.root.exists():
-            shutil.rmtree(paths.root)
+        try:
+            remove_tree(paths.root)
+        except OSError as e:
+            raise DriverError(name, f"cannot remove its state folder: {e.strerror}") from e
 
     def _monitor_alive(self, paths: ContainerPaths) -> bool:
         pid = read_json(paths.monitor_pid)

@@ -8,10 +8,10 @@ Docker, a new volume is not pre-filled with the image's content at the mount tar
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from reconciler.model.errors import DriverError
+from reconciler.support.trees import remove_tree
 
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 VOLUME_MODE = 0o755
@@ -38,9 +38,7 @@ class VolumeStore:
     def remove(self, full_name: str) -> None:
         path = self.path(full_name)
         try:
-            shutil.rmtree(path)
-        except FileNotFoundError:
-            return
+            remove_tree(path)
         except OSError as e:
             raise DriverError(full_name, f"cannot remove volume at {path}: {e}") from e
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tarfile
 import threading
 import uuid
@@ -32,7 +31,9 @@ from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.images.blobio import VerifiedCopy
 from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.model.errors import ImageError, NotFound
+from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
+from reconciler.support.trees import remove_tree
 
 _SOURCE_ERRORS = (
     oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
@@ -317,7 +318,10 @@ class ImageStore:
             owner = entry.name.split("-", 1)[0]
             if owner.isdigit() and process_alive(int(owner)):
                 continue
-            _remove(entry)
+            try:
+                _remove(entry)
+            except OSError as exc:  # never a reason to stop an unrelated command
+                logger().warning("image-store-tmp-left", path=str(entry), error=exc.strerror)
 
 
 def _diff_ids(config: Any) -> list[str]:
@@ -333,16 +337,8 @@ def _diff_ids(config: Any) -> list[str]:
 
 
 def _remove(path: Path) -> None:
-    """Remove a file or tree; read-only directories (as a non-root user) are opened up."""
-
-    def _retry(func: Callable[..., Any], failed: str, _exc: Any) -> None:
-        os.chmod(os.path.dirname(failed), 0o700)
-        func(failed)
-
-    if path.is_symlink() or path.is_file() or (path.exists() and not path.is_dir()):
-        path.unlink(missing_ok=True)
-    elif path.is_dir():
-        shutil.rmtree(path, onerror=_retry)
+    """Remove a file or tree (iteratively; read-only folders of a non-root user opened up)."""
+    remove_tree(path)
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,6 +30,7 @@ from typing import IO
 
 from reconciler.drivers.native.images.inflate import GzipInflater
 from reconciler.model.errors import ImageError
+from reconciler.support.trees import remove_tree
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -243,7 +244,7 @@ class LayerUnpacker:
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return True
-            shutil.rmtree(parts[-1], dir_fd=parent)
+            remove_tree(parts[-1], dir_fd=parent)
             depth = len(parts)
             self._dirs = {k: v for k, v in self._dirs.items() if k[:depth] != parts}
         else:
