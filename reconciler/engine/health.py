@@ -91,7 +91,7 @@ class HealthMonitor:
         live = set()
         for seen in observed.containers:
             spec = specs.get(seen.name)
-            check = spec.healthcheck if spec is not None else None
+            check = None if spec is None else spec.healthcheck or seen.healthcheck
             if check is None or seen.state != "running" or seen.pid is None:
                 continue
             live.add(seen.name)

@@ -162,7 +162,7 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
-    stop_signal: str = "SIGTERM"
+    stop_signal: str | None = None  # None: the image's StopSignal, else SIGTERM
     stop_grace_period: float = 10.0
     mac_address: str | None = None
     dns: tuple[str, ...] = ()

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.model.desired import Healthcheck
+
 State = Literal["created", "running", "paused", "exited", "dead", "unknown"]
 Health = Literal["none", "starting", "healthy", "unhealthy"]
 
@@ -38,6 +40,9 @@ class ObservedContainer:
     # Objects of its network found missing or down behind our back ("veth rc12ab missing");
     # the planner replaces a live container that has any (docs/plan.md).
     drift: tuple[str, ...] = ()
+    # The health check in effect: the spec's, or the image's own (HEALTHCHECK) when the
+    # spec has none; None when neither has one. The control loop runs it.
+    healthcheck: Healthcheck | None = None
 
 
 @dataclass(frozen=True)

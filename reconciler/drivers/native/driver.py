@@ -34,6 +34,7 @@ from reconciler.drivers.native.container.state import (
     write_json_atomic,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
+from reconciler.drivers.native.images.defaults import with_image_defaults
 from reconciler.drivers.native.images.store import ImageRecord
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network import hooks as network_hooks
@@ -162,6 +163,7 @@ class NativeDriver(NativeOperations):
 
     def create(self, spec: ContainerSpec) -> None:
         image = self._image_for(spec)
+        original, spec = spec, with_image_defaults(spec, image.config or {})
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
         # only observes does not pay for importing it.
         from reconciler.drivers.native.container.prepare import ImageView, prepare, resolve_mounts
@@ -178,9 +180,9 @@ class NativeDriver(NativeOperations):
         try:
             paths.root.mkdir(mode=DIR_MODE)
             record = ContainerRecord(
-                spec=spec,
-                hashed_fields=hashing.hashed_fields(spec),
-                labels=labelkeys.ownership_labels(spec, image.digest),
+                spec=spec,  # with the image's defaults: what stop and restart use
+                hashed_fields=hashing.hashed_fields(original),
+                labels=labelkeys.ownership_labels(original, image.digest),
                 image_digest=image.digest,
                 created_at=time.time(),
             )
@@ -273,7 +275,7 @@ class NativeDriver(NativeOperations):
         spec = record.spec if record else None
         grace = timeout if timeout is not None else (spec.stop_grace_period if spec else 10.0)
         with contextlib.suppress(DriverError):
-            self.runc.kill(name, spec.stop_signal if spec else "SIGTERM")
+            self.runc.kill(name, (spec.stop_signal if spec else None) or "SIGTERM")
         if state.status != "running":
             with contextlib.suppress(DriverError):  # a frozen process cannot act on it
                 self.runc.resume(name)

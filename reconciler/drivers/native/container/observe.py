@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.native.container.runtime import RuncState
-from reconciler.drivers.native.container.state import ContainerPaths, read_json
+from reconciler.drivers.native.container.state import ContainerPaths, decode, read_json
 from reconciler.model import labels as labelkeys
+from reconciler.model.desired import Healthcheck
 from reconciler.model.observed import ObservedContainer, State
 from reconciler.support.pids import process_alive
 
@@ -150,4 +151,18 @@ def to_observed(
         started_at=_float(facts.started_info.get("started_at")),
         finished_at=_float(exit_info.get("finished_at")) if exited else None,
         recorded_spec=facts.record.get("hashed_fields"),
+        healthcheck=_healthcheck(facts.record),
     )
+
+
+def _healthcheck(record: Mapping[str, Any]) -> Healthcheck | None:
+    """The check recorded at create (the spec's or the image's); None if none or unreadable."""
+    spec = record.get("spec")
+    raw = spec.get("healthcheck") if isinstance(spec, Mapping) else None
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        check: Healthcheck = decode(Healthcheck, raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return check
