@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+from reconciler.model.actions import Plan
 from reconciler.model.desired import (
     ContainerSpec,
     Dependency,
@@ -21,6 +22,7 @@ from reconciler.model.desired import (
 )
 from reconciler.model.hashing import config_hash
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.planner.render import render_text
 from tests.fakes import digest_of, observed_from_spec
 
 
@@ -132,3 +134,14 @@ def spec_of(stack: DesiredStack, key: str) -> ContainerSpec:
 def replace_observed(observed: Observed, name: str, **changes: Any) -> Observed:
     containers = tuple(replace(c, **changes) if c.name == name else c for c in observed.containers)
     return replace(observed, containers=containers)
+
+
+def golden_text(plan: Plan) -> str:
+    """The text rendering with each action's id and dependency edges on the line below it,
+    so a golden test fails on an ordering bug the one-line form would hide."""
+    lines = render_text(plan, color=False).split("\n")
+    out = []
+    for line, action in zip(lines, plan.actions, strict=False):
+        edges = f" ← {', '.join(action.depends_on)}" if action.depends_on else ""
+        out += [line, f"    [{action.id}]{edges}"]
+    return "\n".join(out + lines[len(plan.actions):])

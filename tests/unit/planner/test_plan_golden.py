@@ -1,158 +1,42 @@
 """Table-driven planner tests: the base shop stack and the host after applying it, one
-mutation per case, the rendered plan (text, no colour) compared with a golden string."""
+mutation per case, the rendered plan compared with a golden string: the text output with
+each action's id and dependency edges below its line (plan_fixtures.golden_text), so an
+ordering bug fails a case."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
 
-from reconciler.model.desired import (
-    BuildSpec,
-    Desired,
-    DesiredStack,
-    Healthcheck,
-    ImageSource,
-    RestartPolicy,
-    VolumeSpec,
-)
-from reconciler.model.observed import Observed
-from reconciler.planner.plan import PlanOptions, plan
-from reconciler.planner.render import render_text
-from tests.fakes import digest_of
+from reconciler.model.desired import Desired, Healthcheck, RestartPolicy
+from reconciler.planner.plan import plan
 from tests.plan_fixtures import (
-    BASE_IMAGE,
     WEB_IMAGE,
     base_stack,
-    container,
+    golden_text,
     observed_for,
     ref_image,
-    rehash,
-    replace_observed,
-    replicas,
-    spec_of,
-    with_containers,
-    without,
 )
-
-SHOP = frozenset({"shop"})
-
-
-@dataclass
-class World:
-    stack: DesiredStack
-    observed: Observed
-    options: PlanOptions = field(default_factory=PlanOptions)
-
-
-Mutation = Callable[[World], World]
-
-
-def change(key: str, **fields: object) -> Mutation:
-    """The spec of container `key` changes `fields` (config hash recomputed)."""
-
-    def mutate(w: World) -> World:
-        return replace(w, stack=with_containers(w.stack, rehash(spec_of(w.stack, key), **fields)))
-
-    return mutate
-
-
-def host(name: str, **fields: object) -> Mutation:
-    """The observed container `name` differs in `fields`."""
-
-    def mutate(w: World) -> World:
-        return replace(w, observed=replace_observed(w.observed, name, **fields))
-
-    return mutate
-
-
-def both(*mutations: Mutation) -> Mutation:
-    def mutate(w: World) -> World:
-        for m in mutations:
-            w = m(w)
-        return w
-
-    return mutate
-
-
-def moved_tag(w: World) -> World:
-    images = {**w.observed.images, WEB_IMAGE.identity: digest_of("web 1.4, rebuilt")}
-    return replace(w, observed=replace(w.observed, images=images))
-
-
-def scale_cache(count: int) -> Mutation:
-    def mutate(w: World) -> World:
-        cache = spec_of(w.stack, "cache")
-        stack = replace(w.stack, containers=(*without(w.stack, "cache").containers,))
-        return replace(w, stack=with_containers(stack, *replicas(cache, count)))
-
-    return mutate
-
-
-def observed_cache_replicas(count: int) -> Mutation:
-    def mutate(w: World) -> World:
-        bigger = observed_for(Desired((scale_cache(count)(w).stack,)))
-        return replace(w, observed=bigger)
-
-    return mutate
-
-
-def drop(key: str, prune: bool = False) -> Mutation:
-    def mutate(w: World) -> World:
-        return World(without(w.stack, key), w.observed, PlanOptions(prune=prune))
-
-    return mutate
-
-
-def empty_host(w: World) -> World:
-    return replace(w, observed=Observed())
-
-
-def stack_deleted(w: World) -> World:
-    empty = replace(w.stack, containers=(), volumes=(), images=())
-    return World(empty, w.observed, PlanOptions(prune=True, scope=SHOP))
-
-
-def base_image_gone(w: World) -> World:
-    images = {k: v for k, v in w.observed.images.items() if k != BASE_IMAGE.identity}
-    worker = container("worker", BASE_IMAGE, command=("work",))
-    stack = with_containers(w.stack, worker)
-    return World(stack, replace(w.observed, images=images))
-
-
-def new_volume(w: World) -> World:
-    volumes = (*w.stack.volumes, VolumeSpec("shop", "logs"))
-    return replace(w, stack=replace(w.stack, volumes=volumes))
-
-
-def web_image(image: ImageSource) -> Mutation:
-    def mutate(w: World) -> World:
-        images = {k: v for k, v in w.observed.images.items() if k != WEB_IMAGE.identity}
-        w = change("web", image=image)(w)
-        return replace(w, observed=replace(w.observed, images=images))
-
-    return mutate
-
-
-def built_app(w: World) -> World:
-    build = BuildSpec(base="base", cmd=("/app/run",))
-    app_image = ImageSource("app", "build", "sha256:" + "a" * 64, build=build, base=BASE_IMAGE)
-    images = {k: v for k, v in w.observed.images.items() if k != BASE_IMAGE.identity}
-    stack = with_containers(w.stack, container("app", app_image))
-    return World(stack, replace(w.observed, images=images))
-
-
-def shuffled(mutation: Mutation) -> Mutation:
-    def mutate(w: World) -> World:
-        w = mutation(w)
-        containers = list(w.observed.containers)
-        random.Random(7).shuffle(containers)
-        images = dict(reversed(list(w.observed.images.items())))
-        return replace(w, observed=Observed(tuple(containers), images, w.observed.volumes))
-
-    return mutate
+from tests.unit.planner.golden_world import (
+    Mutation,
+    World,
+    base_image_gone,
+    both,
+    built_app,
+    change,
+    drop,
+    empty_host,
+    host,
+    moved_tag,
+    new_volume,
+    nginx_conf_edited,
+    observed_cache_replicas,
+    scale_cache,
+    shuffled,
+    stack_deleted,
+    web_image,
+)
 
 
 def unchanged(*names: str) -> str:
@@ -170,17 +54,13 @@ WEB_1_5 = "registry.local:5000/acme/web:1.5"
 WEB_IMAGE_CHANGE = f'image "registry.local:5000/acme/web:1.4" → "{WEB_1_5}"'
 
 
-def nginx_conf_edited(w: World) -> World:
-    mount = replace(spec_of(w.stack, "web").mounts[0], content_hash=digest_of("nginx.conf v2"))
-    return change("web", mounts=(mount,))(w)
-
-
 CASES: list[tuple[str, Mutation, str]] = [
     ("everything is good; do nothing", lambda w: w, ALL + NOTHING),
     (
         "a moved tag replaces the container, naming both digests",
         moved_tag,
         f"~ replace shop-web  (image_digest {NEW_WEB})\n"
+        "    [replace:shop-web]\n"
         + unchanged("cache", "db", "job")
         + REPLACE_ONE,
     ),
@@ -188,6 +68,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "an env change replaces the container, naming the variable",
         change("db", env=(("TZ", "CET"),)),
         '~ replace shop-db  (env.TZ "UTC" → "CET")\n'
+        "    [replace:shop-db]\n"
         + unchanged("cache", "job", "web")
         + REPLACE_ONE,
     ),
@@ -195,6 +76,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "an edited bind-mounted file replaces the container",
         nginx_conf_edited,
         f"~ replace shop-web  (mounts./etc/nginx.conf.content {NGINX_CONF})\n"
+        "    [replace:shop-web]\n"
         + unchanged("cache", "db", "job")
         + REPLACE_ONE,
     ),
@@ -202,7 +84,9 @@ CASES: list[tuple[str, Mutation, str]] = [
         "scaling up creates the missing replicas only",
         scale_cache(3),
         "+ create shop-cache-2  (replica 2 of 3 (replicas: 1 → 3))\n"
+        "    [create:shop-cache-2]\n"
         "+ create shop-cache-3  (replica 3 of 3 (replicas: 1 → 3))\n"
+        "    [create:shop-cache-3]\n"
         + ALL
         + "Plan: 2 to create, 0 to replace, 0 to remove.",
     ),
@@ -210,7 +94,9 @@ CASES: list[tuple[str, Mutation, str]] = [
         "scaling down removes the highest replicas, without --prune",
         both(observed_cache_replicas(3), scale_cache(1)),
         "- remove shop-cache-2  (replica 2 of 1 (replicas: 3 → 1))\n"
+        "    [remove:shop-cache-2]\n"
         "- remove shop-cache-3  (replica 3 of 1 (replicas: 3 → 1))\n"
+        "    [remove:shop-cache-3]\n"
         + ALL
         + "Plan: 0 to create, 0 to replace, 2 to remove.",
     ),
@@ -225,6 +111,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a container left out of the spec is removed with --prune",
         drop("cache", prune=True),
         "- remove shop-cache  (no longer in the spec)\n"
+        "    [remove:shop-cache]\n"
         + unchanged("db", "job", "web")
         + "Plan: 0 to create, 0 to replace, 1 to remove.",
     ),
@@ -232,21 +119,32 @@ CASES: list[tuple[str, Mutation, str]] = [
         "on an empty host images and volumes come first, db is created before web",
         empty_host,
         "↓ import base  (not in the image store)\n"
+        "    [import:base]\n"
         "↓ pull web  (not in the image store)\n"
+        "    [pull:web]\n"
         "+ create-volume shop-data  (new in the spec)\n"
+        "    [create-volume:shop-data]\n"
         "+ create shop-cache  (new in the spec)\n"
+        "    [create:shop-cache] ← import:base\n"
         "+ create shop-db  (new in the spec)\n"
+        "    [create:shop-db] ← create-volume:shop-data, import:base\n"
         "+ create shop-job  (new in the spec)\n"
+        "    [create:shop-job] ← import:base\n"
         "+ create shop-web  (new in the spec)\n"
+        "    [create:shop-web] ← create:shop-db, pull:web\n"
         "Plan: 4 to create, 0 to replace, 0 to remove; 2 images to ensure, 1 volume to create.",
     ),
     (
         "a deleted stack with --prune removes web before db",
         stack_deleted,
         "- remove shop-cache  (no longer in the spec)\n"
+        "    [remove:shop-cache]\n"
         "- remove shop-job  (no longer in the spec)\n"
+        "    [remove:shop-job]\n"
         "- remove shop-web  (no longer in the spec)\n"
+        "    [remove:shop-web]\n"
         "- remove shop-db  (no longer in the spec)\n"
+        "    [remove:shop-db] ← remove:shop-web\n"
         "Plan: 0 to create, 0 to replace, 4 to remove.",
     ),
     (
@@ -263,6 +161,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "an exited container with restart: always is started",
         host("shop-db", state="exited", exit_code=137, pid=None),
         "▶ start shop-db  (exited with code 137; restart: always)\n"
+        "    [start:shop-db]\n"
         + unchanged("cache", "job", "web")
         + START_ONE,
     ),
@@ -275,6 +174,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a failed job with restart: on-failure is started",
         both(change("job", restart=ON_FAILURE_3), host("shop-job", exit_code=1, restart_count=1)),
         "▶ start shop-job  (exited with code 1; restart: on-failure)\n"
+        "    [start:shop-job]\n"
         + unchanged("cache", "db", "web")
         + START_ONE,
     ),
@@ -287,6 +187,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a created container that never started (interrupted apply) is started",
         host("shop-cache", state="created"),
         "▶ start shop-cache  (created but never started: an interrupted apply)\n"
+        "    [start:shop-cache]\n"
         + unchanged("db", "job", "web")
         + START_ONE,
     ),
@@ -294,7 +195,9 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a missing image is imported once, before the container that needs it",
         base_image_gone,
         "↓ import base  (not in the image store)\n"
+        "    [import:base]\n"
         "+ create shop-worker  (new in the spec)\n"
+        "    [create:shop-worker] ← import:base\n"
         + ALL
         + "Plan: 1 to create, 0 to replace, 0 to remove; 1 image to ensure.",
     ),
@@ -302,6 +205,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a new named volume is created",
         new_volume,
         "+ create-volume shop-logs  (new in the spec)\n"
+        "    [create-volume:shop-logs]\n"
         + ALL
         + "Plan: 0 to create, 0 to replace, 0 to remove; 1 volume to create.",
     ),
@@ -310,6 +214,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         both(moved_tag, change("web", env=(("API_TOKEN", "s3cret"), ("TZ", "CET")))),
         f"~ replace shop-web  (image_digest {NEW_WEB}; "
         'env.API_TOKEN null → (sensitive); env.TZ null → "CET")\n'
+        "    [replace:shop-web]\n"
         + unchanged("cache", "db", "job")
         + REPLACE_ONE,
     ),
@@ -320,6 +225,7 @@ CASES: list[tuple[str, Mutation, str]] = [
             host("shop-cache", recorded_spec=None),
         ),
         "~ replace shop-cache  (config_hash sha256:1916d1e5c565… → sha256:e930a3238dbe…)\n"
+        "    [replace:shop-cache]\n"
         + unchanged("db", "job", "web")
         + REPLACE_ONE,
     ),
@@ -327,6 +233,7 @@ CASES: list[tuple[str, Mutation, str]] = [
         "pull: always pulls even when the image is present",
         web_image(replace(WEB_IMAGE, pull="always")),
         "↓ pull web  (pull: always)\n"
+        "    [pull:web]\n"
         + ALL
         + "Plan: 0 to create, 0 to replace, 0 to remove; 1 image to ensure.",
     ),
@@ -334,7 +241,9 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a new tag is pulled before the container is replaced",
         web_image(ref_image("web", WEB_1_5)),
         "↓ pull web  (not in the image store)\n"
+        "    [pull:web]\n"
         f"~ replace shop-web  ({WEB_IMAGE_CHANGE})\n"
+        "    [replace:shop-web] ← pull:web\n"
         + unchanged("cache", "db", "job")
         + "Plan: 0 to create, 1 to replace, 0 to remove; 1 image to ensure.",
     ),
@@ -342,7 +251,9 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a missing image with pull: never is planned so the failure is explained",
         web_image(ref_image("web", WEB_1_5, pull="never")),
         "↓ pull web  (image missing and pull: never)\n"
+        "    [pull:web]\n"
         f"~ replace shop-web  ({WEB_IMAGE_CHANGE})\n"
+        "    [replace:shop-web] ← pull:web\n"
         + unchanged("cache", "db", "job")
         + "Plan: 0 to create, 1 to replace, 0 to remove; 1 image to ensure.",
     ),
@@ -350,8 +261,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         "a build whose base is missing imports the base first",
         built_app,
         "↓ import base  (not in the image store)\n"
+        "    [import:base]\n"
         "↓ build app  (not in the image store)\n"
+        "    [build:app] ← import:base\n"
         "+ create shop-app  (new in the spec)\n"
+        "    [create:shop-app] ← build:app\n"
         + ALL
         + "Plan: 1 to create, 0 to replace, 0 to remove; 2 images to ensure.",
     ),
@@ -359,7 +273,9 @@ CASES: list[tuple[str, Mutation, str]] = [
 
 SHUFFLE_GOLDEN = (
     "+ create shop-cache-2  (replica 2 of 2 (replicas: 1 → 2))\n"
+    "    [create:shop-cache-2]\n"
     f"~ replace shop-web  (image_digest {NEW_WEB})\n"
+    "    [replace:shop-web]\n"
     + unchanged("cache", "db", "job")
     + "Plan: 1 to create, 1 to replace, 0 to remove."
 )
@@ -377,4 +293,4 @@ CASES += [
 def test_plan_renders_golden_text(mutation: Mutation, golden: str) -> None:
     world = mutation(World(base_stack(), observed_for(Desired((base_stack(),)))))
     result = plan(Desired((world.stack,)), world.observed, world.options)
-    assert render_text(result, color=False) == golden.rstrip("\n")
+    assert golden_text(result) == golden.rstrip("\n")
