@@ -7,16 +7,16 @@ code implements is written out, case by case, in docs/plan.md.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.model import hashing, labels
-from reconciler.model.actions import Action, Deferred, FieldChange, Kind, Plan, Waiting
-from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
+from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
+from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.conditions import held_back
+from reconciler.planner.draft import Draft, in_dependency_order
 
 
 @dataclass(frozen=True)
@@ -35,40 +35,8 @@ class PlanOptions:
 
 _IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD}
 
-# Ties in the dependency order are broken by phase, then by target, so output is stable
-# and reads naturally: images, volumes, removals, then container starts.
-_PHASE = {
-    Kind.PULL: 0,
-    Kind.IMPORT: 0,
-    Kind.BUILD: 0,
-    Kind.CREATE_VOLUME: 1,
-    Kind.REMOVE: 2,
-    Kind.REPLACE: 3,
-    Kind.CREATE: 3,
-    Kind.START: 3,
-    Kind.RESTART: 3,
-    Kind.REMOVE_VOLUME: 4,
-}
-
-
 # (stack, container key) -> (desired replicas, observed replicas)
 _Counts = Mapping[tuple[str, str], tuple[int, int]]
-
-
-@dataclass
-class _Draft:
-    """A mutable action under construction; frozen into an `Action` at the end."""
-
-    id: str
-    kind: Kind
-    target: str
-    reason: str
-    stack: str
-    changes: tuple[FieldChange, ...] = ()
-    depends_on: set[str] = field(default_factory=set)
-    container: ContainerSpec | None = None
-    image: ImageSource | None = None
-    volume: VolumeSpec | None = None
 
 
 @dataclass
@@ -77,13 +45,13 @@ class _Context:
     observed: Observed
     owned: dict[str, ObservedContainer]
     options: PlanOptions
-    drafts: dict[str, _Draft] = field(default_factory=dict)
+    drafts: dict[str, Draft] = field(default_factory=dict)
     image_action: dict[str, str] = field(default_factory=dict)  # identity -> action id
     volume_action: dict[str, str] = field(default_factory=dict)  # full name -> action id
     deferred: dict[str, Deferred] = field(default_factory=dict)  # name -> held back start
     waiting: dict[str, Waiting] = field(default_factory=dict)  # name -> depends_on not met
 
-    def add(self, draft: _Draft) -> str:
+    def add(self, draft: Draft) -> str:
         self.drafts[draft.id] = draft
         return draft.id
 
@@ -103,7 +71,7 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
     unchanged = _plan_containers(ctx, counts)
     orphans = _plan_removals(ctx, counts)
     return Plan(
-        actions=_in_dependency_order(ctx.drafts),
+        actions=in_dependency_order(ctx.drafts),
         unchanged=tuple(sorted(unchanged)),
         orphans=tuple(sorted(orphans)),
         deferred=tuple(ctx.deferred[n] for n in sorted(ctx.deferred)),
@@ -138,7 +106,7 @@ def _plan_image(ctx: _Context, image: ImageSource, stack: str) -> str | None:
     action_id = f"{kind}:{image.key}"
     if action_id in ctx.drafts:  # same key, different content in another stack
         action_id = f"{kind}:{image.key}@{image.identity.rsplit(':', 1)[-1][:12]}"
-    draft = _Draft(action_id, kind, image.key, reason, stack, image=image)
+    draft = Draft(action_id, kind, image.key, reason, stack, image=image)
     if image.kind == "build" and image.base is not None:
         base_id = _plan_image(ctx, image.base, stack)
         if base_id:
@@ -161,7 +129,7 @@ def _plan_volumes(ctx: _Context) -> None:
         for volume in sorted(stack.volumes, key=lambda v: v.full_name):
             if volume.full_name in ctx.observed.volumes:
                 continue
-            draft = _Draft(
+            draft = Draft(
                 f"{Kind.CREATE_VOLUME}:{volume.full_name}",
                 Kind.CREATE_VOLUME,
                 volume.full_name,
@@ -229,7 +197,7 @@ def _unhealthy_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | Non
     return "unhealthy; on_unhealthy: restart" if check.on_unhealthy == "restart" else None
 
 
-def _start_or_restart(ctx: _Context, spec: ContainerSpec, seen: ObservedContainer) -> _Draft | None:
+def _start_or_restart(ctx: _Context, spec: ContainerSpec, seen: ObservedContainer) -> Draft | None:
     """A start of a stopped one or a restart of an unhealthy one, unless the user stopped it
     or its backoff (PlanOptions.not_before) still runs."""
     kind, reason = Kind.START, _start_reason(spec, seen)
@@ -241,21 +209,21 @@ def _start_or_restart(ctx: _Context, spec: ContainerSpec, seen: ObservedContaine
     if due > ctx.options.now:
         ctx.deferred[spec.name] = Deferred(spec.name, due, reason)
         return None
-    return _Draft(f"{kind}:{spec.name}", kind, spec.name, reason, spec.stack)
+    return Draft(f"{kind}:{spec.name}", kind, spec.name, reason, spec.stack)
 
 
 def _replicas_phrase(replica: str, desired: int, observed: int) -> str:
     return f"replica {replica} of {desired} (replicas: {observed} → {desired})"
 
 
-def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | None:
+def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> Draft | None:
     seen = ctx.owned.get(spec.name)
     if seen is None:
         want, have = counts[(spec.stack, spec.key)]
         reason = "new in the spec"
         if 0 < have < want:
             reason = _replicas_phrase(str(spec.replica), want, have)
-        return _Draft(f"{Kind.CREATE}:{spec.name}", Kind.CREATE, spec.name, reason, spec.stack)
+        return Draft(f"{Kind.CREATE}:{spec.name}", Kind.CREATE, spec.name, reason, spec.stack)
     changes = _changes(spec, seen, ctx.observed.images)
     if not changes and seen.drift and seen.state in ("running", "created", "paused"):
         # Network objects gone behind our back: re-made by the replace (docs/plan.md).
@@ -264,14 +232,14 @@ def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> _Draft | Non
         reason = "changed: " + ", ".join(c.path for c in changes)
         if changes[0].path == "drift":
             reason = "drift: " + "; ".join(seen.drift)
-        draft = _Draft(f"{Kind.REPLACE}:{spec.name}", Kind.REPLACE, spec.name, reason, spec.stack)
+        draft = Draft(f"{Kind.REPLACE}:{spec.name}", Kind.REPLACE, spec.name, reason, spec.stack)
         draft.changes = tuple(changes)
         return draft
     return _start_or_restart(ctx, spec, seen)
 
 
 def _hold_back(ctx: _Context, specs: list[ContainerSpec],
-               planned: list[tuple[ContainerSpec, _Draft]]) -> list[tuple[ContainerSpec, _Draft]]:
+               planned: list[tuple[ContainerSpec, Draft]]) -> list[tuple[ContainerSpec, Draft]]:
     """Drop the drafts whose depends_on conditions are not met (plan_conditions)."""
     replicas: dict[tuple[str, str], list[ContainerSpec]] = defaultdict(list)
     for spec in specs:
@@ -296,7 +264,7 @@ def _replica_counts(ctx: _Context) -> _Counts:
 def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
     specs = sorted((c for s in ctx.desired for c in s.containers), key=lambda c: c.name)
     by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
-    planned: list[tuple[ContainerSpec, _Draft]] = []
+    planned: list[tuple[ContainerSpec, Draft]] = []
     unchanged = []
     for spec in specs:
         draft = _decide(ctx, spec, counts)
@@ -349,7 +317,7 @@ def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
         else:
             orphans.append(name)
             continue
-        draft = _Draft(f"{Kind.REMOVE}:{name}", Kind.REMOVE, name, reason, seen.stack)
+        draft = Draft(f"{Kind.REMOVE}:{name}", Kind.REMOVE, name, reason, seen.stack)
         removed[(seen.stack, seen.key)].append(ctx.add(draft))
     for ids in removed.values():
         for action_id in ids:
@@ -358,44 +326,3 @@ def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
                 for dependency_id in removed.get((seen.stack, key), ()):
                     ctx.drafts[dependency_id].depends_on.add(action_id)
     return orphans
-
-
-# -- ordering -----------------------------------------------------------------------------
-
-
-def _freeze(draft: _Draft) -> Action:
-    return Action(
-        id=draft.id,
-        kind=draft.kind,
-        target=draft.target,
-        reason=draft.reason,
-        changes=draft.changes,
-        depends_on=tuple(sorted(draft.depends_on)),
-        stack=draft.stack,
-        container=draft.container,
-        image=draft.image,
-        volume=draft.volume,
-    )
-
-
-def _in_dependency_order(drafts: dict[str, _Draft]) -> tuple[Action, ...]:
-    """Kahn's algorithm with a heap, so ties break by (phase, target) and output is stable."""
-    waiting = {i: len(d.depends_on) for i, d in drafts.items()}
-    dependants: dict[str, list[str]] = defaultdict(list)
-    for draft in drafts.values():
-        for dep in draft.depends_on:
-            dependants[dep].append(draft.id)
-    ready = [(_PHASE[d.kind], d.target, d.id) for d in drafts.values() if not d.depends_on]
-    heapq.heapify(ready)
-    ordered = []
-    while ready:
-        _, _, action_id = heapq.heappop(ready)
-        ordered.append(_freeze(drafts[action_id]))
-        for nxt in dependants[action_id]:
-            waiting[nxt] -= 1
-            if waiting[nxt] == 0:
-                d = drafts[nxt]
-                heapq.heappush(ready, (_PHASE[d.kind], d.target, d.id))
-    if len(ordered) != len(drafts):  # validation rejects cycles; this guards the invariant
-        raise ValueError("dependency cycle among actions")
-    return tuple(ordered)
