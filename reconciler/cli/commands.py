@@ -10,8 +10,8 @@ from pathlib import Path
 from reconciler.cli.context import Context
 from reconciler.engine.converge import converge, make_plan, scope_of
 from reconciler.engine.execute import ActionEvent, ExecutionResult
-from reconciler.model.actions import Plan, Waiting
-from reconciler.model.desired import Desired, VolumeSpec
+from reconciler.model.actions import Kind, Plan, Waiting
+from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.render import render_json, render_markdown, render_text
@@ -134,42 +134,36 @@ def _unmet_message(unmet: list[Waiting], timed_out: bool, wait: float) -> str:
     return head + "\n" + "\n".join(lines)
 
 
-def _down_target(ctx: Context, arg: str) -> tuple[str, tuple[VolumeSpec, ...]]:
-    """A stack named by its name or by its file; returns (stack, volumes known from the spec)."""
+def _down_target(ctx: Context, arg: str) -> str:
+    """A stack named by its name or by its file."""
     path = Path(arg)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        desired = load_stacks([path], ctx.schema_cache)
-        stack = desired.stacks[0]
-        return stack.name, stack.volumes
-    return arg, ()
+        return load_stacks([path], ctx.schema_cache).stacks[0].name
+    return arg
 
 
 def cmd_down(ctx: Context) -> int:
-    targets = [_down_target(ctx, a) for a in ctx.args.stacks]
-    stacks = frozenset(name for name, _ in targets)
-    options = PlanOptions(prune=True, scope=stacks, now=time.time())
+    # `--volumes` is planned too (remove-volume after the containers): the plan is the truth.
+    stacks = frozenset(_down_target(ctx, a) for a in ctx.args.stacks)
+    options = PlanOptions(prune=True, scope=stacks, now=time.time(),
+                          remove_volumes=ctx.args.volumes)
+    if ctx.args.dry_run:
+        ctx.out(render(make_plan(Desired(), ctx.driver, options), ctx.args.output, ctx.color))
+        return 0
+    progress = _print_event(ctx)
+
+    def on_event(event: ActionEvent) -> None:
+        progress(event)
+        if event.status == "succeeded" and event.action.kind == Kind.REMOVE_VOLUME:
+            ctx.out(f"removed volume {event.action.target}")
+
     with state_lock(ctx.state_dir):
-        done = converge(Desired(), ctx.driver, options, on_event=_print_event(ctx))
-        if ctx.args.volumes:
-            _remove_volumes(ctx, targets)
+        done = converge(Desired(), ctx.driver, options, on_event=on_event)
     if not done.ok:
         raise ReconcileError("down failed; run it again to retry")
-    removed = sum(len(p.actions) for p in done.plans)
+    removed = sum(a.kind == Kind.REMOVE for p in done.plans for a in p.actions)
     ctx.out(f"Removed {removed} container(s) of {', '.join(sorted(stacks))}.")
     return 0
-
-
-def _remove_volumes(ctx: Context, targets: list[tuple[str, tuple[VolumeSpec, ...]]]) -> None:
-    existing = ctx.driver.observe(frozenset(n for n, _ in targets)).volumes
-    for stack, known in targets:
-        volumes = known or tuple(
-            VolumeSpec(stack, full[len(stack) + 1:]) for full in sorted(existing)
-            if full.startswith(f"{stack}-")
-        )
-        for volume in volumes:
-            if volume.full_name in existing:
-                ctx.driver.remove_volume(volume)
-                ctx.out(f"removed volume {volume.full_name}")
 
 
 def cmd_run(ctx: Context) -> int:

@@ -47,6 +47,8 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = sub.add_parser("down", help="remove everything a stack owns")
     p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
     p.add_argument("--volumes", action="store_true", help="remove named volumes too")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    _add_output(p, ["text", "json", "markdown"])
     _loop_commands(sub)
 
 

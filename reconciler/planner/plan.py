@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from reconciler.model import hashing, labels
 from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
-from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource
+from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.conditions import held_back
 from reconciler.planner.draft import Draft, in_dependency_order
@@ -31,6 +31,9 @@ class PlanOptions:
     not_before: Mapping[str, float] = field(default_factory=dict)
     # Containers the user stopped (`reconcile stop`): never started or restarted by a plan.
     user_stopped: frozenset[str] = frozenset()
+    # `down --volumes`: remove the in-scope stacks' volumes that no stack declares, after
+    # the stack's container removals (docs/plan.md).
+    remove_volumes: bool = False
 
 
 _IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD}
@@ -45,6 +48,7 @@ class _Context:
     observed: Observed
     owned: dict[str, ObservedContainer]
     options: PlanOptions
+    scope: frozenset[str]
     drafts: dict[str, Draft] = field(default_factory=dict)
     image_action: dict[str, str] = field(default_factory=dict)  # identity -> action id
     volume_action: dict[str, str] = field(default_factory=dict)  # full name -> action id
@@ -64,12 +68,14 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
     owned = {
         c.name: c for c in observed.containers if c.stack in scope and labels.is_owned(c.labels)
     }
-    ctx = _Context(stacks, observed, owned, options)
+    ctx = _Context(stacks, observed, owned, options, frozenset(scope))
     _plan_images(ctx)
     _plan_volumes(ctx)
     counts = _replica_counts(ctx)
     unchanged = _plan_containers(ctx, counts)
     orphans = _plan_removals(ctx, counts)
+    if options.remove_volumes:
+        _plan_volume_removals(ctx)
     return Plan(
         actions=in_dependency_order(ctx.drafts),
         unchanged=tuple(sorted(unchanged)),
@@ -326,3 +332,29 @@ def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
                 for dependency_id in removed.get((seen.stack, key), ()):
                     ctx.drafts[dependency_id].depends_on.add(action_id)
     return orphans
+
+
+def _volume_owner(full_name: str, scope: frozenset[str]) -> str | None:
+    """The in-scope stack a volume `<stack>-<name>` belongs to. Stack names may contain
+    "-", so the longest matching stack name wins (`shop-x-data` is shop-x's)."""
+    owners = [s for s in scope if full_name.startswith(f"{s}-") and len(full_name) > len(s) + 1]
+    return max(owners, key=len, default=None)
+
+
+def _plan_volume_removals(ctx: _Context) -> None:
+    """`down --volumes`: each volume of an in-scope stack that no stack declares, after the
+    removals of that stack's containers (a volume is never removed while one uses it)."""
+    declared = {v.full_name for s in ctx.desired for v in s.volumes}
+    removals: dict[str, set[str]] = defaultdict(set)
+    for draft in ctx.drafts.values():
+        if draft.kind == Kind.REMOVE:
+            removals[draft.stack].add(draft.id)
+    for full_name in sorted(ctx.observed.volumes - declared):
+        stack = _volume_owner(full_name, ctx.scope)
+        if stack is None:
+            continue
+        volume = VolumeSpec(stack, full_name[len(stack) + 1:])
+        draft = Draft(f"{Kind.REMOVE_VOLUME}:{full_name}", Kind.REMOVE_VOLUME, full_name,
+                      "down --volumes", stack, volume=volume)
+        draft.depends_on.update(removals[stack])
+        ctx.add(draft)

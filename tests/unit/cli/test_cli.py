@@ -165,6 +165,26 @@ def test_down_removes_dependants_first_and_keeps_volumes_unless_asked(
     assert driver.volumes == set() and driver.containers == {}
 
 
+def test_down_volumes_dry_run_shows_every_removal_and_changes_nothing(
+    stack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    driver = RecordingDriver()
+    _run(capsys, ["apply", str(stack)], driver, tmp_path)
+    driver.calls.clear()
+    code, out, _ = _run(capsys, ["down", "--volumes", "--dry-run", "shop"], driver, tmp_path)
+    assert code == 0
+    assert out.splitlines() == [
+        "- remove shop-web  (no longer in the spec)",
+        "- remove shop-db  (no longer in the spec)",
+        "- remove-volume shop-data  (down --volumes)",
+        "Plan: 0 to create, 0 to replace, 2 to remove; 1 volume to remove.",
+    ]
+    assert [c[0] for c in driver.calls] == ["observe"]
+    code, out, _ = _run(capsys, ["down", "--dry-run", "-o", "json", "shop"], driver, tmp_path)
+    summary = json.loads(out)["summary"]
+    assert (summary["remove"], summary["remove-volume"]) == (2, 0)  # volumes kept by default
+
+
 def test_orphan_is_reported_and_removed_only_with_prune(
     stack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

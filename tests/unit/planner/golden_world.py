@@ -148,6 +148,15 @@ def shuffled(mutation: Mutation) -> Mutation:
     return mutate
 
 
+def down_volumes(w: World) -> World:
+    """`down --volumes`: the stack is gone from the spec; a volume it no longer declares is
+    on the host too, and another stack's volume is out of scope."""
+    volumes = w.observed.volumes | {"shop-logs", "other-data"}
+    empty = replace(w.stack, containers=(), volumes=(), images=())
+    options = PlanOptions(prune=True, scope=SHOP, remove_volumes=True)
+    return World(empty, replace(w.observed, volumes=volumes), options)
+
+
 def nginx_conf_edited(w: World) -> World:
     mount = replace(spec_of(w.stack, "web").mounts[0], content_hash=digest_of("nginx.conf v2"))
     return change("web", mounts=(mount,))(w)

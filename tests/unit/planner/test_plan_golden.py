@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from reconciler.model.desired import Desired, Healthcheck, RestartPolicy
-from reconciler.planner.plan import plan
+from reconciler.planner.plan import PlanOptions, plan
 from tests.plan_fixtures import (
     WEB_IMAGE,
     base_stack,
@@ -19,12 +19,14 @@ from tests.plan_fixtures import (
     ref_image,
 )
 from tests.unit.planner.golden_world import (
+    SHOP,
     Mutation,
     World,
     base_image_gone,
     both,
     built_app,
     change,
+    down_volumes,
     drop,
     empty_host,
     host,
@@ -268,6 +270,40 @@ CASES: list[tuple[str, Mutation, str]] = [
         "    [create:shop-app] ← build:app\n"
         + ALL
         + "Plan: 1 to create, 0 to replace, 0 to remove; 2 images to ensure.",
+    ),
+]
+
+ALL_REMOVED = "remove:shop-cache, remove:shop-db, remove:shop-job, remove:shop-web"
+CASES += [
+    (
+        "down --volumes removes every volume of the stack after all of its containers",
+        down_volumes,
+        "- remove shop-cache  (no longer in the spec)\n"
+        "    [remove:shop-cache]\n"
+        "- remove shop-job  (no longer in the spec)\n"
+        "    [remove:shop-job]\n"
+        "- remove shop-web  (no longer in the spec)\n"
+        "    [remove:shop-web]\n"
+        "- remove shop-db  (no longer in the spec)\n"
+        "    [remove:shop-db] ← remove:shop-web\n"
+        "- remove-volume shop-data  (down --volumes)\n"
+        f"    [remove-volume:shop-data] ← {ALL_REMOVED}\n"
+        "- remove-volume shop-logs  (down --volumes)\n"
+        f"    [remove-volume:shop-logs] ← {ALL_REMOVED}\n"
+        "Plan: 0 to create, 0 to replace, 4 to remove; 2 volumes to remove.",
+    ),
+    (
+        "down without --volumes keeps the volumes",
+        lambda w: replace(down_volumes(w), options=PlanOptions(prune=True, scope=SHOP)),
+        "- remove shop-cache  (no longer in the spec)\n"
+        "    [remove:shop-cache]\n"
+        "- remove shop-job  (no longer in the spec)\n"
+        "    [remove:shop-job]\n"
+        "- remove shop-web  (no longer in the spec)\n"
+        "    [remove:shop-web]\n"
+        "- remove shop-db  (no longer in the spec)\n"
+        "    [remove:shop-db] ← remove:shop-web\n"
+        "Plan: 0 to create, 0 to replace, 4 to remove.",
     ),
 ]
 
