@@ -83,11 +83,12 @@ def run_action(action: Action, driver: Driver) -> None:
     elif kind == Kind.RESTART:
         driver.stop(action.target)
         driver.start(action.target)
-    elif kind == Kind.REPLACE and _require(action.container, action).update_order == \
-            "start-first":
-        from reconciler.engine.rollout import start_first  # new one healthy before the old goes
+    elif kind == Kind.CREATE_STOPPED:
+        driver.create(_require(action.container, action))
+    elif kind == Kind.WAIT_HEALTHY:
+        from reconciler.engine.rollout import wait_step  # probes pull in watchdog: lazily
 
-        start_first(_require(action.container, action), driver)
+        wait_step(driver, _require(action.container, action), action.remove_on_failure)
     elif kind == Kind.REPLACE:
         spec = _require(action.container, action)
         driver.remove(action.target)  # stop-first: ports and names are freed before create

@@ -15,11 +15,13 @@ class Kind(StrEnum):
     BUILD = "build"  # ensure a `build:` image
     CREATE_VOLUME = "create-volume"
     CREATE = "create"  # create and start a container
+    CREATE_STOPPED = "create-stopped"  # create only: a rollout step, its START follows
     START = "start"  # start an existing, stopped container
-    REPLACE = "replace"  # stop and remove the old container, create and start the new one
+    REPLACE = "replace"  # stop-first: remove the old container, create and start the new one
     REMOVE = "remove"  # stop and remove a container
     RESTART = "restart"  # stop and start a running container (on_unhealthy: restart)
-    REMOVE_VOLUME = "remove-volume"
+    REMOVE_VOLUME = "remove-volume"  # `down --volumes`
+    WAIT_HEALTHY = "wait-healthy"  # a rollout step: wait until the target is healthy
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,15 @@ class Action:
     changes: tuple[FieldChange, ...] = ()
     depends_on: tuple[str, ...] = ()  # ids of actions that must succeed first
     stack: str = ""
-    container: ContainerSpec | None = None  # CREATE / REPLACE / START
+    container: ContainerSpec | None = None  # CREATE(_STOPPED) / REPLACE / START / WAIT_HEALTHY
     image: ImageSource | None = None  # PULL / IMPORT / BUILD
     volume: VolumeSpec | None = None  # CREATE_VOLUME / REMOVE_VOLUME
+    # The container whose start-first replace this action is a step of ("" if none): the
+    # renderers count the steps as one replace.
+    rollout: str = ""
+    # WAIT_HEALTHY only: remove the target when it does not become healthy (the new version
+    # of a start-first rollout, so that the old one keeps running alone).
+    remove_on_failure: bool = False
 
 
 @dataclass(frozen=True)

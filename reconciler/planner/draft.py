@@ -20,7 +20,9 @@ PHASE = {
     Kind.REMOVE: 2,
     Kind.REPLACE: 3,
     Kind.CREATE: 3,
+    Kind.CREATE_STOPPED: 3,
     Kind.START: 3,
+    Kind.WAIT_HEALTHY: 3,
     Kind.RESTART: 3,
     Kind.REMOVE_VOLUME: 4,
 }
@@ -40,6 +42,8 @@ class Draft:
     container: ContainerSpec | None = None
     image: ImageSource | None = None
     volume: VolumeSpec | None = None
+    rollout: str = ""
+    remove_on_failure: bool = False
 
 
 def freeze(draft: Draft) -> Action:
@@ -54,6 +58,8 @@ def freeze(draft: Draft) -> Action:
         container=draft.container,
         image=draft.image,
         volume=draft.volume,
+        rollout=draft.rollout,
+        remove_on_failure=draft.remove_on_failure,
     )
 
 

@@ -15,8 +15,10 @@ from reconciler.model import hashing, labels
 from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
 from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.rollout import NEXT_SUFFIX
 from reconciler.planner.conditions import held_back
 from reconciler.planner.draft import Draft, in_dependency_order
+from reconciler.planner.rollout import is_start_first, start_first_steps
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,17 @@ def _replica_counts(ctx: _Context) -> _Counts:
     return {k: (want.get(k, 0), have.get(k, 0)) for k in set(want) | set(have)}
 
 
+def _add_planned(ctx: _Context, spec: ContainerSpec, draft: Draft) -> tuple[Draft, str]:
+    """Add `draft`, or the steps of a start-first replace in its place; return the action
+    that takes the container's dependencies and the id its dependants wait for."""
+    if not is_start_first(draft, spec):
+        return draft, ctx.add(draft)
+    steps = start_first_steps(draft, spec)
+    for step in steps:
+        ctx.add(step)
+    return steps[0], steps[-1].id
+
+
 def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
     specs = sorted((c for s in ctx.desired for c in s.containers), key=lambda c: c.name)
     by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -280,11 +293,13 @@ def _plan_containers(ctx: _Context, counts: _Counts) -> list[str]:
             continue
         draft.container = spec
         planned.append((spec, draft))
-    planned = _hold_back(ctx, specs, planned)
-    for spec, draft in planned:
-        by_key[(spec.stack, spec.key)].append(ctx.add(draft))
+    heads = []
+    for spec, draft in _hold_back(ctx, specs, planned):
+        head, tail = _add_planned(ctx, spec, draft)
+        by_key[(spec.stack, spec.key)].append(tail)
+        heads.append((spec, head))
     # Second pass: a container's dependencies are known only once every container is decided.
-    for spec, draft in planned:
+    for spec, draft in heads:
         image_id = ctx.image_action.get(spec.image.identity)
         draft.depends_on.update({image_id} if image_id else set())
         draft.depends_on.update(_volume_dependencies(ctx, spec))
@@ -315,7 +330,13 @@ def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
     for name in sorted(set(ctx.owned) - desired_names):
         seen = ctx.owned[name]
         want, have = counts[(seen.stack, seen.key)]
-        if want:
+        action_id = f"{Kind.REMOVE}:{name}"
+        if want and name.endswith(NEXT_SUFFIX):
+            reason = "left behind by an interrupted start-first rollout"
+            if action_id in ctx.drafts:  # a new rollout re-creates the name: debris goes first
+                action_id += "@debris"
+                ctx.drafts[f"{Kind.CREATE_STOPPED}:{name}"].depends_on.add(action_id)
+        elif want:
             replica = seen.labels.get(labels.REPLICA, "?")
             reason = _replicas_phrase(replica, want, have)
         elif ctx.options.prune:
@@ -323,7 +344,7 @@ def _plan_removals(ctx: _Context, counts: _Counts) -> list[str]:
         else:
             orphans.append(name)
             continue
-        draft = Draft(f"{Kind.REMOVE}:{name}", Kind.REMOVE, name, reason, seen.stack)
+        draft = Draft(action_id, Kind.REMOVE, name, reason, seen.stack)
         removed[(seen.stack, seen.key)].append(ctx.add(draft))
     for ids in removed.values():
         for action_id in ids:
@@ -347,7 +368,7 @@ def _plan_volume_removals(ctx: _Context) -> None:
     declared = {v.full_name for s in ctx.desired for v in s.volumes}
     removals: dict[str, set[str]] = defaultdict(set)
     for draft in ctx.drafts.values():
-        if draft.kind == Kind.REMOVE:
+        if draft.kind == Kind.REMOVE and not draft.rollout:
             removals[draft.stack].add(draft.id)
     for full_name in sorted(ctx.observed.volumes - declared):
         stack = _volume_owner(full_name, ctx.scope)

@@ -26,7 +26,9 @@ _SYMBOL = {
     Kind.BUILD: "↓",
     Kind.CREATE_VOLUME: "+",
     Kind.CREATE: "+",
+    Kind.CREATE_STOPPED: "+",
     Kind.START: "▶",
+    Kind.WAIT_HEALTHY: "⧗",
     Kind.RESTART: "↻",
     Kind.REPLACE: "~",
     Kind.REMOVE: "-",
@@ -38,7 +40,9 @@ _STYLE = {
     Kind.BUILD: "blue",
     Kind.CREATE_VOLUME: "green",
     Kind.CREATE: "green",
+    Kind.CREATE_STOPPED: "green",
     Kind.START: "cyan",
+    Kind.WAIT_HEALTHY: "cyan",
     Kind.RESTART: "cyan",
     Kind.REPLACE: "yellow",
     Kind.REMOVE: "red",
@@ -68,10 +72,12 @@ def format_change(change: FieldChange) -> str:
 
 
 def explain(action: Action) -> str:
-    """The parenthesised part of a text line: the field changes, or else the reason."""
-    if action.changes:
-        return "; ".join(format_change(c) for c in action.changes)
-    return action.reason
+    """The parenthesised part of a text line: the reason, or a replace's field changes (a
+    rollout's first step shows both: it says which replace it starts)."""
+    if not action.changes:
+        return action.reason
+    changes = "; ".join(format_change(c) for c in action.changes)
+    return changes if action.kind == Kind.REPLACE else f"{action.reason}: {changes}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -81,7 +87,9 @@ def _plural(n: int, word: str) -> str:
 def summary_line(plan: Plan) -> str:
     if plan.empty:
         return NO_CHANGES
-    kinds = Counter(a.kind for a in plan.actions)
+    # The steps of a start-first replace count as the one replace they make up.
+    kinds = Counter(a.kind for a in plan.actions if not a.rollout)
+    kinds[Kind.REPLACE] += len({a.rollout for a in plan.actions if a.rollout})
     main = [
         f"{kinds[Kind.CREATE]} to create",
         f"{kinds[Kind.REPLACE]} to replace",
@@ -141,6 +149,23 @@ def render_text(plan: Plan, color: bool = False) -> str:
 # -- json ---------------------------------------------------------------------------------
 
 
+def _action_dict(a: Action) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": a.id,
+        "kind": str(a.kind),
+        "target": a.target,
+        "stack": a.stack,
+        "reason": a.reason,
+        "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in a.changes],
+        "depends_on": list(a.depends_on),
+    }
+    if a.rollout:  # only on the steps of a start-first replace
+        doc["rollout"] = a.rollout
+    if a.remove_on_failure:
+        doc["remove_on_failure"] = True
+    return doc
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The JSON document described by schemas/plan.schema.json (values unabbreviated)."""
     kinds = Counter(str(a.kind) for a in plan.actions)
@@ -153,18 +178,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     )
     return {
         "format_version": FORMAT_VERSION,
-        "actions": [
-            {
-                "id": a.id,
-                "kind": str(a.kind),
-                "target": a.target,
-                "stack": a.stack,
-                "reason": a.reason,
-                "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in a.changes],
-                "depends_on": list(a.depends_on),
-            }
-            for a in plan.actions
-        ],
+        "actions": [_action_dict(a) for a in plan.actions],
         "unchanged": list(plan.unchanged),
         "orphans": list(plan.orphans),
         "waiting": [{"name": w.name, "reason": w.reason, "dependency": w.dependency,

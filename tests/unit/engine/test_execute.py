@@ -127,6 +127,8 @@ def test_every_action_kind_maps_to_its_driver_calls() -> None:
         Action("create-volume:shop-data", Kind.CREATE_VOLUME, "shop-data", "r", volume=volume),
         Action("create:shop-solo", Kind.CREATE, "shop-solo", "r", container=spec),
         Action("remove:shop-solo", Kind.REMOVE, "shop-solo", "r"),
+        Action("create-stopped:shop-solo", Kind.CREATE_STOPPED, "shop-solo", "r", container=spec),
+        Action("remove:shop-solo@2", Kind.REMOVE, "shop-solo", "r"),
         Action("remove-volume:shop-data", Kind.REMOVE_VOLUME, "shop-data", "r", volume=volume),
     ]
     chained = [replace(a, depends_on=(steps[n - 1].id,) if n else ()) for n, a in enumerate(steps)]
@@ -136,6 +138,8 @@ def test_every_action_kind_maps_to_its_driver_calls() -> None:
         ("create_volume", "shop-data"),
         ("create", "shop-solo"),
         ("start", "shop-solo"),
+        ("remove", "shop-solo"),
+        ("create", "shop-solo"),  # create-stopped: no start
         ("remove", "shop-solo"),
         ("remove_volume", "shop-data"),
     ]

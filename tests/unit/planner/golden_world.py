@@ -16,7 +16,7 @@ from reconciler.model.desired import (
 )
 from reconciler.model.observed import Observed
 from reconciler.planner.plan import PlanOptions
-from tests.fakes import digest_of
+from tests.fakes import digest_of, observed_from_spec
 from tests.plan_fixtures import (
     BASE_IMAGE,
     WEB_IMAGE,
@@ -155,6 +155,19 @@ def down_volumes(w: World) -> World:
     empty = replace(w.stack, containers=(), volumes=(), images=())
     options = PlanOptions(prune=True, scope=SHOP, remove_volumes=True)
     return World(empty, replace(w.observed, volumes=volumes), options)
+
+
+def start_first(key: str) -> Mutation:
+    """Container `key` rolls out start-first (out of the config hash: no change by itself)."""
+    return change(key, update_order="start-first")
+
+
+def rollout_debris(w: World) -> World:
+    """A kill -9 mid-rollout left shop-db.next behind."""
+    db = spec_of(w.stack, "db")
+    digest = w.observed.images[db.image.identity]
+    debris = observed_from_spec(replace(db, name="shop-db.next"), digest)
+    return replace(w, observed=replace(w.observed, containers=(*w.observed.containers, debris)))
 
 
 def nginx_conf_edited(w: World) -> World:

@@ -34,9 +34,11 @@ from tests.unit.planner.golden_world import (
     new_volume,
     nginx_conf_edited,
     observed_cache_replicas,
+    rollout_debris,
     scale_cache,
     shuffled,
     stack_deleted,
+    start_first,
     web_image,
 )
 
@@ -273,6 +275,26 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
 ]
 
+DB_CET = change("db", env=(("TZ", "CET"),))
+DB_NEXT = '+ create-stopped shop-db.next  (start-first replace of shop-db: env.TZ "UTC" → "CET")\n'
+# A start-first rollout after its first step: one chain, each step after the one before.
+ROLLOUT_DB = (
+    "▶ start shop-db.next  (the new version beside the old shop-db)\n"
+    "    [start:shop-db.next] ← create-stopped:shop-db.next\n"
+    "⧗ wait-healthy shop-db.next  "
+    "(healthy within 4s; removed if not healthy, the old shop-db keeps running)\n"
+    "    [wait-healthy:shop-db.next] ← start:shop-db.next\n"
+    "- remove shop-db  (the old version: shop-db.next is healthy)\n"
+    "    [remove:shop-db] ← wait-healthy:shop-db.next\n"
+    "+ create-stopped shop-db  (the new version under its own name)\n"
+    "    [create-stopped:shop-db] ← remove:shop-db\n"
+    "▶ start shop-db  (the new version under its own name)\n"
+    "    [start:shop-db] ← create-stopped:shop-db\n"
+    "⧗ wait-healthy shop-db  (healthy within 4s; shop-db.next serves until then)\n"
+    "    [wait-healthy:shop-db] ← start:shop-db\n"
+    "- remove shop-db.next  (the temporary copy: shop-db is healthy)\n"
+    "    [remove:shop-db.next] ← wait-healthy:shop-db\n"
+)
 ALL_REMOVED = "remove:shop-cache, remove:shop-db, remove:shop-job, remove:shop-web"
 CASES += [
     (
@@ -304,6 +326,50 @@ CASES += [
         "- remove shop-db  (no longer in the spec)\n"
         "    [remove:shop-db] ← remove:shop-web\n"
         "Plan: 0 to create, 0 to replace, 4 to remove.",
+    ),
+    (
+        "a start-first replace is eight steps, the new one healthy before the old one goes",
+        both(start_first("db"), DB_CET),
+        DB_NEXT
+        + "    [create-stopped:shop-db.next]\n"
+        + ROLLOUT_DB
+        + unchanged("cache", "job", "web")
+        + REPLACE_ONE,
+    ),
+    (
+        "a start-first replace with no change is nothing to do",
+        start_first("db"),
+        ALL + NOTHING,
+    ),
+    (
+        "a dependant replaced in the same plan waits for the whole rollout",
+        both(start_first("db"), DB_CET, change("web", env=(("TZ", "CET"),))),
+        DB_NEXT
+        + "    [create-stopped:shop-db.next]\n"
+        + ROLLOUT_DB
+        + '~ replace shop-web  (env.TZ null → "CET")\n'
+        "    [replace:shop-web] ← remove:shop-db.next\n"
+        + unchanged("cache", "job")
+        + "Plan: 0 to create, 2 to replace, 0 to remove.",
+    ),
+    (
+        "the leftover of an interrupted rollout is removed before a new rollout starts",
+        both(start_first("db"), DB_CET, rollout_debris),
+        "- remove shop-db.next  (left behind by an interrupted start-first rollout)\n"
+        "    [remove:shop-db.next@debris]\n"
+        + DB_NEXT
+        + "    [create-stopped:shop-db.next] ← remove:shop-db.next@debris\n"
+        + ROLLOUT_DB
+        + unchanged("cache", "job", "web")
+        + "Plan: 0 to create, 1 to replace, 1 to remove.",
+    ),
+    (
+        "the leftover of an interrupted rollout is removed",
+        rollout_debris,
+        "- remove shop-db.next  (left behind by an interrupted start-first rollout)\n"
+        "    [remove:shop-db.next]\n"
+        + ALL
+        + "Plan: 0 to create, 0 to replace, 1 to remove.",
     ),
 ]
 

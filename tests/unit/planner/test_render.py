@@ -54,7 +54,14 @@ def fresh_plan() -> Plan:
     return plan(Desired((base_stack(),)), Observed())
 
 
-@pytest.mark.parametrize("make", [busy_plan, fresh_plan, lambda: Plan()])
+def rollout_plan() -> Plan:
+    """A start-first replace of db: its eight steps."""
+    stack = base_stack()
+    db = rehash(spec_of(stack, "db"), env=(("TZ", "CET"),), update_order="start-first")
+    return plan(Desired((with_containers(stack, db),)), observed_for(Desired((stack,))))
+
+
+@pytest.mark.parametrize("make", [busy_plan, fresh_plan, rollout_plan, lambda: Plan()])
 def test_json_output_validates_against_the_schema(make: Any) -> None:
     document = json.loads(render_json(make()))
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
@@ -78,6 +85,20 @@ def test_json_output_carries_full_values_and_dependencies() -> None:
     replaced = json.loads(render_json(busy_plan()))["actions"]
     digest = next(c for a in replaced for c in a["changes"] if c["path"] == "image_digest")
     assert digest["new"] == digest_of("web rebuilt")  # never abbreviated in JSON
+
+
+def test_json_marks_the_steps_of_a_rollout_and_the_wait_that_cleans_up() -> None:
+    document = json.loads(render_json(rollout_plan()))
+    steps = document["actions"]
+    assert {a.get("rollout") for a in steps} == {"shop-db"}
+    assert [a["id"] for a in steps if a.get("remove_on_failure")] == [
+        "wait-healthy:shop-db.next"
+    ]
+    assert steps[0]["changes"] == [{"path": "env.TZ", "old": "UTC", "new": "CET"}]
+    summary = document["summary"]
+    assert (summary["create-stopped"], summary["start"], summary["wait-healthy"],
+            summary["remove"], summary["replace"]) == (2, 2, 2, 2, 0)  # by kind, literally
+    assert summary["text"] == "Plan: 0 to create, 1 to replace, 0 to remove."
 
 
 MARKDOWN_SNAPSHOT = """\
