@@ -20,9 +20,10 @@ busybox_image = native_helpers.busybox_image
 native_state_dir = native_helpers.native_state_dir
 native = native_helpers.native
 
-DEPTH = 2500  # past Python's recursion limit, as a hostile container could
-DIG = (f"i=0; while [ $i -lt {DEPTH} ]; do mkdir d && cd d || exit 1; i=$((i+1)); done; "
-       "echo bottom > leaf; echo dug")
+DEPTH = 2200  # past Python's recursion limit, as a hostile container could
+# Wrapped from the inside out, so no path ever gets longer than PATH_MAX on the way.
+DIG = (f"mkdir t && i=0 && while [ $i -lt {DEPTH} ]; do mkdir u && mv t u/t && mv u t "
+       "|| exit 1; i=$((i+1)); done && echo dug")
 
 
 def test_deep_trees_in_the_container_and_its_volume_are_removed(native: NativeHarness) -> None:
