@@ -29,6 +29,7 @@ class Entry:
     gid: int = 0
     mtime: int = 1_700_000_000
     xattrs: dict[str, str] = field(default_factory=dict)
+    device: tuple[int, int] = (0, 0)  # char / block: (major, minor)
 
 
 _TYPES = {
@@ -68,6 +69,7 @@ def layer_tar(entries: list[Entry]) -> bytes:
             info.mode = entry.mode
             info.uid, info.gid, info.mtime = entry.uid, entry.gid, entry.mtime
             info.linkname = entry.linkname
+            info.devmajor, info.devminor = entry.device
             info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in entry.xattrs.items()}
             if entry.kind == "file":
                 info.size = len(entry.data)

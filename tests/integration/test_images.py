@@ -182,9 +182,6 @@ def unsafe_cases(canary: Path) -> dict[str, list[f.Entry]]:
         "hardlink absolute": [f.hardlink("passwd", "/etc/passwd")],
         "hardlink missing": [f.hardlink("x", "nothere")],
         "hardlink through symlink": [f.symlink("a", str(canary)), f.hardlink("x", "a/keep")],
-        "char device": [f.Entry("null", "char")],
-        "block device": [f.Entry("sda", "block")],
-        "fifo": [f.Entry("pipe", "fifo")],
         "write through symlinked parent": [f.symlink("a", str(canary)), f.file("a/x", b"x")],
         "dir through symlinked parent": [f.symlink("a", str(canary)), f.directory("a/d")],
         "relative symlinked parent": [f.symlink("a", "../../canary"), f.file("a/x", b"x")],
@@ -210,6 +207,39 @@ def test_unsafe_layer_is_refused(
     assert (canary / "keep").read_text() == "untouched"
     assert "trusted.overlay.opaque" not in os.listxattr(canary)
     assert store_files(store) == []
+
+
+def test_device_nodes_and_fifos_are_made_as_docker_makes_them(
+    store: ImageLibrary, tmp_path: Path, canary: Path
+) -> None:
+    """A debootstrap or `docker export` root has /dev nodes: made (as root), with their
+    modes and owners, in a store no other host user can reach; a node replacing a planted
+    symlink never touches the link's target."""
+    layout = tmp_path / "layout"
+    entries = [
+        f.directory("dev"),
+        f.Entry("dev/console", "char", mode=0o600, device=(5, 1)),
+        f.Entry("dev/null", "char", mode=0o666, device=(1, 3)),
+        f.Entry("dev/sda", "block", mode=0o660, gid=6, device=(8, 0)),
+        f.Entry("run/initctl", "fifo", mode=0o600),
+        f.symlink("trap", str(canary / "keep")),
+        f.Entry("trap", "char", mode=0o644, device=(1, 5)),
+    ]
+    f.write_oci_layout(layout, [entries])
+    record = store.ensure(source(layout))
+    root = record.layers[0]
+    found = {name: os.lstat(root / name) for name in
+             ("dev/console", "dev/null", "dev/sda", "run/initctl", "trap")}
+    assert stat.S_ISCHR(found["dev/console"].st_mode)
+    console = found["dev/console"].st_rdev
+    assert (os.major(console), os.minor(console)) == (5, 1)
+    assert stat.S_IMODE(found["dev/null"].st_mode) == 0o666
+    assert stat.S_ISBLK(found["dev/sda"].st_mode) and found["dev/sda"].st_gid == 6
+    assert stat.S_IMODE(found["dev/sda"].st_mode) == 0o660
+    assert stat.S_ISFIFO(found["run/initctl"].st_mode)
+    assert stat.S_ISCHR(found["trap"].st_mode)
+    assert (canary / "keep").read_text() == "untouched"
+    assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700  # only root reaches the nodes
 
 
 def test_symlink_replaced_by_file_never_writes_through(

@@ -62,6 +62,9 @@ class ImageStore:
         self.refs_path = root / "refs.json"
         for directory in (root, root / "blobs", self.blobs, self.layers, self.layer_meta, self.tmp):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Layers hold images' device nodes and setuid files: no other host user may reach them,
+        # even in a store made before with a looser mode.
+        os.chmod(root, 0o700)
         self._lock = threading.RLock()  # one import or removal at a time in this process
         self._locks_lock = threading.Lock()
         self._layer_locks: dict[str, threading.Lock] = {}  # per diff_id: parallel pulls

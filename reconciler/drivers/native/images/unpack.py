@@ -7,9 +7,13 @@ an earlier entry (or anything else) is never followed while writing; symlinks th
 are created as-is, their targets only mean something inside the container later.
 
 Refused, with an ImageError naming the entry: absolute names, `..` components, hard links
-whose target is missing or outside the layer, char/block devices and fifos, whiteouts
-with `/` or `..` in the name. OCI whiteouts become overlayfs whiteouts: `.wh.<name>` a
-0:0 character device, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr.
+whose target is missing or outside the layer, whiteouts with `/` or `..` in the name.
+Device nodes and fifos are made as Docker makes them (a debootstrap or `docker export`
+root file system has /dev/console and friends): as root only (not root, device nodes are
+skipped), inside the store that only root can reach; a container's /dev is a fresh tmpfs
+and the device cgroup decides what it may open (docs/security.md). OCI whiteouts become
+overlayfs whiteouts: `.wh.<name>` a 0:0 character device, `.wh..wh..opq` the
+`trusted.overlay.opaque=y` xattr.
 Mode bits (setuid/setgid included, like Docker), owner (when root) and mtime are kept.
 """
 
@@ -168,10 +172,8 @@ class LayerUnpacker:
             ) from exc
 
     def _entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        if member.ischr() or member.isblk() or member.isfifo():
-            kind = "device node" if member.isdev() and not member.isfifo() else "fifo"
-            raise ImageError(self.target, f"layer entry {member.name!r} is a {kind}; refused")
-        if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
+        if not (member.isdir() or member.isdev() or member.isreg() or member.issym()
+                or member.islnk()):
             raise ImageError(self.target, f"layer entry {member.name!r} has an unsupported type")
         parts = split_name(member.name, self.target)
         if not parts:  # "./": the layer root itself
@@ -198,6 +200,8 @@ class LayerUnpacker:
             self._directory(parent, parts, member)
         elif member.isreg():
             self._regular(tar, parent, parts, member)
+        elif member.isdev():
+            self._special(parent, parts, member)
         elif member.issym():
             self._clear(parent, parts)
             os.symlink(member.linkname, leaf, dir_fd=parent)
@@ -304,6 +308,19 @@ class LayerUnpacker:
             )
         finally:
             os.close(target_dir)
+
+    def _special(self, parent: int, parts: Parts, member: tarfile.TarInfo) -> None:
+        """A fifo, or a char/block device node (root only; skipped otherwise)."""
+        if not member.isfifo() and not self._is_root:
+            return
+        self._clear(parent, parts)
+        kind = stat.S_IFIFO if member.isfifo() else (
+            stat.S_IFCHR if member.ischr() else stat.S_IFBLK)
+        device = 0 if member.isfifo() else os.makedev(member.devmajor, member.devminor)
+        os.mknod(parts[-1], kind | 0o600, device, dir_fd=parent)
+        self._set_link_attrs(parent, parts[-1], member)
+        # Just made by us in a folder only we write to: chmod cannot meet a planted link.
+        os.chmod(parts[-1], member.mode & 0o7777, dir_fd=parent)
 
     def _whiteout(self, parent: int, parts: Parts, member: tarfile.TarInfo) -> None:
         name = parts[-1][len(WHITEOUT_PREFIX) :]
