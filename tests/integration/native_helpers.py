@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native.container.cgroups import Cgroups
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.hashing import config_hash
@@ -119,7 +118,7 @@ def find_leaks(driver: NativeDriver, names: set[str]) -> list[str]:
     state_root = str(driver.layout.root)
     with open("/proc/mounts", encoding="utf-8") as f:
         leaks += [f"mount {line.split()[1]}" for line in f if state_root in line.split()[1]]
-    cgroups = Cgroups()
+    cgroups = driver.cgroups  # the driver's own names (per state directory)
     for name in sorted(names):
         leaks += [f"cgroup {d}" for d in cgroups.existing_dirs(name)]
         if driver.layout.container(name).root.exists():

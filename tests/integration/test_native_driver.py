@@ -12,7 +12,6 @@ import pytest
 
 from reconciler.drivers.base import ExecRequest
 from reconciler.drivers.native.container import rootfs
-from reconciler.drivers.native.container.cgroups import Cgroups
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.model.desired import Limits, Mount, VolumeSpec
 from reconciler.model.errors import DriverError, NotFound
@@ -105,7 +104,7 @@ def test_limits_visible_in_cgroup_files(native: NativeHarness) -> None:
     limits = Limits(memory=64 * 2**20, memory_swap=128 * 2**20, cpus=0.5, cpu_shares=512,
                     cpuset="0", pids=50)  # fmt: skip
     spec = native.run("limited", SLEEPER, limits=limits)
-    cg = Cgroups()
+    cg = native.driver.cgroups
 
     def read(controller: str, file: str) -> str:
         directory = cg.controller_dir(controller, spec.name)
@@ -154,7 +153,7 @@ def test_exec_passes_exit_status_env_user_cwd(native: NativeHarness) -> None:
 
 def test_pause_freezes_and_unpause_thaws(native: NativeHarness) -> None:
     spec = native.run("frozen", SLEEPER)
-    cg = Cgroups()
+    cg = native.driver.cgroups
     native.driver.pause(spec.name)
     assert cg.freezer_state(spec.name) == "FROZEN"
     assert native.observed(spec.name).state == "paused"

@@ -20,7 +20,7 @@ from pathlib import Path
 from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
 from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container import rootfs
-from reconciler.drivers.native.container.cgroups import Cgroups, sample_stats
+from reconciler.drivers.native.container.cgroups import Cgroups, instance_id, sample_stats
 from reconciler.drivers.native.container.logs import read_logs
 from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.container.runtime import Runc, RuncState
@@ -98,7 +98,7 @@ class NativeDriver(NativeOperations):
     @property
     def cgroups(self) -> Cgroups:
         if self._cgroups is None:
-            self._cgroups = Cgroups()
+            self._cgroups = Cgroups(instance_id(self.layout.root))
         return self._cgroups
 
     # -- observe --
@@ -188,7 +188,8 @@ class NativeDriver(NativeOperations):
             )
             write_json_atomic(paths.record, record.to_json())
             netns, hosts = network_hooks.attach(self.network, spec)
-            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts)
+            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts,
+                    self.cgroups.config_path(spec.name))
             self._launch_monitor(spec.name, paths, runc)
         except BaseException as error:
             with contextlib.suppress(Exception):
@@ -261,7 +262,8 @@ class NativeDriver(NativeOperations):
         from reconciler.drivers.native.container.prepare import ImageView, prepare
 
         view = ImageView(image.config, image.layers)
-        prepare(paths, record.spec, view, self.volumes, netns, hosts)
+        prepare(paths, record.spec, view, self.volumes, netns, hosts,
+                self.cgroups.config_path(name))
         self._launch_monitor(name, paths, self.runc)
 
     # -- stop / kill / remove --

@@ -136,13 +136,13 @@ def test_stop_and_start_while_the_loop_runs_show_at_once(
     host.cli(capsys, "stop", "shop/web")
     rows = {r["name"]: r for r in json.loads(host.cli(capsys, "ps", "-o", "json"))}
     assert rows["shop-web"]["state"] == "user-stopped"
-    wait(lambda: host.status()["shop-web"]["state"] == "user-stopped", timeout=3)
+    wait(lambda: host.status()["shop-web"]["state"] == "user-stopped", timeout=10)  # resync: 1 h
     time.sleep(0.3)
     assert host.starts("shop-web") == 1  # the loop does not undo a user's stop
     host.cli(capsys, "start", "shop/web")
     rows = {r["name"]: r for r in json.loads(host.cli(capsys, "ps", "-o", "json"))}
     assert rows["shop-web"]["state"] == "running"  # not the loop's stale word
-    wait(lambda: host.status()["shop-web"]["state"] == "running", timeout=3)
+    wait(lambda: host.status()["shop-web"]["state"] == "running", timeout=10)  # resync: 1 h
 
 
 def test_images_and_inspect_through_the_contract(

@@ -121,13 +121,14 @@ def test_cgroup_hierarchies_from_mountinfo(tmp_path: Path) -> None:
         "31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
         "32 25 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
     )
-    cg = Cgroups(str(mountinfo))
+    cg = Cgroups("ab12cd34", str(mountinfo))
     assert not cg.is_v2
-    assert cg.controller_dir("cpuacct", "x") == Path("/sys/fs/cgroup/cpu,cpuacct/reconcile/x")
-    assert cg.oom_files("x") == ["/sys/fs/cgroup/memory/reconcile/x/memory.oom_control"]
+    cpuacct = Path("/sys/fs/cgroup/cpu,cpuacct/reconcile/ab12cd34-x")
+    assert cg.controller_dir("cpuacct", "x") == cpuacct
+    assert cg.oom_files("x") == ["/sys/fs/cgroup/memory/reconcile/ab12cd34-x/memory.oom_control"]
     mountinfo.write_text("32 25 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")
-    v2 = Cgroups(str(mountinfo))
-    assert v2.is_v2 and v2.oom_files("x") == ["/sys/fs/cgroup/reconcile/x/memory.events"]
+    v2 = Cgroups("ab12cd34", str(mountinfo))
+    assert v2.is_v2 and v2.oom_files("x") == ["/sys/fs/cgroup/reconcile/ab12cd34-x/memory.events"]
 
 
 def test_overlay_lists_layers_top_first() -> None:

@@ -1,14 +1,17 @@
 """A container's cgroup: where it lives, what it uses, how to clean it up. v1 and v2.
 
-runc creates the cgroup from config.json's cgroupsPath ("/reconcile/<name>"): on v1 under
-every controller's hierarchy (/sys/fs/cgroup/memory/reconcile/<name>, ...), on v2 once
-(/sys/fs/cgroup/reconcile/<name>). The hierarchies are found from /proc/self/mountinfo,
+runc creates the cgroup from config.json's cgroupsPath ("/reconcile/<instance>-<name>",
+the instance naming the state directory, so that the same container name under two state
+directories gets two cgroups): on v1 under every controller's hierarchy
+(/sys/fs/cgroup/memory/reconcile/<instance>-<name>, ...), on v2 once
+(/sys/fs/cgroup/reconcile/<instance>-<name>). The hierarchies are found from /proc/self/mountinfo,
 so a host that mounts them elsewhere (or joins cpu,cpuacct) works too.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -24,9 +27,10 @@ _V1_CONTROLLERS = frozenset(
 )  # fmt: skip
 
 
-def cgroups_path(name: str) -> str:
-    """The value of config.json's linux.cgroupsPath for container `name`."""
-    return f"/{PARENT}/{name}"
+def instance_id(state_dir: Path) -> str:
+    """8 hex digits naming a state directory in host-wide names (the network's use the same
+    path): two state directories never share a cgroup."""
+    return hashlib.sha256(str(Path(state_dir).absolute()).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -88,17 +92,25 @@ def _mounts(mountinfo: str = "/proc/self/mountinfo") -> tuple[dict[str, Path], P
 
 
 class Cgroups:
-    def __init__(self, mountinfo: str = "/proc/self/mountinfo") -> None:
+    def __init__(self, instance: str, mountinfo: str = "/proc/self/mountinfo") -> None:
+        self.instance = instance
         self.v1, self.unified = _mounts(mountinfo)
         # Pure v2 when no v1 controller is mounted; hybrid hosts use the v1 controllers.
         self.is_v2 = not self.v1 and self.unified is not None
 
+    def config_path(self, name: str) -> str:
+        """The value of config.json's linux.cgroupsPath for container `name`."""
+        return f"/{PARENT}/{self._leaf(name)}"
+
+    def _leaf(self, name: str) -> str:
+        return f"{self.instance}-{name}"
+
     def _v1_dir(self, controller: str, name: str) -> Path | None:
         root = self.v1.get(controller)
-        return root / PARENT / name if root else None
+        return root / PARENT / self._leaf(name) if root else None
 
     def _v2_dir(self, name: str) -> Path | None:
-        return self.unified / PARENT / name if self.unified else None
+        return self.unified / PARENT / self._leaf(name) if self.unified else None
 
     def controller_dir(self, controller: str, name: str) -> Path | None:
         """The directory holding `controller`'s files for container `name`."""
@@ -109,7 +121,7 @@ class Cgroups:
         roots = set(self.v1.values())
         if self.unified:
             roots.add(self.unified)
-        return sorted(root / PARENT / name for root in roots)
+        return sorted(root / PARENT / self._leaf(name) for root in roots)
 
     def existing_dirs(self, name: str) -> list[Path]:
         return [d for d in self.all_dirs(name) if d.is_dir()]

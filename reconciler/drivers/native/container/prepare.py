@@ -16,7 +16,6 @@ from reconciler.drivers.native.container.bundle import (
     ResolvedMount,
     oci_config,
 )
-from reconciler.drivers.native.container.cgroups import cgroups_path
 from reconciler.drivers.native.container.state import DIR_MODE, ContainerPaths, write_json_atomic
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import ContainerSpec
@@ -109,6 +108,7 @@ def bundle_inputs(
     mounts: tuple[ResolvedMount, ...],
     etc_files: dict[str, str],
     netns_path: str | None = None,
+    cgroups_path: str = "",
 ) -> BundleInputs:
     try:
         user = users.resolve_user(spec.user, [str(p) for p in reversed(image.layers)])
@@ -124,7 +124,7 @@ def bundle_inputs(
         rootfs=str(paths.rootfs),
         mounts=mounts,
         etc_files=etc_files,
-        cgroups_path=cgroups_path(spec.name),
+        cgroups_path=cgroups_path,
         netns_path=netns_path,
         uid=user.uid,
         gid=user.gid,
@@ -141,6 +141,7 @@ def prepare(
     volumes: VolumeStore,
     netns_path: str | None = None,
     hosts: str | None = None,
+    cgroups_path: str = "",
 ) -> None:
     """Make the rootfs, /etc files and bundle of a container whose dir and record exist.
     `netns_path`: the network namespace runc joins (None: a fresh one, or the host's)."""
@@ -150,5 +151,6 @@ def prepare(
     paths.bundle.mkdir(mode=DIR_MODE, exist_ok=True)
     make_rootfs(paths, image, spec.name)
     etc_files = write_etc_files(paths, spec, hosts)
-    config = oci_config(bundle_inputs(paths, spec, image, mounts, etc_files, netns_path))
+    config = oci_config(
+        bundle_inputs(paths, spec, image, mounts, etc_files, netns_path, cgroups_path))
     write_json_atomic(paths.config, config)
