@@ -68,7 +68,7 @@ class Cli:
 def _host_snapshot(state: Path) -> tuple[list[str], list[str]]:
     with open("/proc/mounts", encoding="utf-8") as f:
         mounts = [line.split()[1] for line in f if str(state) in line]
-    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/reconcile/it-*"))
+    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/reconcile/*-it-*"))
     return mounts, cgroups
 
 
