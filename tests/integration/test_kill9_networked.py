@@ -69,7 +69,7 @@ class Host:
         monitors = subprocess.run(["pgrep", "-f", f"monitor.py {self.state}/"],
                                   capture_output=True, text=True).stdout.split()
         with open("/proc/mounts", encoding="utf-8") as f:
-            mounts = [line for line in f if str(self.state) in line.split()[1]]
+            mounts = [line.split() for line in f if str(self.state) in line.split()[1]]
         cgroups = [d for n in names for d in self.driver.cgroups.existing_dirs(n)]
         net = self.driver.network
         present = set(links.links())
@@ -77,7 +77,10 @@ class Host:
                                  check=True).stdout
         net_id = net.net_id(self.name)
         return {
-            "runc": len(listed), "monitors": len(monitors), "mounts": len(mounts),
+            "runc": len(listed), "monitors": len(monitors),
+            "rootfs mounts": sum(1 for m in mounts if m[2] == "overlay"),
+            "netns mounts": sum(1 for m in mounts if m[2] == "nsfs"),
+            "other mounts": sum(1 for m in mounts if m[2] not in ("overlay", "nsfs")),
             "cgroups": len(cgroups), "veths": len({net.veth(n) for n in names} & present),
             "bridges": int(net.bridge(self.name) in present),
             "nft rules": sum(1 for line in ruleset.splitlines() if net_id in line),
@@ -114,7 +117,8 @@ def test_kill_9_at_30_points_then_apply_and_down_converge(host: Host) -> None:
     assert all(r["state"] == "running" for r in rows)
     counts = host.counts()
     cgroups_each = counts["cgroups"] // len(KEYS)
-    assert counts == {"runc": 6, "monitors": 6, "mounts": 6, "cgroups": 6 * cgroups_each,
+    assert counts == {"runc": 6, "monitors": 6, "rootfs mounts": 6, "netns mounts": 6,
+                      "other mounts": 0, "cgroups": 6 * cgroups_each,
                       "veths": 6, "bridges": 1, "nft rules": counts["nft rules"]}
     assert cgroups_each >= 1 and counts["nft rules"] > 0
     for _ in range(3):
