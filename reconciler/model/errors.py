@@ -15,9 +15,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # One problem, one line: a value quoted in a message cannot start a fake line.
+        message = self.message.translate(_ESCAPES)
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}: {self.message}"
-        return f"{self.file}: {self.message}"
+            return f"{self.file}:{self.line}:{self.column}: {message}"
+        return f"{self.file}: {message}"
+
+
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: "\\t"}
 
 
 class ReconcileError(Exception):

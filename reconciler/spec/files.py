@@ -24,11 +24,17 @@ class EnvFile:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
 
 
+MAX_ENV_FILE_BYTES = 1 << 20
+
+
 def parse_env_file(text: str) -> EnvFile:
     """Docker's env-file format: KEY=VALUE per line, `#` comment lines and blank lines
     ignored, leading whitespace trimmed, the value taken literally (quotes are kept). A line
     without `=` is an error: Docker would read the variable from reconcile's own
-    environment, which would make the desired state depend on who runs the tool."""
+    environment, which would make the desired state depend on who runs the tool.
+
+    Messages never quote the line: env files hold secrets, and a mistyped `env_file:
+    /etc/shadow` must not print the file through errors, status, logs or the journal."""
     result = EnvFile()
     for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.lstrip()
@@ -36,12 +42,45 @@ def parse_env_file(text: str) -> EnvFile:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            result.errors.append((number, f"expected KEY=VALUE, got {line!r}"))
-        elif not key or any(ch.isspace() for ch in key):
-            result.errors.append((number, f"invalid variable name {key!r}"))
+            result.errors.append((number, f"line {number}: expected KEY=VALUE"))
+        elif env_name_problem(key):
+            result.errors.append(
+                (number, f"line {number}: expected KEY=VALUE, {env_name_problem(key)}")
+            )
+        elif "\0" in value:
+            result.errors.append((number, f"line {number}: the value contains a NUL character"))
         else:
             result.entries.append((key, value))
     return result
+
+
+def env_name_problem(name: str) -> str:
+    """Why `name` cannot be an environment variable name ("" when it can). An `=` in the
+    name would set another variable (`A=B=c` is A); NUL ends the C string."""
+    if not name:
+        return "the variable name is empty"
+    if "=" in name:
+        return "the variable name contains `=`"
+    if "\0" in name:
+        return "the variable name contains a NUL character"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "the variable name contains whitespace or a control character"
+    return ""
+
+
+def read_env_file(path: Path) -> str:
+    """The text of an env file; ValueError (never quoting the content) when it is not a
+    regular UTF-8 file of at most 1 MiB, OSError when it cannot be read. A FIFO or
+    /dev/zero must not hang or exhaust validation."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file")
+    if info.st_size > MAX_ENV_FILE_BYTES:
+        raise ValueError(f"is {info.st_size} bytes; env files are limited to 1 MiB")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
 
 
 def sha256_file(path: Path) -> str:

@@ -22,7 +22,7 @@ from reconciler.model.desired import (
     Ulimit,
 )
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, resolve_path, sha256_file
+from reconciler.spec.files import parse_env_file, read_env_file, resolve_path, sha256_file
 from reconciler.spec.semantic_container import port_mappings, ulimit_pair
 
 
@@ -104,7 +104,7 @@ def _environment(spec: dict[str, Any], base_dir: Path) -> tuple[tuple[tuple[str,
     for text in files:
         path = resolve_path(base_dir, text)
         digest.update(sha256_file(path).encode())
-        merged.update(parse_env_file(path.read_text(encoding="utf-8")).entries)
+        merged.update(parse_env_file(read_env_file(path)).entries)
     merged.update(env_pairs(spec.get("env")))
     env_hash = "sha256:" + digest.hexdigest() if files else ""
     return tuple(sorted(merged.items())), env_hash
@@ -141,7 +141,7 @@ def _limits(spec: dict[str, Any]) -> Limits:
     cpuset = spec.get("cpuset")
     return Limits(
         memory=size("memory"),
-        memory_swap=size("memory_swap"),
+        memory_swap=units.parse_swap(spec["memory_swap"]) if "memory_swap" in spec else None,
         cpus=float(cpus) if cpus is not None else None,
         cpu_shares=spec.get("cpu_shares"),
         cpuset=str(cpuset) if cpuset is not None else None,

@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.model.errors import Problem
 from reconciler.model.reference import looks_like_reference, parse_reference
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, resolve_path, stack_name
+from reconciler.spec.files import parse_env_file, read_env_file, resolve_path, stack_name
 from reconciler.spec.loader import JsonPath, LoadedFile
 from reconciler.spec.schema_check import describe, did_you_mean
 from reconciler.spec.semantic_container import (
@@ -24,6 +24,9 @@ from reconciler.spec.semantic_container import (
     port_clashes,
 )
 from reconciler.spec.semantic_graph import find_cycle
+from reconciler.spec.semantic_values import check_dns, check_env, check_host_limits, check_strings
+
+MAX_ENV_FILE_ERRORS = 10
 
 
 class FileChecker:
@@ -47,6 +50,7 @@ class FileChecker:
             return None
 
     def run(self) -> None:
+        check_strings(self.data, self.report)
         if "name" not in self.data:
             self._check_file_name()
         images = self.data.get("images") or {}
@@ -97,6 +101,7 @@ class FileChecker:
             self.report((*at, "pull"), f"`pull` only applies to `ref` images ({describe(at)})")
         build = spec.get("build")
         if build is not None:
+            check_env(build.get("env"), (*at, "build", "env"), self.report)
             base = build["from"]
             if base != "scratch" and base not in images:
                 self.report(
@@ -156,6 +161,9 @@ class ContainerChecker:
         check_ports(self)
         check_volumes(self)
         check_limits(self)
+        check_host_limits(self)
+        check_dns(self)
+        check_env(self.spec.get("env"), (*self.at, "env"), self.parent.report)
         self._check_restart()
         self._check_healthcheck()
         self._check_depends_on()
@@ -239,15 +247,26 @@ class ContainerChecker:
     def _check_env_file(self, sub: JsonPath, text: str) -> None:
         path = resolve_path(self.parent.base_dir, text)
         try:
-            content = path.read_text(encoding="utf-8")
+            content = read_env_file(path)
         except FileNotFoundError:
             self.report(sub, f"env_file `{text}` not found (looked for {path})")
             return
-        except (OSError, UnicodeDecodeError) as exc:
-            self.report(sub, f"env_file `{text}` cannot be read: {exc}")
+        except OSError as exc:  # strerror only: never a piece of the file
+            self.report(sub, f"env_file `{text}` cannot be read: {exc.strerror or 'error'}")
             return
-        for line, message in parse_env_file(content).errors:
+        except ValueError as exc:
+            self.report(sub, f"env_file `{text}` {exc}; expected a text file of KEY=VALUE lines")
+            return
+        errors = parse_env_file(content).errors
+        for line, message in errors[:MAX_ENV_FILE_ERRORS]:
             self.parent.problems.append(Problem(str(path), line, 1, message))
+        if len(errors) > MAX_ENV_FILE_ERRORS:  # e.g. `env_file: /etc/passwd`: say it once
+            line = errors[MAX_ENV_FILE_ERRORS][0]
+            more = len(errors) - MAX_ENV_FILE_ERRORS
+            self.parent.problems.append(Problem(
+                str(path), line, 1,
+                f"line {line}: {more} more line(s) from here on are not KEY=VALUE either; "
+                "is this an env file?"))
 
     def _check_misc(self) -> None:
         if "stop_signal" in self.spec:

@@ -160,13 +160,13 @@ def _check_bind_source(checker: ContainerChecker, sub: tuple[str, int], source: 
 def check_limits(checker: ContainerChecker) -> None:
     limits = checker.spec.get("limits") or {}
     sizes = {}
-    for name in ("memory", "memory_swap"):
+    for name, parse in (("memory", units.parse_size), ("memory_swap", units.parse_swap)):
         if name in limits:
-            sizes[name] = checker.attempt(("limits", name), units.parse_size, limits[name])
+            sizes[name] = checker.attempt(("limits", name), parse, limits[name])
     memory, swap = sizes.get("memory"), sizes.get("memory_swap")
     if swap is not None and memory is None:
         checker.report(("limits", "memory_swap"), "`memory_swap` needs `memory` to be set")
-    elif swap is not None and memory is not None and swap < memory:
+    elif swap is not None and swap != -1 and memory is not None and swap < memory:
         checker.report(
             ("limits", "memory_swap"),
             f"`memory_swap` ({swap} bytes) is less than "

@@ -60,9 +60,12 @@ def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> D
     for loaded in loaded_files:
         try:
             stacks.append(normalize_stack(loaded.path, loaded.data))
-        except (OSError, UnicodeDecodeError) as exc:  # a file changed under our feet
+        except (OSError, ValueError) as exc:  # a file changed under our feet
+            # the file name and strerror only: a message must never carry file content
+            what = exc.strerror if isinstance(exc, OSError) else "it changed while being read"
+            where = f" {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
             problems.append(
-                Problem(str(loaded.path), 0, 0, f"cannot read a referenced file: {exc}")
+                Problem(str(loaded.path), 0, 0, f"cannot read a referenced file{where}: {what}")
             )
     if problems:
         raise SpecError(problems)

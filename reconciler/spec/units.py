@@ -48,6 +48,13 @@ def parse_size(value: int | float | str) -> int:
     return int(number * _SIZE_UNITS[unit])
 
 
+def parse_swap(value: int | float | str) -> int:
+    """`memory_swap`: a size, or -1 for unlimited swap (Docker's `--memory-swap -1`)."""
+    if value == -1 or (isinstance(value, str) and value.strip() == "-1"):
+        return -1
+    return parse_size(value)
+
+
 def parse_duration(value: int | float | str) -> float:
     """Seconds from a number or a Go-style duration string ("1m30s")."""
     if isinstance(value, bool):
@@ -195,4 +202,4 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def is_dns_label(text: str) -> bool:
-    return bool(_DNS_LABEL.match(text))
+    return bool(_DNS_LABEL.fullmatch(text))  # `$` would also match before a final newline
