@@ -71,6 +71,8 @@ def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_output(p, ["text", "json"])
     p = sub.add_parser("inspect", help="everything known about a container")
     p.add_argument("name", metavar="STACK/NAME")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print env values that look secret (masked by default)")
     p = sub.add_parser("logs", help="a container's output")
     p.add_argument("name", metavar="STACK/NAME")
     p.add_argument("-f", "--follow", action="store_true")

@@ -15,6 +15,7 @@ from reconciler.cli.context import Context
 from reconciler.cli.host import HOST_HANDLERS, since_time
 from reconciler.drivers.base import ExecRequest
 from reconciler.model.errors import NotFound, ReconcileError
+from reconciler.model.hashing import mask_secrets
 from reconciler.model.observed import ObservedContainer
 
 
@@ -102,6 +103,8 @@ def cmd_ps(ctx: Context) -> int:
 def cmd_inspect(ctx: Context) -> int:
     c = _find(ctx, ctx.args.name)
     data = {**asdict(c), **ctx.driver.inspect(c.name)}
+    if not ctx.args.show_secrets:  # the rule plans use: by name, and URL passwords
+        data = mask_secrets(data)
     ctx.out(json.dumps(data, indent=2, default=str, sort_keys=True))
     return 0
 

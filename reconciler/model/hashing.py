@@ -38,8 +38,61 @@ EXCLUDED_FROM_HASH = (
     "update_deadline",
 )
 
-_SENSITIVE = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
+# Names Docker, Compose and Kubernetes users give secrets: *_PASSWORD, MYSQL_PWD, *_PASSWD,
+# *_SECRET, *_TOKEN, *_API_KEY, *_PRIVATE_KEY, TLS_CERT, *_CREDENTIALS, *_AUTH, SENTRY_DSN,
+# *_SALT, *_COOKIE, JWT_*, *_SIGNING_*. A false positive (PWD, the working directory) only
+# hides a value; a false negative prints a secret.
+_SENSITIVE = re.compile(
+    r"pass|pwd|secret|token|key|credential|auth|private|cert|dsn|salt|cookie|jwt|signing"
+    r"|hmac|bearer",
+    re.IGNORECASE,
+)
+# A URL with credentials in its userinfo, `scheme://user:password@host`: only the password
+# is masked, so a plan still shows which user and host changed.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)([^@/?#\s]+)(@)")
 MASK = "(sensitive)"
+
+
+def mask_text(value: str) -> str:
+    """`postgres://u:p@h/db` -> `postgres://u:(sensitive)@h/db`, anywhere in the text."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), value)
+
+
+def mask_env(name: str, value: Any) -> Any:
+    """The value of env variable `name` as it may be printed: masked by name or by shape."""
+    if value is None:
+        return None
+    if _SENSITIVE.search(name):
+        return MASK
+    return mask_text(value) if isinstance(value, str) else value
+
+
+def mask_secrets(data: Any) -> Any:
+    """A copy of a JSON-like document with env values masked by `mask_env` (an `env` or
+    `Env` mapping, or a list of KEY=VALUE) and URL passwords masked in every string."""
+    if isinstance(data, Mapping):
+        return {k: _mask_env_field(v) if k in ("env", "Env") else mask_secrets(v)
+                for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_secrets(item) for item in data]
+    return mask_text(data) if isinstance(data, str) else data
+
+
+def _mask_env_field(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): mask_env(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, str) and "=" in item:
+                name, _, text = item.partition("=")
+                out.append(f"{name}={mask_env(name, text)}")
+            elif isinstance(item, list | tuple) and len(item) == 2:  # (name, value) pairs
+                out.append([item[0], mask_env(str(item[0]), item[1])])
+            else:
+                out.append(mask_secrets(item))
+        return out
+    return mask_secrets(value)
 
 
 def _port(p: PortMapping) -> str:
@@ -109,13 +162,13 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _masked(path: str, value: Any) -> Any:
-    if path.startswith("env.") and _SENSITIVE.search(path[4:]) and value is not None:
-        return MASK
-    return value
+    if path.startswith("env."):
+        return mask_env(path[4:], value)
+    return mask_secrets(value)  # URL passwords, e.g. in an argument of `command`
 
 
 def diff_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    """Field-level changes, dotted paths, sorted; values of secret-looking env vars masked.
+    """Field-level changes, dotted paths, sorted; secrets masked (`mask_env`, `mask_text`).
     A field absent on one side shows as None there."""
     flat_old: dict[str, Any] = {}
     flat_new: dict[str, Any] = {}

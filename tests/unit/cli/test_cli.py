@@ -238,3 +238,39 @@ def test_an_unexpected_exception_is_one_line_and_exit_1(
     else:
         assert err.count("\n") == 1 and "Traceback" not in err
         assert "s3cr3t" not in err  # the message is not echoed: it may carry content
+
+
+SECRET_STACK = STACK.replace(
+    "API_TOKEN: s3cr3t-value}",
+    "API_TOKEN: s3cr3t-value, MYSQL_PWD: pwd-s3cr3t, "
+    "DATABASE_URL: 'postgres://app:url-s3cr3t@db/shop'}")
+
+
+def test_inspect_masks_secrets_unless_asked(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(SECRET_STACK)
+    driver = RecordingDriver()
+    assert _run(capsys, ["apply", str(path)], driver, tmp_path)[0] == 0
+    code, out, err = _run(capsys, ["inspect", "shop/web"], driver, tmp_path)
+    assert code == 0 and "s3cr3t" not in out + err
+    env = json.loads(out)["recorded_spec"]["env"]
+    assert env == {"API_TOKEN": "(sensitive)", "MYSQL_PWD": "(sensitive)", "TZ": "UTC",
+                   "DATABASE_URL": "postgres://app:(sensitive)@db/shop"}
+    code, out, _ = _run(capsys, ["inspect", "--show-secrets", "shop/web"], driver, tmp_path)
+    assert code == 0
+    assert json.loads(out)["recorded_spec"]["env"]["MYSQL_PWD"] == "pwd-s3cr3t"
+    assert "postgres://app:url-s3cr3t@db/shop" in out
+
+
+def test_plan_masks_pwd_names_and_url_passwords(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(SECRET_STACK)
+    driver = RecordingDriver()
+    _run(capsys, ["apply", str(path)], driver, tmp_path)
+    path.write_text(SECRET_STACK.replace("s3cr3t", "n3w"))
+    for output in ("text", "json", "markdown"):
+        code, out, err = _run(capsys, ["plan", "-o", output, str(path)], driver, tmp_path)
+        assert code == 0 and "MYSQL_PWD" in out and "postgres://app:(sensitive)@db/shop" in out
+        assert "s3cr3t" not in out + err and "n3w" not in out + err

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.model.desired import ContainerSpec
-from reconciler.model.hashing import EXCLUDED_FROM_HASH
+from reconciler.model.hashing import EXCLUDED_FROM_HASH, MASK, diff_fields, mask_env, mask_secrets
 from reconciler.spec.stacks import load_stacks
 
 BASE = {
@@ -167,3 +167,52 @@ def test_base_image_identity_flows_into_the_build(tmp_path: Path) -> None:
     before = load_stacks([path]).stacks[0].containers[0].image.identity
     index.write_text('{"v": 2}')
     assert load_stacks([path]).stacks[0].containers[0].image.identity != before
+
+
+# -- masking: by name and by shape ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [
+    "MYSQL_PWD", "DB_PASSWORD", "REDIS_PASSWD", "APP_SECRET", "GITHUB_TOKEN", "API_KEY",
+    "TLS_PRIVATE_KEY", "SSL_CERT", "AWS_CREDENTIALS", "BASIC_AUTH", "SENTRY_DSN",
+    "PASSWORD_SALT", "SESSION_COOKIE", "JWT_SIGNING", "webhook_hmac", "mysql_root_password",
+])
+def test_secret_looking_names_are_masked(name: str) -> None:
+    assert mask_env(name, "s3cr3t") == MASK
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("postgres://u:p@h/db", f"postgres://u:{MASK}@h/db"),
+    ("amqp://guest:gu%40st@mq:5672/", f"amqp://guest:{MASK}@mq:5672/"),
+    ("redis://:only-pass@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
+    ("a=https://x:y@h1, b=ftp://q:r@h2", f"a=https://x:{MASK}@h1, b=ftp://q:{MASK}@h2"),
+    ("https://h/path?user=a:b@c", "https://h/path?user=a:b@c"),  # not userinfo
+    ("http://localhost:8080/", "http://localhost:8080/"),
+    ("UTC", "UTC"),
+])
+def test_url_passwords_are_masked_and_the_rest_kept(value: str, shown: str) -> None:
+    assert mask_env("DATABASE_URL", value) == shown
+
+
+def test_diff_masks_by_name_and_by_shape() -> None:
+    changes = diff_fields(
+        {"env": {"MYSQL_PWD": "a", "DATABASE_URL": "postgres://u:old@h/db"}, "command": ["x"]},
+        {"env": {"MYSQL_PWD": "b", "DATABASE_URL": "postgres://u:new@h/db"},
+         "command": ["x", "--db=mysql://root:pw@db/x"]},
+    )
+    shown = {c.path: (c.old, c.new) for c in changes}
+    assert shown["env.MYSQL_PWD"] == (MASK, MASK)
+    assert shown["env.DATABASE_URL"] == (f"postgres://u:{MASK}@h/db",) * 2
+    assert shown["command"][1] == ["x", f"--db=mysql://root:{MASK}@db/x"]
+
+
+def test_mask_secrets_covers_env_maps_and_lists_anywhere() -> None:
+    doc = {"recorded_spec": {"env": {"TZ": "UTC", "API_TOKEN": "t"}},
+           "backend": {"Config": {"Env": ["A_SECRET=s", "URL=http://u:p@h", "PLAIN=1"]}},
+           "spec": {"env": [["MYSQL_PWD", "p"], ["TZ", "UTC"]]}}
+    masked = mask_secrets(doc)
+    assert masked["recorded_spec"]["env"] == {"TZ": "UTC", "API_TOKEN": MASK}
+    assert masked["backend"]["Config"]["Env"] == [f"A_SECRET={MASK}", f"URL=http://u:{MASK}@h",
+                                                  "PLAIN=1"]
+    assert masked["spec"]["env"] == [["MYSQL_PWD", MASK], ["TZ", "UTC"]]
+    assert doc["recorded_spec"]["env"]["API_TOKEN"] == "t"  # a copy; the input is kept

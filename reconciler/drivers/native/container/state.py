@@ -40,7 +40,8 @@ DIR_MODE = 0o700
 
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    # 0600: records and config.json hold env values (secrets); readers are root
+    with open(tmp, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as f:
         json.dump(data, f, sort_keys=True, indent=1)
         f.flush()
         os.fsync(f.fileno())
