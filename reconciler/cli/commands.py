@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,8 @@ def render(plan: Plan, output: str, color: bool) -> str:
 
 def cmd_validate(ctx: Context) -> int:
     desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    for warning in desired.warnings():  # on stderr, like errors; the exit code stays 0
+        print(warning, file=sys.stderr)
     names = ", ".join(s.name for s in desired.stacks) or "no stacks"
     count = len(desired.containers())
     ctx.out(f"valid: {names} ({count} container(s))")

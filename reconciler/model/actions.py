@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.errors import Problem
 
 
 class Kind(StrEnum):
@@ -81,6 +82,7 @@ class Plan:
     orphans: tuple[str, ...] = ()  # owned containers no longer in any spec (kept: no --prune)
     deferred: tuple[Deferred, ...] = ()  # starts held back by backoff, sorted by name
     waiting: tuple[Waiting, ...] = ()  # held back by depends_on conditions, sorted by name
+    warnings: tuple[Problem, ...] = ()  # risky settings of the stacks in scope, located
 
     @property
     def empty(self) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reconciler.model.errors import Problem
+
 Protocol_ = Literal["tcp", "udp"]
 MountType = Literal["bind", "volume", "tmpfs"]
 RestartName = Literal["no", "always", "unless-stopped", "on-failure"]
@@ -186,6 +188,9 @@ class DesiredStack:
     images: tuple[ImageSource, ...] = ()
     volumes: tuple[VolumeSpec, ...] = ()
     containers: tuple[ContainerSpec, ...] = ()
+    # Risky but allowed settings (a bind of /etc, cap_add: [ALL]), located, severity
+    # "warning": carried as data so that validate prints them and plans show them.
+    warnings: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,3 +199,6 @@ class Desired:
 
     def containers(self) -> tuple[ContainerSpec, ...]:
         return tuple(c for s in self.stacks for c in s.containers)
+
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(sorted({w for s in self.stacks for w in s.warnings}))

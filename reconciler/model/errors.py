@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong with the input, located in its file."""
+    """One thing wrong with the input, located in its file. A `warning` is allowed input
+    that deserves a second look (a risky mount or capability); it never fails a command."""
 
     file: str
     line: int  # 1-based; 0 when unknown
     column: int  # 1-based; 0 when unknown
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         # One problem, one line: a value quoted in a message cannot start a fake line.
         message = self.message.translate(_ESCAPES)
+        if self.severity == "warning":
+            message = f"warning: {message}"
         if self.line:
             return f"{self.file}:{self.line}:{self.column}: {message}"
         return f"{self.file}: {message}"

@@ -84,6 +84,7 @@ def plan(desired: Desired, observed: Observed, options: PlanOptions | None = Non
         orphans=tuple(sorted(orphans)),
         deferred=tuple(ctx.deferred[n] for n in sorted(ctx.deferred)),
         waiting=tuple(ctx.waiting[n] for n in sorted(ctx.waiting)),
+        warnings=tuple(sorted({w for s in stacks for w in s.warnings})),
     )
 
 

@@ -2,7 +2,8 @@
 Markdown (pull-request comments). Pure functions of the plan: no I/O.
 
 Secrets: env values whose name looks sensitive arrive already masked (hashing.diff_fields);
-nothing here prints env values from anywhere else.
+nothing here prints env values from anywhere else. Warnings (risky settings, located) are
+listed after the actions in every format.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def _text_lines(plan: Plan) -> list[tuple[str, str]]:
     lines += [("magenta", f"! orphan {name} ({ORPHAN_NOTE})") for name in plan.orphans]
     lines += [("red", f"✗ blocked {w.name} ({w.reason})") if w.failed else
               ("yellow", f"… waiting {w.name} ({w.reason})") for w in plan.waiting]
+    lines += [("bold yellow", f"⚠ {w}") for w in plan.warnings]
     lines.append(("bold", summary_line(plan)))
     return lines
 
@@ -183,6 +185,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "orphans": list(plan.orphans),
         "waiting": [{"name": w.name, "reason": w.reason, "dependency": w.dependency,
                      "condition": w.condition, "failed": w.failed} for w in plan.waiting],
+        "warnings": [{"file": w.file, "line": w.line, "column": w.column,
+                      "message": w.message} for w in plan.warnings],
         "summary": summary,
     }
 
@@ -232,4 +236,9 @@ def render_markdown(plan: Plan) -> str:
         lines += [f"**Orphans** (kept; use `--prune` to remove): {names}", ""]
     if plan.unchanged:
         lines += [f"**Unchanged:** {', '.join(_code(n) for n in plan.unchanged)}", ""]
+    if plan.warnings:
+        lines += ["**Warnings** (allowed, but they give the container part of the host):", ""]
+        lines += [f"- ⚠ {_code(f'{w.file}:{w.line}:{w.column}')}: {_cell(w.message)}"
+                  for w in plan.warnings]
+        lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,6 +1,7 @@
 """Public API of the input half: stack files -> validated, normalized `Desired`.
 
-    load_stacks(paths) -> Desired        raises SpecError with every problem found
+    load_stacks(paths) -> Desired        raises SpecError with every problem found; risky
+                                         settings ride on it as warnings (spec/risks.py)
     validate_paths(paths) -> [Problem]   the same checks, problems returned
 
 Nothing touches the host until the whole input is valid; bad input never raises anything
@@ -10,12 +11,14 @@ but SpecError.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import Problem, SpecError
 from reconciler.spec.loader import LoadedFile, iter_stack_files, load_file
 from reconciler.spec.normalize import normalize_stack
+from reconciler.spec.risks import stack_risks
 from reconciler.spec.schema_check import check_schema
 from reconciler.spec.semantic import check_across, check_file
 from reconciler.spec.semantic_container import PortUse
@@ -59,7 +62,8 @@ def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> D
     stacks: list[DesiredStack] = []
     for loaded in loaded_files:
         try:
-            stacks.append(normalize_stack(loaded.path, loaded.data))
+            stack = normalize_stack(loaded.path, loaded.data)
+            stacks.append(replace(stack, warnings=stack_risks(loaded)))
         except (OSError, ValueError) as exc:  # a file changed under our feet
             # the file name and strerror only: a message must never carry file content
             what = exc.strerror if isinstance(exc, OSError) else "it changed while being read"
