@@ -114,7 +114,8 @@ def test_kill_9_at_30_points_then_apply_and_down_converge(host: Host) -> None:
     assert again.returncode == 0 and "Nothing to do" in again.stdout
     rows = json.loads(host.cli("ps", "-o", "json", host.name).stdout)
     assert sorted(r["name"] for r in rows) == sorted(f"{host.name}-{k}" for k in KEYS)
-    assert all(r["state"] == "running" for r in rows)
+    states = {r["name"]: (r["state"], r["exit_code"]) for r in rows}
+    assert all(state == "running" for state, _ in states.values()), states
     counts = host.counts()
     cgroups_each = counts["cgroups"] // len(KEYS)
     assert counts == {"runc": 6, "monitors": 6, "rootfs mounts": 6, "netns mounts": 6,
