@@ -237,10 +237,16 @@ def _decide(ctx: _Context, spec: ContainerSpec, counts: _Counts) -> Draft | None
     if not changes and seen.drift and seen.state in ("running", "created", "paused"):
         # Network objects gone behind our back: re-made by the replace (docs/plan.md).
         changes = [FieldChange("drift", item, "repaired") for item in seen.drift]
+    if not changes and seen.state == "dead":
+        # Half made or half removed by a run that was cut short: whatever its restart
+        # policy, it is debris to finish and re-make, not a finished job.
+        changes = [FieldChange("state", "dead", "re-made")]
     if changes:
         reason = "changed: " + ", ".join(c.path for c in changes)
         if changes[0].path == "drift":
             reason = "drift: " + "; ".join(seen.drift)
+        elif changes[0].path == "state":
+            reason = "dead: left half-made or half-removed by a run cut short"
         draft = Draft(f"{Kind.REPLACE}:{spec.name}", Kind.REPLACE, spec.name, reason, spec.stack)
         draft.changes = tuple(changes)
         return draft

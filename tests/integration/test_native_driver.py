@@ -289,3 +289,12 @@ def test_lost_monitor_falls_back_to_runc_and_lost_runtime_state_is_dead(
     native.driver.runc.delete(spec.name)  # runtime state gone behind our back
     seen = native.wait_state(spec.name, "dead")
     assert seen.exit_code is None
+
+
+def test_a_removal_cut_short_is_observed_dead(native: NativeHarness) -> None:
+    """remove() marks the container before it stops it: killed right after the stop, the
+    next observe says dead (the planner re-makes it), not a finished exit."""
+    spec = native.run("halfgone", SLEEPER)
+    native.driver.layout.container(spec.name).removing.touch()  # as remove() does first
+    native.driver.stop(spec.name, timeout=5)
+    assert native.observed(spec.name).state == "dead"

@@ -308,6 +308,10 @@ class NativeDriver(NativeOperations):
         paths = self.layout.container(name)
         if not paths.root.exists():
             return
+        try:
+            paths.removing.touch()
+        except OSError as e:
+            raise DriverError(name, f"cannot mark it for removal: {e.strerror}") from e
         state = self._runc_state(name)
         if state is not None and state.status in ("running", "paused", "pausing"):
             self.stop(name)

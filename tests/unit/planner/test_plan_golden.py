@@ -382,6 +382,17 @@ SHUFFLE_GOLDEN = (
     + "Plan: 1 to create, 1 to replace, 0 to remove."
 )
 CASES += [
+    (
+        "a dead container (a removal cut short) is re-made even under restart: no",
+        host("shop-db", state="dead", exit_code=137, pid=None),
+        "~ replace shop-db  (state \"dead\" → \"re-made\")\n"
+        "    [replace:shop-db]\n"
+        + unchanged("cache", "job", "web")
+        + REPLACE_ONE,
+    ),
+]
+
+CASES += [
     ("the observed order does not matter", both(moved_tag, scale_cache(2)), SHUFFLE_GOLDEN),
     (
         "the observed order does not matter (shuffled)",

@@ -10,6 +10,9 @@ looked up in one `runc list` call for all of them:
 - runc says created / running / paused with a live pid: that state;
 - runc knows it otherwise (stopped): "exited", code unknown;
 - runc does not know it: "dead" (half-created or lost runtime state; the planner replaces it).
+
+A stopped container whose folder holds remove()'s `removing` marker is "dead" too: a
+removal cut short (a killed `down` or replace) is finished and re-made, never left exited.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def read_facts(
         if pid is None:
             exit_info = _exit_imminent(paths)
     if exit_info:
-        state = "exited"
+        state = "dead" if paths.removing.exists() else "exited"
     elif pid is not None and started_info.get("pid") != pid:
         state = "created"
     elif pid is not None:

@@ -113,6 +113,11 @@ class ContainerPaths:
     def exit(self) -> Path:
         return self.root / "exit.json"
 
+    @property
+    def removing(self) -> Path:
+        """Left by remove() before it stops anything: a removal cut short shows as dead."""
+        return self.root / "removing"
+
 
 @dataclass(frozen=True)
 class StateLayout:
