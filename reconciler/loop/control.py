@@ -37,6 +37,7 @@ from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.plan import PlanOptions
+from reconciler.support import atomic
 from reconciler.support.events import append_event
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
@@ -304,9 +305,7 @@ def _read_json(path: Path) -> Any:
 
 def _write_json(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, sort_keys=True))
-    os.replace(tmp, path)
+    atomic.write_json(path, value, indent=None)
 
 
 def _sd_notify(message: str) -> None:

@@ -9,11 +9,11 @@ it and `reconcile ps` overlays it on what the driver observes, while the loop is
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from reconciler.loop.intents import user_stopped
+from reconciler.support import atomic
 from reconciler.support.pids import process_alive
 
 FILE = "loop/status.json"
@@ -22,9 +22,7 @@ FILE = "loop/status.json"
 def write_status(state_dir: Path, doc: dict[str, Any]) -> None:
     path = state_dir / FILE
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".status.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    atomic.write_json(path, doc, indent=2, default=str)
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:

@@ -1,2 +1,2 @@
 """Small host helpers every stage may use: process liveness, logging setup, the
-event journal and the state lock. Imports `model` only."""
+event journal, the state lock and atomic file writes. Imports `model` only."""

@@ -31,7 +31,7 @@ from reconciler.drivers.native.container.state import (
     StateLayout,
     load_record,
     read_json,
-    write_json_atomic,
+    write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.drivers.native.images.defaults import with_image_defaults
@@ -46,6 +46,7 @@ from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.model.observed import Observed
+from reconciler.support import atomic
 from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
 
@@ -186,7 +187,7 @@ class NativeDriver(NativeOperations):
                 image_digest=image.digest,
                 created_at=time.time(),
             )
-            write_json_atomic(paths.record, record.to_json())
+            write_record(paths.record, record.to_json())
             netns, hosts = network_hooks.attach(self.network, spec)
             prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts,
                     self.cgroups.config_path(spec.name))
@@ -243,7 +244,7 @@ class NativeDriver(NativeOperations):
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
         started = {"started_at": time.time(), "count": count + 1, "pid": _read_pid(paths)}
-        write_json_atomic(paths.started, started)
+        atomic.write_json(paths.started, started)
 
     def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
         """Starting an exited container: runc cannot restart a stopped container, so the

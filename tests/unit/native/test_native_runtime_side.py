@@ -21,7 +21,6 @@ from reconciler.drivers.native.container.state import (
     ContainerRecord,
     decode,
     load_record,
-    write_json_atomic,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import (
@@ -38,6 +37,7 @@ from reconciler.model.desired import (
 from reconciler.model.errors import DriverError
 from reconciler.model.hashing import config_hash, hashed_fields
 from reconciler.model.labels import ownership_labels
+from reconciler.support import atomic
 
 BASE = ImageSource(key="base", kind="oci", identity="id-base", path="/img")
 IMAGE = ImageSource(key="app", kind="build", identity="id-app", base=BASE,
@@ -59,7 +59,7 @@ def test_record_round_trips_the_full_spec(tmp_path: Path) -> None:
     paths = ContainerPaths(tmp_path)
     record = ContainerRecord(spec, hashed_fields(spec), ownership_labels(spec, "sha256:d"),
                              "sha256:d", 1.5)  # fmt: skip
-    write_json_atomic(paths.record, record.to_json())
+    atomic.write_json(paths.record, record.to_json())
     loaded = load_record(paths)
     assert loaded == record
     assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]  # no temp file left
@@ -151,8 +151,8 @@ def test_observe_reports_recorded_exit_without_runc(tmp_path: Path) -> None:
     paths.root.mkdir()
     record = ContainerRecord(spec, hashed_fields(spec), ownership_labels(spec, "sha256:d"),
                              "sha256:d", 1.0)  # fmt: skip
-    write_json_atomic(paths.record, record.to_json())
-    write_json_atomic(paths.exit, {"exit_code": 3, "oom_killed": True, "finished_at": 2.0})
+    atomic.write_json(paths.record, record.to_json())
+    atomic.write_json(paths.exit, {"exit_code": 3, "oom_killed": True, "finished_at": 2.0})
     facts = read_facts(paths, None, lambda _name: False)
     assert facts is not None and facts.state == "exited"
     seen = to_observed("s-web", facts, None, False)
@@ -166,7 +166,7 @@ def test_observe_without_any_record_of_life_is_dead(tmp_path: Path) -> None:
     paths = ContainerPaths(tmp_path / "s-web")
     paths.root.mkdir()
     record = ContainerRecord(spec, {}, ownership_labels(spec, "d"), "d", 1.0)
-    write_json_atomic(paths.record, record.to_json())
+    atomic.write_json(paths.record, record.to_json())
     facts = read_facts(paths, None, lambda _name: False)
     assert facts is not None and facts.state is None  # undecided: runc is asked
     assert to_observed("s-web", facts, None, False).state == "dead"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from reconciler.drivers.native.container.state import write_json_atomic
+from reconciler.drivers.native.container.state import write_record
 
 
 def test_json_records_are_mode_0600_whatever_the_umask(tmp_path: Path) -> None:
@@ -14,8 +14,8 @@ def test_json_records_are_mode_0600_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
         path = tmp_path / "spec.json"
-        write_json_atomic(path, {"env": {"DB_PASSWORD": "x"}})
-        write_json_atomic(path, {"env": {"DB_PASSWORD": "y"}})  # the replace keeps it
+        write_record(path, {"env": {"DB_PASSWORD": "x"}})
+        write_record(path, {"env": {"DB_PASSWORD": "y"}})  # the replace keeps it
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

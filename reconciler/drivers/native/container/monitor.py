@@ -67,6 +67,8 @@ def write_json_atomic(path: str, data: object) -> None:
 
 
 def write_text_atomic(path: str, text: str) -> None:
+    # A copy of support/atomic.py's idea: this script imports nothing of the project (it
+    # starts as `python -I -S`). One writer per file (this monitor), so a fixed name is safe.
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)

@@ -16,10 +16,11 @@ from reconciler.drivers.native.container.bundle import (
     ResolvedMount,
     oci_config,
 )
-from reconciler.drivers.native.container.state import DIR_MODE, ContainerPaths, write_json_atomic
+from reconciler.drivers.native.container.state import DIR_MODE, ContainerPaths, write_record
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
+from reconciler.support import atomic
 
 HOST_RESOLV = "/etc/resolv.conf"
 
@@ -93,10 +94,7 @@ def write_etc_files(
     mapping = {}
     for file_name, text in contents.items():
         host_path = paths.etc / file_name
-        tmp = host_path.with_name(f".{file_name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o644)  # read by the container's (maybe non-root) user
-        tmp.replace(host_path)
+        atomic.write_text(host_path, text, mode=0o644)  # read by a (maybe non-root) user
         mapping[f"/etc/{file_name}"] = str(host_path)
     return mapping
 
@@ -153,4 +151,4 @@ def prepare(
     etc_files = write_etc_files(paths, spec, hosts)
     config = oci_config(
         bundle_inputs(paths, spec, image, mounts, etc_files, netns_path, cgroups_path))
-    write_json_atomic(paths.config, config)
+    write_record(paths.config, config)  # it holds env values: root only

@@ -1,4 +1,4 @@
-"""The native driver's on-disk state: directory layout, records, atomic writes.
+"""The native driver's on-disk state: directory layout and records.
 
 Layout under the state dir (every directory 0700 unless it must be entered by a container
 user)::
@@ -18,7 +18,7 @@ user)::
     volumes/<stack>-<name>/    named volumes
     runc/                      `runc --root`
 
-Every record is written to a temporary file then renamed over the old one, so a reader
+Every record is written with `support.atomic` (temporary file, fsync, rename), so a reader
 never sees half a record, even when the writer is killed mid-write.
 """
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import types
 import typing
 from dataclasses import dataclass
@@ -34,18 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model.desired import ContainerSpec
+from reconciler.support import atomic
 
 DIR_MODE = 0o700
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # 0600: records and config.json hold env values (secrets); readers are root
-    with open(tmp, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as f:
-        json.dump(data, f, sort_keys=True, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_json(path: Path) -> Any | None:
@@ -145,6 +135,14 @@ class StateLayout:
     def make_dirs(self) -> None:
         for d in (self.root, self.images, self.containers, self.volumes, self.runc_root):
             d.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+RECORD_MODE = 0o600  # records and config.json hold env values (secrets); readers are root
+
+
+def write_record(path: Path, data: Any) -> None:
+    """spec.json and config.json: atomically, readable by root only whatever the umask."""
+    atomic.write_json(path, data, mode=RECORD_MODE)
 
 
 @dataclass(frozen=True)

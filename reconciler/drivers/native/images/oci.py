@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import tarfile
@@ -18,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from reconciler.support import atomic
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -340,20 +341,12 @@ def write_layout(
     for data in (manifest, *blobs):
         target = blob_dir / digest_hex(sha256_digest(data))
         if not target.is_file() or target.stat().st_size != len(data):
-            _atomic_write(target, data)
+            atomic.write_bytes(target, data)
     desc = descriptor(MEDIA_MANIFEST, manifest)
     if annotations:
         desc["annotations"] = dict(annotations)
     index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [desc]}
-    _atomic_write(outdir / "oci-layout", canonical_json({"imageLayoutVersion": LAYOUT_VERSION}))
-    _atomic_write(outdir / "index.json", canonical_json(index))
+    layout = canonical_json({"imageLayoutVersion": LAYOUT_VERSION})
+    atomic.write_bytes(outdir / "oci-layout", layout)
+    atomic.write_bytes(outdir / "index.json", canonical_json(index))
     return str(desc["digest"])
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -31,6 +31,7 @@ from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.images.blobio import VerifiedCopy
 from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.model.errors import ImageError, NotFound
+from reconciler.support import atomic
 from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
@@ -126,12 +127,7 @@ class ImageStore:
         path = self.blobs / oci.digest_hex(digest)
         if path.exists():
             return
-        tmp = self.tmp_path("blob")
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic.write_bytes(path, data)
         created.append(path)
 
     def has_layer(self, blob_digest: str, diff_id: str) -> bool:
@@ -197,7 +193,7 @@ class ImageStore:
                     meta = {"size": size}
                     created.append(self._meta_path(diff_id))
                 meta["blobs"] = sorted({*meta.get("blobs", []), layer.digest})
-                self._atomic_json(self._meta_path(diff_id), meta)
+                atomic.write_json(self._meta_path(diff_id), meta)
             finally:
                 _remove(tmp_blob)
                 _remove(staging)
@@ -304,12 +300,7 @@ class ImageStore:
         self._write_refs(refs)
 
     def _write_refs(self, refs: dict[str, str]) -> None:
-        self._atomic_json(self.refs_path, dict(sorted(refs.items())))
-
-    def _atomic_json(self, path: Path, value: Any) -> None:
-        tmp = self.tmp_path("json")
-        tmp.write_bytes(json.dumps(value, indent=1, sort_keys=True).encode() + b"\n")
-        os.replace(tmp, path)
+        atomic.write_json(self.refs_path, dict(sorted(refs.items())))
 
     def tmp_path(self, kind: str) -> Path:
         """A fresh name in tmp/, tagged with our pid so a restart can tell stale entries."""

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.native.container.state import read_json, write_json_atomic
+from reconciler.drivers.native.container.state import read_json
 from reconciler.model.errors import DriverError
+from reconciler.support import atomic
 
 Net = ipaddress.IPv4Network
 
@@ -140,7 +141,7 @@ class LeaseFiles:
 
     def save(self, network: StackNetwork) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_json_atomic(self.path(network.stack), network.to_json())
+        atomic.write_json(self.path(network.stack), network.to_json())
 
     def delete(self, stack: str) -> None:
         self.path(stack).unlink(missing_ok=True)
