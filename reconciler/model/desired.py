@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from reconciler.model.errors import Problem
 
@@ -21,6 +21,17 @@ Condition = Literal["started", "healthy", "completed"]
 NetworkMode = Literal["private", "host", "none"]
 ImageKind = Literal["oci", "archive", "ref", "build"]
 PullPolicy = Literal["missing", "always", "never"]
+
+IMAGE_KINDS: tuple[ImageKind, ...] = get_args(ImageKind)  # the schema's `x-exactly-one` too
+
+# Defaults, once: the dataclasses below, normalize and the drivers read these names.
+# The health-check values are Docker's (HEALTHCHECK's interval, timeout, retries).
+HEALTH_INTERVAL = 30.0
+HEALTH_TIMEOUT = 30.0
+HEALTH_RETRIES = 3
+HEALTH_START_PERIOD = 0.0
+STOP_SIGNAL = "SIGTERM"
+STOP_GRACE_PERIOD = 10.0
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,10 @@ class Healthcheck:
     exec: tuple[str, ...] = ()
     port: int | None = None
     path: str = "/"
-    interval: float = 30.0
-    timeout: float = 30.0
-    retries: int = 3
-    start_period: float = 0.0
+    interval: float = HEALTH_INTERVAL
+    timeout: float = HEALTH_TIMEOUT
+    retries: int = HEALTH_RETRIES
+    start_period: float = HEALTH_START_PERIOD
     on_unhealthy: Literal["none", "restart"] = "none"
 
 
@@ -164,8 +175,8 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
-    stop_signal: str | None = None  # None: the image's StopSignal, else SIGTERM
-    stop_grace_period: float = 10.0
+    stop_signal: str | None = None  # None: the image's StopSignal, else STOP_SIGNAL
+    stop_grace_period: float = STOP_GRACE_PERIOD
     mac_address: str | None = None
     dns: tuple[str, ...] = ()
     network: NetworkMode = "private"

@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from reconciler.model.desired import (
+    HEALTH_INTERVAL,
+    HEALTH_RETRIES,
+    HEALTH_START_PERIOD,
+    HEALTH_TIMEOUT,
+    STOP_GRACE_PERIOD,
     Backoff,
     Condition,
     Dependency,
@@ -76,7 +81,7 @@ def container_fields(key: str, spec: dict[str, Any], base_dir: Path) -> dict[str
         "cap_drop": tuple(spec.get("cap_drop") or ()),
         "security_opt": tuple(spec.get("security_opt") or ()),
         "stop_signal": units.parse_signal(spec["stop_signal"]) if "stop_signal" in spec else None,
-        "stop_grace_period": units.parse_duration(spec.get("stop_grace_period", 10)),
+        "stop_grace_period": units.parse_duration(spec.get("stop_grace_period", STOP_GRACE_PERIOD)),
         "mac_address": spec.get("mac_address"),
         "dns": tuple(spec.get("dns") or ()),
         "network": cast(NetworkMode, spec.get("network", "private")),
@@ -183,10 +188,10 @@ def _healthcheck(spec: dict[str, Any] | None) -> Healthcheck | None:
         exec=tuple(probe) if kind == "exec" else (),
         port=probe["port"] if kind != "exec" else None,
         path=probe.get("path", "/") if kind == "http" else "/",
-        interval=duration("interval", 30.0),
-        timeout=duration("timeout", 30.0),
-        retries=spec.get("retries", 3),
-        start_period=duration("start_period", 0.0),
+        interval=duration("interval", HEALTH_INTERVAL),
+        timeout=duration("timeout", HEALTH_TIMEOUT),
+        retries=spec.get("retries", HEALTH_RETRIES),
+        start_period=duration("start_period", HEALTH_START_PERIOD),
         on_unhealthy=spec.get("on_unhealthy", "none"),
     )
 

@@ -153,7 +153,8 @@ def _message(error: ValidationError, path: JsonPath) -> str:
 
 
 def _exactly_one(error: ValidationError, path: JsonPath) -> str:
-    keys = _schema(error)["x-exactly-one"]
+    # The choices are the oneOf branches' one required key each: listed once, in the schema.
+    keys = [branch["required"][0] for branch in _schema(error)["oneOf"]]
     present = [k for k in keys if k in _instance(error)]
     choices = ", ".join(f"`{k}`" for k in keys)
     found = " and ".join(f"`{k}`" for k in present) if present else "none"

@@ -43,7 +43,13 @@ from reconciler.drivers.native.operations import NativeOperations
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model import hashing
 from reconciler.model import labels as labelkeys
-from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.desired import (
+    STOP_GRACE_PERIOD,
+    STOP_SIGNAL,
+    ContainerSpec,
+    ImageSource,
+    VolumeSpec,
+)
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.model.observed import Observed
 from reconciler.support import atomic
@@ -276,13 +282,14 @@ class NativeDriver(NativeOperations):
             return
         record = load_record(paths)
         spec = record.spec if record else None
-        grace = timeout if timeout is not None else (spec.stop_grace_period if spec else 10.0)
+        if timeout is None:
+            timeout = spec.stop_grace_period if spec else STOP_GRACE_PERIOD
         with contextlib.suppress(DriverError):
-            self.runc.kill(name, (spec.stop_signal if spec else None) or "SIGTERM")
+            self.runc.kill(name, (spec.stop_signal if spec else None) or STOP_SIGNAL)
         if state.status != "running":
             with contextlib.suppress(DriverError):  # a frozen process cannot act on it
                 self.runc.resume(name)
-        if self._wait_exit(paths, state.pid, grace):
+        if self._wait_exit(paths, state.pid, timeout):
             return
         with contextlib.suppress(DriverError):
             self.runc.kill(name, "SIGKILL", all_processes=True)
