@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.loop.restart import RestartBook
 from reconciler.loop.stacks import StackEntry
+from reconciler.model import restart
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import Observed, ObservedContainer
 
@@ -21,12 +22,7 @@ def stack_status(entry: StackEntry) -> dict[str, Any]:
 
 def gave_up(seen: ObservedContainer, spec: ContainerSpec | None) -> bool:
     """on-failure:N used up its N restarts on a failing exit (the planner leaves it)."""
-    if spec is None or seen.state not in ("exited", "dead"):
-        return False
-    policy = spec.restart
-    failed = seen.exit_code != 0 or seen.oom_killed
-    return (policy.policy == "on-failure" and failed and policy.max_retries is not None
-            and seen.restart_count >= policy.max_retries)
+    return spec is not None and restart.gave_up(spec.restart, seen)
 
 
 def loop_state(seen: ObservedContainer, spec: ContainerSpec | None, due: float | None,

@@ -15,6 +15,7 @@ from reconciler.model import hashing, labels
 from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
 from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.restart import gave_up
 from reconciler.model.rollout import NEXT_SUFFIX
 from reconciler.planner.conditions import held_back
 from reconciler.planner.draft import Draft, in_dependency_order
@@ -193,8 +194,7 @@ def _start_reason(spec: ContainerSpec, seen: ObservedContainer) -> str | None:
         return f"{exited}; restart: {policy}"
     if policy != "on-failure" or (seen.exit_code == 0 and not seen.oom_killed):
         return None  # a finished one-shot job is done, not broken
-    retries = spec.restart.max_retries
-    if retries is not None and seen.restart_count >= retries:
+    if gave_up(spec.restart, seen):
         return None  # on-failure:N gave up, as Docker does
     return f"{exited}; restart: on-failure"
 
