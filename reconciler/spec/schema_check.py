@@ -165,14 +165,14 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
     path: JsonPath = tuple(error.absolute_path)
     if "propertyNames" in error.schema_path:
         key = str(error.instance)
-        return [
-            loaded.problem(
-                (*path, key),
-                f"invalid name `{key}` in {describe(path)}: "
-                f"{_expected(error) or 'letters, digits and -'}",
-                at_key=True,
-            )
-        ]
+        if error.validator == "enum":  # a closed set of names (ulimits): say which
+            names = list(_value(error))
+            hint = did_you_mean(key, names) or f"; expected one of {', '.join(names)}"
+            message = f"unknown name `{key}` in {describe(path)}{hint}"
+        else:
+            expected = _expected(error) or "letters, digits and -"
+            message = f"invalid name `{key}` in {describe(path)}: {expected}"
+        return [loaded.problem((*path, key), message, at_key=True)]
     if error.validator == "additionalProperties":
         allowed = _allowed_keys(error)
         patterns = list(_schema(error).get("patternProperties", {}))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.model.desired import PortMapping
-from reconciler.model.errors import Problem
+from reconciler.model.errors import Problem, ReconcileError
 from reconciler.spec import units
 from reconciler.spec.files import resolve_path
 from reconciler.spec.loader import JsonPath, LoadedFile
 from reconciler.spec.schema_check import did_you_mean
+from reconciler.support import rlimits
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,6 @@ class ContainerChecker(Protocol):
     def report(self, sub: JsonPath, message: str, *, at_key: bool = False) -> None: ...
 
     def attempt(self, sub: JsonPath, parse: Callable[[Any], object], value: Any) -> Any: ...
-
-
-def host_hard_limit(name: str) -> int | None:
-    """The host's hard limit for a ulimit name, or None when unlimited or unknown."""
-    number = getattr(resource, f"RLIMIT_{name.upper()}", None)
-    if number is None:
-        return None
-    try:
-        hard = resource.getrlimit(number)[1]
-    except (ValueError, OSError):
-        return None
-    return None if hard == resource.RLIM_INFINITY else int(hard)
 
 
 def port_mappings(entry: str | dict[str, Any]) -> list[PortMapping]:
@@ -189,7 +177,11 @@ def _check_ulimit(checker: ContainerChecker, name: str, value: Any) -> None:
     soft, hard = ulimit_pair(value)
     if soft > hard:
         checker.report(sub, f"ulimit `{name}`: soft limit {soft} is above the hard limit {hard}")
-    host = host_hard_limit(name)
+    try:
+        host = rlimits.host_hard_limit(name)
+    except ReconcileError as exc:  # the schema names the known ones first; kept as a guard
+        checker.report(sub, f"{exc}{did_you_mean(name, rlimits.ULIMIT_NAMES)}")
+        return
     if host is not None and hard > host:
         checker.report(
             sub,

@@ -16,8 +16,8 @@ import pytest
 
 from reconciler.drivers.native.container import seccomp
 from reconciler.drivers.native.container.bundle import BundleInputs, ResolvedMount, oci_config
-from reconciler.drivers.native.hostinfo import host_hard_limit
 from reconciler.model.desired import ContainerSpec, ImageSource, Limits
+from reconciler.support.rlimits import host_hard_limit
 from tests import requirements
 
 pytestmark = pytest.mark.integration

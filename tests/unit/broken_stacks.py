@@ -228,6 +228,12 @@ CASES: list[BrokenStack] = [
         "hard limit 1048576 is above the host's hard limit",
     ),
     BrokenStack(
+        "ulimit-unknown-name",
+        _stack(f"  web:\n    image: {IMG}\n    limits: {{ulimits: {{nofiles: 10}}}}\n"),
+        "5:24",
+        "unknown name `nofiles` in `limits.ulimits` of container `web`; did you mean `nofile`?",
+    ),
+    BrokenStack(
         "env-file-missing",
         _stack(f"  web:\n    image: {IMG}\n    env_file: ./missing.env\n"),
         "5:15",

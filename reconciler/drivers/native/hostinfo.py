@@ -9,7 +9,6 @@ a warning, since containers without limits still run.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,10 +77,3 @@ def _preferred(mode: CgroupMode, available: Mapping[str, str]) -> str:
     raise RuntimeMissing(f"no OCI runtime found (looked for {', '.join(RUNTIMES)}); {INSTALL_HINT}")
 
 
-def host_hard_limit(name: str) -> int | None:
-    """The hard limit of RLIMIT_<NAME> for this process; None when unlimited."""
-    constant = getattr(resource, f"RLIMIT_{name.upper()}", None)
-    if not isinstance(constant, int):
-        raise ReconcileError(f"unknown resource limit {name!r}")
-    _soft, hard = resource.getrlimit(constant)
-    return None if hard == resource.RLIM_INFINITY else hard

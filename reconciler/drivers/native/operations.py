@@ -21,6 +21,7 @@ from reconciler.model.desired import Healthcheck, ImageSource
 from reconciler.model.errors import ReconcileError
 from reconciler.model.observed import ObservedContainer
 from reconciler.model.reference import normalize_reference
+from reconciler.support import rlimits
 
 
 class NativeOperations:
@@ -91,6 +92,6 @@ class NativeOperations:
                 facts["runtime_warning"] = runtime.warning
         except ReconcileError as err:
             facts["runtime_error"] = str(err)
-        facts["nofile_hard_limit"] = hostinfo.host_hard_limit("nofile")
+        facts["nofile_hard_limit"] = rlimits.host_hard_limit("nofile")
         facts["host_changes"] = host_changes(Path(self.layout.root))
         return facts

@@ -16,6 +16,7 @@ from reconciler.model.observed import ObservedContainer, State
 from reconciler.model.restart import gave_up
 from reconciler.planner import plan as planner
 from reconciler.spec.schema_check import schema
+from reconciler.support.rlimits import ULIMIT_NAMES
 from tests.unit.spec.test_normalize import container
 
 
@@ -32,6 +33,8 @@ def test_image_kinds_are_the_models_everywhere() -> None:
 def test_health_kinds_and_ulimit_names_match_the_schema() -> None:
     container_props = schema()["$defs"]["container"]["properties"]
     assert _one_of_keys(container_props["healthcheck"]) == list(get_args(desired.HealthKind))
+    ulimits = container_props["limits"]["properties"]["ulimits"]["propertyNames"]["enum"]
+    assert set(ulimits) == ULIMIT_NAMES
 
 
 def test_normalize_fills_the_models_defaults(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import resource
 from pathlib import Path
 
 import pytest
@@ -86,21 +84,3 @@ def test_find_runtimes_searches_the_given_path(tmp_path: Path) -> None:
     runc.chmod(0o755)
     (tmp_path / "crun").write_text("not executable")
     assert hostinfo.find_runtimes(path=str(tmp_path)) == {"runc": str(runc)}
-
-
-def test_host_hard_limit_matches_getrlimit() -> None:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    expected = None if hard == resource.RLIM_INFINITY else hard
-    assert hostinfo.host_hard_limit("nofile") == expected
-    assert hostinfo.host_hard_limit("NOFILE") == expected
-
-
-def test_host_hard_limit_unknown_name() -> None:
-    with pytest.raises(ReconcileError, match="unknown resource limit"):
-        hostinfo.host_hard_limit("bogus")
-
-
-def test_this_host_is_detected_as_what_its_cgroup_mount_is() -> None:
-    unified_at_top = os.path.isfile("/sys/fs/cgroup/cgroup.controllers")
-    expected = ("v2",) if unified_at_top else ("v1", "hybrid")
-    assert hostinfo.cgroup_mode() in expected

@@ -15,18 +15,13 @@ from typing import Any
 from reconciler.drivers.native.container import security
 from reconciler.model.desired import ContainerSpec, Limits, MountType
 from reconciler.model.errors import DriverError, ReconcileError
+from reconciler.support.rlimits import ULIMIT_NAMES
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_DEFAULT_NOFILE = 1048576
 CPU_PERIOD = 100000  # microseconds, the kernel's and Docker's default CFS period
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
-ULIMIT_NAMES = frozenset(
-    {
-        "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
-        "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

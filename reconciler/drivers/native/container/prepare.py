@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container import etcfiles, rootfs, seccomp, security, users
 from reconciler.drivers.native.container.bundle import (
     MAX_DEFAULT_NOFILE,
@@ -20,7 +19,7 @@ from reconciler.drivers.native.container.state import DIR_MODE, ContainerPaths, 
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
-from reconciler.support import atomic
+from reconciler.support import atomic, rlimits
 
 HOST_RESOLV = "/etc/resolv.conf"
 
@@ -111,7 +110,7 @@ def bundle_inputs(
     try:
         user = users.resolve_user(spec.user, [str(p) for p in reversed(image.layers)])
         profile = seccomp.profile_for(security.parse_security_opt(spec.security_opt))
-        nofile = hostinfo.host_hard_limit("nofile") or MAX_DEFAULT_NOFILE
+        nofile = rlimits.host_hard_limit("nofile") or MAX_DEFAULT_NOFILE
     except DriverError:
         raise
     except ReconcileError as e:
