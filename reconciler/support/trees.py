@@ -33,17 +33,26 @@ def remove_tree(path: str | Path, *, dir_fd: int | None = None) -> None:
         return
     fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     try:
-        _empty(fd, st.st_dev)
+        _empty(fd, st.st_dev, name)
     finally:
         os.close(fd)
     os.rmdir(name, dir_fd=dir_fd)
 
 
-def _empty(top: int, device: int) -> None:
-    """Remove everything below the directory open as `top` (left open for the caller)."""
+def _empty(top: int, device: int, shown: str) -> None:
+    """Remove everything below the directory open as `top` (left open for the caller).
+    An error names the whole path of what failed (`shown` is the top's), not a bare name."""
     fd = os.dup(top)
     # One entry per level below `top`: (this directory's name, its subdirectories to do).
     levels: list[tuple[str, list[str]]] = []
+    try:
+        _walk(fd, device, levels)
+    except OSError as exc:
+        where = os.path.join(shown, *(name for name, _ in levels), os.fsdecode(exc.filename or ""))
+        raise OSError(exc.errno, exc.strerror, where.rstrip("/")) from exc
+
+
+def _walk(fd: int, device: int, levels: list[tuple[str, list[str]]]) -> None:
     pending = _clear_files(fd, device)
     try:
         while True:
@@ -70,7 +79,7 @@ def _open_child(fd: int, name: str, device: int) -> int:
     child = os.open(name, _DIR_FLAGS, dir_fd=fd)
     if os.fstat(child).st_dev != device:
         os.close(child)
-        raise OSError(errno.EBUSY, "a mount point inside the tree; not entered", name)
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), name)  # a mount: never entered
     return child
 
 

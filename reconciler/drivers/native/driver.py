@@ -34,6 +34,7 @@ from reconciler.drivers.native.container.state import (
     write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
+from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge, guarded
 from reconciler.drivers.native.images.defaults import with_image_defaults
 from reconciler.drivers.native.images.store import ImageRecord
 from reconciler.drivers.native.library import ImageLibrary
@@ -110,6 +111,7 @@ class NativeDriver(NativeOperations):
 
     # -- observe --
 
+    @edge("observe")
     def observe(self, stacks: frozenset[str] | None = None) -> Observed:
         """Our own records first (the monitor is the container's parent, so a live child of
         a live monitor is a live container); `runc list` only for the undecided ones."""
@@ -136,18 +138,16 @@ class NativeDriver(NativeOperations):
 
     # -- images and volumes --
 
+    @edge("ensure image", image=True)
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
         self.layout.make_dirs()
-        try:
-            return self.images.ensure(image, progress).digest
-        except ReconcileError:
-            raise
-        except OSError as e:
-            raise ImageError(image.key, str(e)) from e
+        return self.images.ensure(image, progress).digest
 
+    @edge("create volume")
     def create_volume(self, volume: VolumeSpec) -> None:
         self.volumes.ensure(volume.full_name)
 
+    @edge("remove volume")
     def remove_volume(self, volume: VolumeSpec) -> None:
         users_of = self._volume_users(volume)
         if users_of:
@@ -168,6 +168,7 @@ class NativeDriver(NativeOperations):
 
     # -- create / start --
 
+    @edge("create")
     def create(self, spec: ContainerSpec) -> None:
         image = self._image_for(spec)
         original, spec = spec, with_image_defaults(spec, image.config or {})
@@ -203,7 +204,8 @@ class NativeDriver(NativeOperations):
                 self._cleanup(spec.name)
             if isinstance(error, ReconcileError) or not isinstance(error, Exception):
                 raise
-            raise DriverError(spec.name, f"create failed: {error}") from error
+            detail = describe(error) if isinstance(error, BACKEND_ERRORS) else error
+            raise DriverError(spec.name, f"create failed: {detail}") from error
 
     def _image_for(self, spec: ContainerSpec) -> ImageRecord:
         image = self.images.get(spec.image.identity)
@@ -236,6 +238,7 @@ class NativeDriver(NativeOperations):
             message = done.stderr.strip().removeprefix("error: ")
             raise DriverError(name, f"runc create failed: {message}")
 
+    @edge("start")
     def start(self, name: str) -> None:
         paths = self._existing(name)
         # Just created (never started, no exit): `runc start` alone; asking runc for the
@@ -275,6 +278,7 @@ class NativeDriver(NativeOperations):
 
     # -- stop / kill / remove --
 
+    @edge("stop")
     def stop(self, name: str, timeout: float | None = None) -> None:
         paths = self._existing(name)
         state = self._runc_state(name)
@@ -308,10 +312,12 @@ class NativeDriver(NativeOperations):
                 return False
             time.sleep(POLL)
 
+    @edge("kill")
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         self._existing(name)
         self.runc.kill(name, signal)
 
+    @edge("remove")
     def remove(self, name: str) -> None:
         paths = self.layout.container(name)
         if not paths.root.exists():
@@ -342,10 +348,7 @@ class NativeDriver(NativeOperations):
         if rootfs.is_mounted(paths.rootfs):  # never rmtree through a live mount
             raise DriverError(name, f"{paths.rootfs} is still mounted")
         self.network.teardown(name)  # while the dir exists: a retry still finds the name
-        try:
-            remove_tree(paths.root)
-        except OSError as e:
-            raise DriverError(name, f"cannot remove its state folder: {e.strerror}") from e
+        remove_tree(paths.root)  # errors leave through the edge, naming the path
 
     def _monitor_alive(self, paths: ContainerPaths) -> bool:
         pid = read_json(paths.monitor_pid)
@@ -365,21 +368,26 @@ class NativeDriver(NativeOperations):
 
     # -- pause, logs, exec, stats --
 
+    @edge("pause")
     def pause(self, name: str) -> None:
         self._existing(name)
         self.runc.pause(name)
 
+    @edge("unpause")
     def unpause(self, name: str) -> None:
         self._existing(name)
         self.runc.resume(name)
 
+    @edge("logs")
     def logs(
         self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
     ) -> Iterator[LogLine]:
         paths = self._existing(name)
         # Follow until the monitor is gone: it drains the pipes after recording the exit.
-        return read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
+        lines = read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
+        return guarded(name, "logs", lines)  # read while consumed: convert errors then too
 
+    @edge("exec")
     def exec(self, name: str, request: ExecRequest) -> int:
         paths = self._existing(name)
         state = self._runc_state(name)
@@ -408,6 +416,7 @@ class NativeDriver(NativeOperations):
             raise DriverError(paths.root.name, str(e)) from e
         return f"{resolved.uid}:{resolved.gid}"
 
+    @edge("stats")
     def stats(self, name: str) -> ContainerStats:
         self._existing(name)
         return sample_stats(self.cgroups, name)

@@ -14,6 +14,7 @@ from reconciler.drivers.native import hostinfo, probes
 from reconciler.drivers.native.container.runtime import Runc
 from reconciler.drivers.native.container.state import StateLayout
 from reconciler.drivers.native.deaths import DeathWatch
+from reconciler.drivers.native.edge import edge
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network.hostfacts import host_changes
 from reconciler.drivers.native.network.manager import NetworkManager
@@ -35,6 +36,7 @@ class NativeOperations:
 
     # -- what convergence needs besides the lifecycle --
 
+    @edge("health probe")
     def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
         if container.pid is None:
             return False
@@ -53,19 +55,23 @@ class NativeOperations:
         return probes.in_netns(
             container.pid, lambda: probes.http_probe(port, check.path, check.timeout))
 
+    @edge("event stream")
     def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
         return DeathWatch(self.layout.containers, on_event).start()
 
     # -- operators' commands --
 
+    @edge("inspect")
     def inspect(self, name: str) -> dict[str, Any]:
         """The container's netns links and addresses as the kernel reports them."""
         return {"network": self.network.details(name)}
 
+    @edge("list images", image=True)
     def list_images(self) -> list[ImageInfo]:
         return [ImageInfo(r.digest, r.identity, r.size, len(r.layers))
                 for r in self.images.list()]
 
+    @edge("pull", image=True)
     def pull_image(self, ref: str, progress: Progress | None = None) -> str:
         try:
             normal = normalize_reference(ref)
@@ -76,12 +82,15 @@ class NativeOperations:
         self.layout.make_dirs()
         return self.images.ensure(image, progress).digest
 
+    @edge("remove image", image=True)
     def remove_image(self, digest: str) -> None:
         self.images.remove(digest)
 
+    @edge("prune images", image=True)
     def prune_images(self, keep: frozenset[str]) -> list[str]:
         return list(self.images.prune(set(keep)))
 
+    @edge("host facts")
     def host_facts(self) -> dict[str, Any]:
         facts: dict[str, Any] = {}
         try:
