@@ -31,6 +31,7 @@ from reconciler.drivers.native.container.state import (
     StateLayout,
     load_record,
     read_json,
+    read_record,
     write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
@@ -157,13 +158,11 @@ class NativeDriver(NativeOperations):
     def _volume_users(self, volume: VolumeSpec) -> list[str]:
         found = []
         for name in container_names(self.layout.containers):
-            record = read_json(self.layout.container(name).record)
-            spec = record.get("spec", {}) if isinstance(record, dict) else {}
-            if spec.get("stack") != volume.stack:
+            record = read_record(self.layout.container(name))
+            if record is None or record.stack != volume.stack:
                 continue
-            for mount in spec.get("mounts", []):
-                if mount.get("type") == "volume" and mount.get("source") == volume.name:
-                    found.append(name)
+            if any(m.type == "volume" and m.source == volume.name for m in record.mounts()):
+                found.append(name)
         return found
 
     # -- create / start --

@@ -21,6 +21,7 @@ from reconciler.drivers.native.container.state import (
     ContainerRecord,
     decode,
     load_record,
+    read_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import (
@@ -69,6 +70,37 @@ def test_damaged_record_reads_as_none(tmp_path: Path) -> None:
     (tmp_path / "spec.json").write_text("{half")
     assert load_record(ContainerPaths(tmp_path)) is None
     assert decode(int, None) is None
+
+
+def test_record_head_gives_the_cheap_fields_without_decoding(tmp_path: Path) -> None:
+    spec = make_spec(ports=(PortMapping(8080, 80),), mounts=(Mount("volume", "/d", source="v"),),
+                     network="private")  # fmt: skip
+    paths = ContainerPaths(tmp_path)
+    record = ContainerRecord(spec, hashed_fields(spec), ownership_labels(spec, "sha256:d"),
+                             "sha256:d", 1.5)  # fmt: skip
+    atomic.write_json(paths.record, record.to_json())
+    head = read_record(paths)
+    assert head is not None and head.decode() == record
+    assert (head.stack, head.network, head.image_digest, head.created_at) == (
+        "s", "private", "sha256:d", 1.5)  # fmt: skip
+    assert head.ports() == spec.ports and head.mounts() == spec.mounts
+    assert head.hashed_fields == hashed_fields(spec)
+
+
+def test_record_with_a_damaged_spec_keeps_its_labels(tmp_path: Path) -> None:
+    """observe still sees (and the planner can replace) it; only the decode fails."""
+    spec = make_spec()
+    data = ContainerRecord(spec, {}, ownership_labels(spec, "d"), "d", 1.0).to_json()
+    data["spec"]["ports"] = "not a list"
+    del data["spec"]["image"]
+    paths = ContainerPaths(tmp_path)
+    atomic.write_json(paths.record, data)
+    head = read_record(paths)
+    assert head is not None and head.labels == ownership_labels(spec, "d")
+    assert head.ports() == ()
+    assert load_record(paths) is None
+    atomic.write_json(paths.record, {"labels": ["not", "a", "dict"]})
+    assert read_record(paths) is None
 
 
 def test_monitor_log_rotates_and_splits_lines(tmp_path: Path) -> None:

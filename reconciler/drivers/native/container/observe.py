@@ -24,9 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.native.container.runtime import RuncState
-from reconciler.drivers.native.container.state import ContainerPaths, decode, read_json
+from reconciler.drivers.native.container.state import (
+    ContainerPaths,
+    RecordHead,
+    read_json,
+    read_record,
+)
 from reconciler.model import labels as labelkeys
-from reconciler.model.desired import Healthcheck
 from reconciler.model.observed import ObservedContainer, State
 from reconciler.support.pids import process_alive
 
@@ -47,7 +51,7 @@ def container_names(containers_dir: Path) -> list[str]:
 class Facts:
     """What the container's own files say; state None when they do not decide it."""
 
-    record: Mapping[str, Any]
+    record: RecordHead
     labels: Mapping[str, str]
     exit_info: Mapping[str, Any]
     started_info: Mapping[str, Any]
@@ -71,11 +75,11 @@ def read_facts(
     paths: ContainerPaths, stacks: frozenset[str] | None, frozen: Callable[[str], bool]
 ) -> Facts | None:
     """None when the dir is not ours (no ownership labels) or not of `stacks`. Reads the
-    raw spec.json, never the decoded spec: observe must stay fast."""
-    record = read_json(paths.record)
-    if not isinstance(record, dict):
+    record head, never the decoded spec: observe must stay fast."""
+    record = read_record(paths)
+    if record is None:
         return None
-    labels: Mapping[str, str] = record.get("labels") or {}
+    labels = record.labels
     if not labelkeys.is_owned(labels):
         return None
     if stacks is not None and labels[labelkeys.STACK] not in stacks:
@@ -144,28 +148,15 @@ def to_observed(
         key=labels[labelkeys.CONTAINER],
         labels=dict(labels),
         config_hash=labels[labelkeys.CONFIG_HASH],
-        image_digest=str(facts.record.get("image_digest", "")),
+        image_digest=facts.record.image_digest,
         state=state,
         exit_code=_int(exit_info.get("exit_code")) if exited else None,
         oom_killed=bool(exit_info.get("oom_killed")) if exited else False,
         restart_count=max(0, (_int(facts.started_info.get("count")) or 0) - 1),
         pid=pid,
-        created_at=_float(facts.record.get("created_at")),
+        created_at=facts.record.created_at,
         started_at=_float(facts.started_info.get("started_at")),
         finished_at=_float(exit_info.get("finished_at")) if exited else None,
-        recorded_spec=facts.record.get("hashed_fields"),
-        healthcheck=_healthcheck(facts.record),
+        recorded_spec=facts.record.hashed_fields,
+        healthcheck=facts.record.healthcheck(),
     )
-
-
-def _healthcheck(record: Mapping[str, Any]) -> Healthcheck | None:
-    """The check recorded at create (the spec's or the image's); None if none or unreadable."""
-    spec = record.get("spec")
-    raw = spec.get("healthcheck") if isinstance(spec, Mapping) else None
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        check: Healthcheck = decode(Healthcheck, raw)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return check

@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from reconciler.drivers.native.container.state import read_json
+from reconciler.drivers.native.container.state import ContainerPaths, RecordHead, read_record
 from reconciler.drivers.native.network.drift import ContainerNet
 from reconciler.drivers.native.network.manager import NetworkManager
-from reconciler.model.desired import ContainerSpec, PortMapping
+from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import ObservedContainer
 
 
@@ -19,10 +18,10 @@ def _published_by_others(containers_dir: Path, name: str) -> dict[str, list[str]
     found: dict[str, list[str]] = {}
     for record_path in containers_dir.glob("*/spec.json"):
         other = record_path.parent.name
-        record = read_json(record_path)
-        if other == name or not isinstance(record, dict):
+        record = read_record(ContainerPaths(record_path.parent))
+        if other == name or record is None:
             continue
-        ports = (record.get("hashed_fields") or {}).get("ports") or []
+        ports = (record.hashed_fields or {}).get("ports") or []
         if ports:
             found[other] = [str(p) for p in ports]
     return found
@@ -42,27 +41,18 @@ def attach(manager: NetworkManager, spec: ContainerSpec) -> tuple[str | None, st
     return attachment.netns_path, attachment.hosts
 
 
-def _ports(raw: Any) -> tuple[PortMapping, ...]:
-    found = []
-    for p in raw if isinstance(raw, list) else []:
-        if isinstance(p, dict):
-            with_defaults = {k: p[k] for k in ("host_port", "container_port", "protocol",
-                                               "host_ip") if k in p}  # fmt: skip
-            found.append(PortMapping(**with_defaults))
-    return tuple(found)
-
-
 def annotate(
     manager: NetworkManager,
     containers: tuple[ObservedContainer, ...],
-    records: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, RecordHead],
 ) -> tuple[ObservedContainer, ...]:
     """Fill `addresses` and `drift` of the containers on a private network."""
     private = []
     for c in containers:
-        spec = records.get(c.name, {}).get("spec") or {}
-        if spec.get("network", "private") == "private":
-            private.append(ContainerNet(c.name, c.stack, _ports(spec.get("ports"))))
+        record = records.get(c.name)
+        if record is None or record.network == "private":
+            ports = record.ports() if record else ()
+            private.append(ContainerNet(c.name, c.stack, ports))
     drift = manager.observe(private)
     names = {p.name for p in private}
     out = []
