@@ -9,12 +9,26 @@ recorded with its headers, so tests can assert where credentials went.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = tuple[int, dict[str, str], bytes]
+
+@dataclass
+class Drip:
+    """A body sent piece by piece, `delay` seconds before each piece (after `wait` seconds
+    before the status line). `length` is the announced Content-Length; None announces
+    none (the body ends when the connection closes)."""
+
+    pieces: Iterable[bytes]
+    delay: float = 0.0
+    length: int | None = None
+    wait: float = 0.0
+
+
+Answer = tuple[int, dict[str, str], bytes | Drip]
 Route = Answer | Callable[[dict[str, str]], Answer]
 
 
@@ -28,6 +42,7 @@ class Seen:
 class Hostile:
     routes: dict[str, Route] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # path -> body bytes the socket took
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -47,6 +62,9 @@ class Hostile:
                 route = owner.routes.get(self.path) or owner.routes.get(self.path.split("?")[0])
                 status, extra, body = (route(headers) if callable(route) else route) if route \
                     else (404, {}, b'{"errors":[{"code":"NOT_FOUND"}]}')  # fmt: skip
+                if isinstance(body, Drip):
+                    owner.drip(self, status, extra, body)
+                    return
                 self.send_response(status)
                 extra = {"Content-Length": str(len(body)), **extra}
                 for key, value in extra.items():
@@ -61,6 +79,29 @@ class Hostile:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
+
+    def drip(self, handler: BaseHTTPRequestHandler, status: int, extra: dict[str, str],
+             body: Drip) -> None:  # fmt: skip
+        path = handler.path
+        self.sent.setdefault(path, 0)
+        try:
+            time.sleep(body.wait)
+            handler.send_response(status)
+            if body.length is not None:
+                extra = {"Content-Length": str(body.length), **extra}
+            else:
+                handler.close_connection = True
+            for key, value in extra.items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            handler.wfile.flush()
+            for piece in body.pieces:
+                time.sleep(body.delay)
+                handler.wfile.write(piece)
+                handler.wfile.flush()
+                self.sent[path] += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up: what we wanted
 
     def stop(self) -> None:
         if self.server is not None:

@@ -9,7 +9,9 @@ connection, so keep-alive per thread is awkward. Here:
 - redirects are followed (blob downloads often go to a storage host), at most 5; an
   `Authorization` header never crosses to another origin, and https never downgrades to
   http unless the target host is allowed insecure;
-- a 401 answers its challenge once (token or Basic) and retries.
+- a 401 answers its challenge once (token or Basic) and retries;
+- every answer comes back as a `transfer.Body`: bodies other than layers are read with a
+  cap, and a `Watchdog` enforces the pull's deadline and minimum rate (transfer.py).
 Error messages name the registry, path and status; never a header or credential.
 """
 
@@ -25,19 +27,18 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.options import RegistryOptions
+from reconciler.drivers.native.registry.transfer import (
+    MAX_SMALL,
+    Body,
+    Origin,
+    TooLarge,
+    Watchdog,
+    read_capped,
+)
+from reconciler.drivers.native.registry.transfer import RegistryError as RegistryError
 
 USER_AGENT = "reconcile/0.1"
-TIMEOUT = 60.0
 MAX_REDIRECTS = 5
-Origin = tuple[str, str]  # (scheme, host[:port])
-
-
-class RegistryError(Exception):
-    """A registry answered badly or not at all; `pull.py` turns it into ImageError."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def api_host(domain: str) -> str:
@@ -82,31 +83,47 @@ class RegistryClient:
         self._auth = _Auth()
         self._local = threading.local()
         self._scheme_lock = threading.Lock()
+        self.watchdog = Watchdog(self.host, repository, options)
 
     # -- public ---------------------------------------------------------------------------
 
-    def get(self, path: str, headers: Mapping[str, str] | None = None) -> http.client.HTTPResponse:
-        """GET a /v2/ path with auth and redirects; returns a 2xx response to read fully."""
+    def get(self, path: str, headers: Mapping[str, str] | None = None, what: str = "") -> Body:
+        """GET a /v2/ path with auth and redirects; returns a 2xx response to read fully.
+        `what` names the object in errors ("layer sha256:..."); the path by default."""
         self._ensure_scheme()
         url = f"{self.scheme}://{self.host}{path}"
-        response = self._authorized(url, dict(headers or {}))
-        if response.status == 401:
-            self._answer_challenge(response, force=True)
-            response = self._authorized(url, dict(headers or {}))
+        what = what or path
+        try:
+            response = self._authorized(url, dict(headers or {}), what)
+            if response.status == 401:
+                self._answer_challenge(response, force=True)
+                response = self._authorized(url, dict(headers or {}), what)
+        except TimeoutError:
+            raise RegistryError(f"registry {self.host} did not answer within "
+                                f"{self.options.stall_timeout:g} s for {what}; stalled") from None
         if not 200 <= response.status < 300:
             status = response.status
-            detail = _error_detail(response)
+            detail = self._error_detail(response)
             if status == 401:
                 raise RegistryError(f"{self.host}: authentication required or refused for "
                                     f"{self.repository}{detail}", status)  # fmt: skip
             raise RegistryError(f"{self.host}{path}: HTTP {status}{detail}", status)
         return response
 
-    def release(self, response: http.client.HTTPResponse, reusable: bool = True) -> None:
+    def read_body(self, body: Body, cap: int, what: str = "") -> bytes:
+        """A whole non-layer body, at most `cap` bytes; the connection is kept only when
+        the body was read to its end."""
+        try:
+            return read_capped(body, cap, what)
+        finally:
+            self.release(body)
+
+    def release(self, response: Body, reusable: bool = True) -> None:
         """Give a response back: its connection is kept only when fully read."""
-        if not reusable or not response.isclosed():
-            response.close()
-            self._drop(_origin_of(response))
+        response.finish()
+        if not reusable or not response.complete():
+            response.response.close()
+            self._drop(response.origin)
 
     # -- scheme and ping ------------------------------------------------------------------
 
@@ -132,9 +149,9 @@ class RegistryClient:
 
     def _ping(self, scheme: str) -> None:
         """GET /v2/: learns whether and how the registry wants authentication."""
-        response = self._send((scheme, self.host), "/v2/", {})
-        body_challenge = response.getheader("WWW-Authenticate", "")
-        response.read()
+        response = self._send((scheme, self.host), "/v2/", {}, "the /v2/ answer")
+        body_challenge = response.getheader("WWW-Authenticate", "") or ""
+        self.read_body(response, MAX_SMALL)
         if response.status == 401 and body_challenge:
             self._auth.challenge = auth.parse_challenge(body_challenge)
         elif response.status not in (200, 401):
@@ -142,11 +159,11 @@ class RegistryClient:
 
     # -- auth -----------------------------------------------------------------------------
 
-    def _authorized(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    def _authorized(self, url: str, headers: dict[str, str], what: str) -> Body:
         header = self._auth_header()
         if header:
             headers["Authorization"] = header
-        return self._follow(url, headers)
+        return self._follow(url, headers, what)
 
     def _auth_header(self) -> str | None:
         challenge = self._auth.challenge
@@ -159,10 +176,9 @@ class RegistryClient:
             return f"Bearer {token}" if token else None
         return None
 
-    def _answer_challenge(self, response: http.client.HTTPResponse, force: bool) -> None:
-        header = response.getheader("WWW-Authenticate", "")
-        response.read()
-        self.release(response)
+    def _answer_challenge(self, response: Body, force: bool) -> None:
+        header = response.getheader("WWW-Authenticate", "") or ""
+        self.read_body(response, MAX_SMALL, "an authentication challenge")
         challenge = auth.parse_challenge(header) if header else None
         if challenge is None:
             raise RegistryError(f"{self.host}: HTTP 401 without an authentication challenge", 401)
@@ -190,9 +206,9 @@ class RegistryClient:
             ):
                 headers["Authorization"] = self.credentials.basic_header()
             separator = "&" if parts.query else "?"
-            response = self._follow(f"{realm}{separator}{urlencode(query)}", headers)
-            body = response.read(1 << 20)
-            self.release(response)
+            url = f"{realm}{separator}{urlencode(query)}"
+            response = self._follow(url, headers, f"a token from {parts.netloc}")
+            body = self.read_body(response, MAX_SMALL)
             if response.status != 200:
                 raise RegistryError(f"{self.host}: token request to {parts.netloc} answered "
                                     f"HTTP {response.status}", response.status)  # fmt: skip
@@ -205,19 +221,18 @@ class RegistryClient:
 
     # -- transport ------------------------------------------------------------------------
 
-    def _follow(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    def _follow(self, url: str, headers: dict[str, str], what: str) -> Body:
         """Send, following redirects; credentials stay with their origin."""
         first = _split(url)
         for _ in range(MAX_REDIRECTS + 1):
             origin, path = _split(url)
             if origin != first[0]:
                 headers.pop("Authorization", None)
-            response = self._send(origin, path, headers)
+            response = self._send(origin, path, headers, what)
             if response.status not in (301, 302, 303, 307, 308):
                 return response
-            location = response.getheader("Location", "")
-            response.read()
-            self.release(response)
+            location = response.getheader("Location", "") or ""
+            self.read_body(response, MAX_SMALL, f"a redirect for {what}")
             if not location:
                 raise RegistryError(f"{origin[1]}{path}: redirect without a Location")
             url = urljoin(url, location)
@@ -230,21 +245,29 @@ class RegistryClient:
                 raise RegistryError(f"{origin[1]}: refusing redirect from https to plain http")
         raise RegistryError(f"{self.host}: more than {MAX_REDIRECTS} redirects")
 
-    def _send(self, origin: Origin, path: str, headers: Mapping[str, str]
-              ) -> http.client.HTTPResponse:  # fmt: skip
+    def _send(self, origin: Origin, path: str, headers: Mapping[str, str], what: str) -> Body:
         all_headers = {"User-Agent": USER_AGENT, **headers}
         for attempt in (1, 2):
             conn, fresh = self._connection(origin)
+            transfer = self.watchdog.begin(origin[1], what, conn)
             try:
                 conn.request("GET", path, headers=all_headers)
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.watchdog.end(transfer)
                 self._drop(origin)
+                if transfer.reason:
+                    raise RegistryError(transfer.reason) from None
                 if fresh or attempt == 2:  # a kept-alive socket may have been closed by the peer
                     raise
                 continue
-            response.origin = origin  # type: ignore[attr-defined]
-            return response
+            except BaseException:
+                self.watchdog.end(transfer)
+                self._drop(origin)
+                if transfer.reason:
+                    raise RegistryError(transfer.reason) from None
+                raise
+            return Body(response, origin, transfer, self.watchdog, self.options.stall_timeout)
         raise AssertionError("unreachable")
 
     def _connection(self, origin: Origin) -> tuple[http.client.HTTPConnection, bool]:
@@ -253,6 +276,7 @@ class RegistryClient:
         if conn is not None:
             return conn, False
         scheme, host = origin
+        timeout = self.options.stall_timeout  # a socket receiving nothing this long fails
         if scheme == "https":
             if insecure_allowed(host, self.options.insecure):
                 # Docker's --insecure-registry also accepts any certificate there (and
@@ -262,9 +286,9 @@ class RegistryClient:
                 context.verify_mode = ssl.CERT_NONE
             else:
                 context = ssl.create_default_context()
-            conn = http.client.HTTPSConnection(host, timeout=TIMEOUT, context=context)
+            conn = http.client.HTTPSConnection(host, timeout=timeout, context=context)
         else:
-            conn = http.client.HTTPConnection(host, timeout=TIMEOUT)
+            conn = http.client.HTTPConnection(host, timeout=timeout)
         pool[origin] = conn
         return conn, True
 
@@ -275,8 +299,23 @@ class RegistryClient:
             conn.close()
 
     def close(self) -> None:
+        """Close this thread's connections and stop the watchdog."""
+        self.watchdog.close()
         for origin in list(self._local.__dict__.get("pool", {})):
             self._drop(origin)
+
+    def _error_detail(self, response: Body) -> str:
+        """The registry's own error code (JSON `errors[].code`), never the raw body."""
+        import json
+
+        try:
+            data = json.loads(self.read_body(response, MAX_SMALL, "an error answer"))
+            codes = [str(e.get("code")) for e in data.get("errors", []) if isinstance(e, dict)]
+        except TooLarge as exc:  # the status is the news; the oversized body is a detail
+            return f" ({exc})"
+        except (ValueError, AttributeError):
+            codes = []
+        return f" ({', '.join(codes)})" if codes else ""
 
 
 def _split(url: str) -> tuple[Origin, str]:
@@ -287,21 +326,6 @@ def _split(url: str) -> tuple[Origin, str]:
     return (parts.scheme, parts.netloc), path
 
 
-def _origin_of(response: http.client.HTTPResponse) -> Origin:
-    origin: Origin = getattr(response, "origin", ("", ""))
-    return origin
-
-
-def _error_detail(response: http.client.HTTPResponse) -> str:
-    """The registry's own error code (JSON `errors[].code`), never the raw body."""
-    import json
-
-    try:
-        data = json.loads(response.read(64 << 10))
-        codes = [str(e.get("code")) for e in data.get("errors", []) if isinstance(e, dict)]
-    except (ValueError, AttributeError, OSError, http.client.HTTPException):
-        codes = []
-    return f" ({', '.join(codes)})" if codes else ""
 
 
 def _os_message(exc: BaseException) -> str:

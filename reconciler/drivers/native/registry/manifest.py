@@ -41,13 +41,12 @@ class Manifest:
 
 
 def fetch_manifest(client: RegistryClient, reference: str, expected: str = "") -> Manifest:
-    response = client.get(f"/v2/{client.repository}/manifests/{reference}", {"Accept": ACCEPT})
+    what = f"manifest {reference}"
+    response = client.get(f"/v2/{client.repository}/manifests/{reference}", {"Accept": ACCEPT},
+                          what)  # fmt: skip
     content_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
     header_digest = response.getheader("Docker-Content-Digest") or ""
-    data = response.read(MAX_MANIFEST + 1)
-    client.release(response, reusable=len(data) <= MAX_MANIFEST)
-    if len(data) > MAX_MANIFEST:
-        raise RegistryError(f"manifest {reference} is larger than {MAX_MANIFEST} bytes; refused")
+    data = client.read_body(response, MAX_MANIFEST)  # refused past 4 MiB, never buffered
     digest = oci.sha256_digest(data)
     if expected and digest != expected:
         raise RegistryError(f"manifest {expected} has digest {digest}: content does not match")

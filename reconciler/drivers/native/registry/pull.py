@@ -108,9 +108,12 @@ def _diff_ids(config: Any, count: int) -> list[str]:
 
 
 def _fetch_small(client: RegistryClient, digest: str, size: int) -> bytes:
-    response = client.get(f"/v2/{client.repository}/blobs/{digest}")
-    data = response.read(size + 1)
-    client.release(response, reusable=len(data) <= size)
+    response = client.get(f"/v2/{client.repository}/blobs/{digest}", what=f"config {digest}")
+    try:
+        data = client.read_body(response, size)
+    except RegistryError as exc:
+        raise RegistryError(f"config blob {digest}: body is longer than the declared {size} "
+                            f"bytes; refused ({exc})") from None
     oci.check_blob(data, {"digest": digest, "size": size})
     return data
 
@@ -123,19 +126,21 @@ def _fetch_layers(store: ImageStore, client: RegistryClient,
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(todo)))) as pool:
         futures = [pool.submit(_fetch_layer, store, client, layer, diff_id, target, report)
                    for layer, diff_id in todo]  # fmt: skip
-        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f.exception() for f in futures if f in done and f.exception() is not None]
         for future in pending:
             future.cancel()
-        for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
+        if failed:  # the pull is lost: stop the layers still downloading now
+            client.watchdog.stop_all("stopped: another layer of this image failed")
+            raise failed[0]  # type: ignore[misc]
         for future in futures:
             future.result()
 
 
 def _fetch_layer(store: ImageStore, client: RegistryClient, layer: oci.LayerRef, diff_id: str,
                  target: str, report: Progress) -> None:  # fmt: skip
-    response = client.get(f"/v2/{client.repository}/blobs/{layer.digest}")
+    response = client.get(f"/v2/{client.repository}/blobs/{layer.digest}",
+                          what=f"layer {layer.digest}")  # fmt: skip
     complete = False
     try:
         length = response.getheader("Content-Length")
