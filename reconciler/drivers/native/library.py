@@ -12,6 +12,7 @@ from pathlib import Path
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.images.build import build_image
+from reconciler.drivers.native.images.limits import UnpackLimits
 from reconciler.drivers.native.images.store import (
     _SOURCE_ERRORS,
     ImageRecord,
@@ -24,8 +25,9 @@ from reconciler.model.errors import ImageError
 
 
 class ImageLibrary(ImageStore):
-    def __init__(self, root: Path, registry: RegistryOptions | None = None) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path, registry: RegistryOptions | None = None,
+                 limits: UnpackLimits | None = None) -> None:  # fmt: skip
+        super().__init__(root, limits)
         self.registry = registry or RegistryOptions()
 
     def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:

@@ -29,6 +29,7 @@ from typing import IO, Any
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.images.blobio import VerifiedCopy
+from reconciler.drivers.native.images.limits import Budget, UnpackLimits
 from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.support import atomic
@@ -54,8 +55,9 @@ class ImageRecord:
 
 
 class ImageStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: UnpackLimits | None = None) -> None:
         self.root = root
+        self.limits = limits or UnpackLimits()
         self.blobs = root / "blobs" / "sha256"
         self.layers = root / "layers"
         self.layer_meta = root / "layer-meta"
@@ -106,8 +108,10 @@ class ImageStore:
                 raise oci.FormatError(
                     f"config lists {len(diff_ids)} diff_ids, the manifest {len(data.layers)} layers"
                 )
+            budget = self.budget(sum(layer.size for layer in data.layers), target)
             for layer, diff_id in zip(data.layers, diff_ids, strict=True):
-                self._store_layer(layer, diff_id, data.open_blob, target, progress, created)
+                self._store_layer(layer, diff_id, data.open_blob, target, progress, created,
+                                  budget)  # fmt: skip
             self._write_blob(data.config, data.config_digest, created)
             self._write_blob(data.manifest, data.manifest_digest, created)
             return data.manifest_digest
@@ -138,13 +142,19 @@ class ImageStore:
             and blob_digest in self._read_meta(diff_id).get("blobs", [])
         )
 
+    def budget(self, compressed: int, target: str) -> Budget:
+        """The unpacked-size and free-disk limits of one image of `compressed` bytes."""
+        return Budget(self.limits, compressed, self.root, target)
+
     def add_layer(self, layer: oci.LayerRef, diff_id: str, source: IO[bytes], target: str,
-                  progress: Progress | None = None) -> None:  # fmt: skip
+                  progress: Progress | None = None,
+                  budget: Budget | None = None) -> None:  # fmt: skip
         """Store one layer from an untrusted stream (a pull); safe to call from several
         threads at once. The layer is kept once verified, even if the image fails later:
-        a retried pull does not fetch it again."""
+        a retried pull does not fetch it again. `budget` is shared by an image's layers."""
+        budget = budget or self.budget(layer.size, target)
         try:
-            self._store_layer(layer, diff_id, lambda _d: source, target, progress, [])
+            self._store_layer(layer, diff_id, lambda _d: source, target, progress, [], budget)
         except ImageError:
             raise
         except _SOURCE_ERRORS as exc:
@@ -166,18 +176,20 @@ class ImageStore:
         target: str,
         progress: Progress | None,
         created: _Created,
+        budget: Budget,
     ) -> None:
         blob_path = self.blobs / oci.digest_hex(layer.digest)
         layer_dir = self.layers / oci.digest_hex(diff_id)
         with self._layer_lock(diff_id):
             if self.has_layer(layer.digest, diff_id):
                 return
+            budget.start(layer.size)
             tmp_blob = self.tmp_path("blob")
             staging = self.tmp_path("layer")
             try:
                 with open_blob(layer.digest) as source, tmp_blob.open("wb") as out:
                     copy = VerifiedCopy(source, out, layer, progress)
-                    size, actual = self._unpack_verified(copy, layer_dir, staging, target)
+                    size, actual = self._unpack_verified(copy, layer_dir, staging, budget)
                 if actual != diff_id:
                     raise oci.FormatError(
                         f"layer {layer.digest}: uncompressed content is {actual}, "
@@ -199,7 +211,7 @@ class ImageStore:
                 _remove(staging)
 
     def _unpack_verified(
-        self, copy: VerifiedCopy, layer_dir: Path, staging: Path, target: str
+        self, copy: VerifiedCopy, layer_dir: Path, staging: Path, budget: Budget
     ) -> tuple[int, str]:
         """One pass: unpack into `staging` (or, if the layer is already unpacked, only
         hash) while the blob is copied and hashed. Returns (unpacked bytes, diff_id).
@@ -207,11 +219,12 @@ class ImageStore:
         made of its content."""
         try:
             if layer_dir.is_dir():
-                hashing = HashingReader(decompressed(copy, target))  # type: ignore[arg-type]
+                source = decompressed(copy, budget.target)  # type: ignore[arg-type]
+                hashing = HashingReader(source, budget)
                 hashing.drain()
                 result = -1, hashing.digest
             else:
-                result = unpack_layer(copy, staging, target)  # type: ignore[arg-type]
+                result = unpack_layer(copy, staging, budget.target, budget)  # type: ignore[arg-type]
         except (ImageError, *_SOURCE_ERRORS):
             copy.finish()  # raises the digest mismatch if that is the real cause
             raise

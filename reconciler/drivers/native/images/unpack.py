@@ -15,6 +15,8 @@ and the device cgroup decides what it may open (docs/security.md). OCI whiteouts
 overlayfs whiteouts: `.wh.<name>` a 0:0 character device, `.wh..wh..opq` the
 `trusted.overlay.opaque=y` xattr.
 Mode bits (setuid/setgid included, like Docker), owner (when root) and mtime are kept.
+File data is written with holes for sparse entries and zero blocks (sparse.py), and the
+uncompressed stream is charged to the image's `Budget` (limits.py) as it passes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.drivers.native.images.inflate import GzipInflater
+from reconciler.drivers.native.images.limits import Budget
+from reconciler.drivers.native.images.sparse import copy_with_holes, write_sparse
 from reconciler.model.errors import ImageError
 from reconciler.support.trees import remove_tree
 
@@ -54,10 +58,11 @@ Parts = tuple[str, ...]
 class HashingReader(io.RawIOBase):
     """Passes bytes through while hashing and counting them (the layer's diff_id)."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes], budget: Budget | None = None) -> None:
         self._inner = inner
         self.hasher = hashlib.sha256()
         self.count = 0
+        self._budget = budget  # the image's unpacked-size limit, charged as bytes pass
 
     def readable(self) -> bool:
         return True
@@ -65,6 +70,8 @@ class HashingReader(io.RawIOBase):
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self._inner.read(len(buffer))
         n = len(data)
+        if self._budget is not None:
+            self._budget.charge(n)
         buffer[:n] = data
         self.hasher.update(data)
         self.count += n
@@ -265,12 +272,16 @@ class LayerUnpacker:
     ) -> None:
         self._clear(parent, parts)
         fd = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
-        with os.fdopen(fd, "wb") as out:
-            source = tar.extractfile(member)
-            if source is not None:
-                shutil.copyfileobj(source, out, 1 << 20)
-            out.flush()
-            self._set_fd_attrs(out.fileno(), member)
+        try:
+            if member.issparse():
+                write_sparse(tar, member, fd, self.target)
+            else:
+                source = tar.extractfile(member)
+                if source is not None:
+                    copy_with_holes(source, fd, member.size)
+            self._set_fd_attrs(fd, member)
+        finally:
+            os.close(fd)
         self.size += member.size
 
     def _hardlink(self, parent: int, parts: Parts, member: tarfile.TarInfo) -> None:
@@ -363,13 +374,14 @@ class LayerUnpacker:
                 os.close(fd)
 
 
-def unpack_layer(stream: IO[bytes], dest: Path, target: str) -> tuple[int, str]:
+def unpack_layer(stream: IO[bytes], dest: Path, target: str,
+                 budget: Budget | None = None) -> tuple[int, str]:  # fmt: skip
     """Extract the (possibly compressed) layer `stream` into the new directory `dest`.
 
     Returns (bytes of files written, diff_id: sha256 of the uncompressed tar)."""
     dest.mkdir(mode=0o755)
     os.chmod(dest, 0o755)
-    hashing = HashingReader(decompressed(stream, target))
+    hashing = HashingReader(decompressed(stream, target), budget)
     try:
         size = LayerUnpacker(dest, target).run(hashing)  # type: ignore[arg-type]
         hashing.drain()  # tar padding after the end marker still counts for the diff_id

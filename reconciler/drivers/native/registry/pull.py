@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.native.images import oci
+from reconciler.drivers.native.images.limits import Budget
 from reconciler.drivers.native.images.store import ImageStore
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
@@ -123,9 +124,10 @@ def _fetch_layers(store: ImageStore, client: RegistryClient,
                   parallel: int) -> None:  # fmt: skip
     if not todo:
         return
+    budget = store.budget(sum(layer.size for layer, _d in todo), target)  # one per image
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(todo)))) as pool:
-        futures = [pool.submit(_fetch_layer, store, client, layer, diff_id, target, report)
-                   for layer, diff_id in todo]  # fmt: skip
+        futures = [pool.submit(_fetch_layer, store, client, layer, diff_id, target, report,
+                               budget) for layer, diff_id in todo]  # fmt: skip
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f.exception() for f in futures if f in done and f.exception() is not None]
         for future in pending:
@@ -138,7 +140,7 @@ def _fetch_layers(store: ImageStore, client: RegistryClient,
 
 
 def _fetch_layer(store: ImageStore, client: RegistryClient, layer: oci.LayerRef, diff_id: str,
-                 target: str, report: Progress) -> None:  # fmt: skip
+                 target: str, report: Progress, budget: Budget) -> None:  # fmt: skip
     response = client.get(f"/v2/{client.repository}/blobs/{layer.digest}",
                           what=f"layer {layer.digest}")  # fmt: skip
     complete = False
@@ -149,7 +151,7 @@ def _fetch_layer(store: ImageStore, client: RegistryClient, layer: oci.LayerRef,
                 f"layer blob {layer.digest}: registry sends {length} bytes, the manifest "
                 f"declares {layer.size}; refused"
             )
-        store.add_layer(layer, diff_id, response, target, report)  # type: ignore[arg-type]
+        store.add_layer(layer, diff_id, response, target, report, budget)  # type: ignore[arg-type]
         complete = True
     finally:
         client.release(response, reusable=complete)
