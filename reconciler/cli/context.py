@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,19 @@ class Context:
         return self._driver
 
     def registry_options(self) -> Any:
-        """--insecure-registry / --registry-config as the native driver's RegistryOptions."""
+        """--insecure-registry / --registry-config / --pull-timeout as the native driver's
+        RegistryOptions."""
         from reconciler.drivers.native.registry.options import RegistryOptions
 
         config = getattr(self.args, "registry_config", None)
-        return RegistryOptions(
+        timeout = getattr(self.args, "pull_timeout", None)
+        options = RegistryOptions(
             insecure=tuple(getattr(self.args, "insecure_registry", None) or ()),
             config_path=Path(config) if config else None,
         )
+        if timeout is not None and timeout > 0:
+            return replace(options, pull_timeout=timeout)
+        return options
 
     @property
     def color(self) -> bool:

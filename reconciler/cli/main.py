@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry-config", type=Path, metavar="FILE",
                         help="Docker config.json with registry credentials "
                         "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
+    parser.add_argument("--pull-timeout", type=float, metavar="SECONDS",
+                        help="give up a pull after this long (default 1800)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _spec_commands(sub)
     _ops_commands(sub)
