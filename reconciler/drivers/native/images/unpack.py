@@ -25,7 +25,6 @@ import errno
 import hashlib
 import io
 import os
-import shutil
 import stat
 import tarfile
 import zlib
