@@ -14,14 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.drivers.base import ContainerStats, ExecRequest, LogLine, Progress
+from reconciler.drivers.base import Progress
 from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container import rootfs
-from reconciler.drivers.native.container.cgroups import Cgroups, instance_id, sample_stats
-from reconciler.drivers.native.container.logs import read_logs
+from reconciler.drivers.native.container.cgroups import Cgroups, instance_id
 from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.container.runtime import Runc, RuncState
 from reconciler.drivers.native.container.state import (
@@ -35,7 +33,7 @@ from reconciler.drivers.native.container.state import (
     write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
-from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge, guarded
+from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge
 from reconciler.drivers.native.images.defaults import with_image_defaults
 from reconciler.drivers.native.images.store import ImageRecord
 from reconciler.drivers.native.library import ImageLibrary
@@ -349,10 +347,6 @@ class NativeDriver(NativeOperations):
         self.network.teardown(name)  # while the dir exists: a retry still finds the name
         remove_tree(paths.root)  # errors leave through the edge, naming the path
 
-    def _monitor_alive(self, paths: ContainerPaths) -> bool:
-        pid = read_json(paths.monitor_pid)
-        return isinstance(pid, int) and process_alive(pid)
-
     def _wait_monitor_gone(self, paths: ContainerPaths, timeout: float = 5.0) -> None:
         pid = read_json(paths.monitor_pid)
         if not isinstance(pid, int):
@@ -364,75 +358,6 @@ class NativeDriver(NativeOperations):
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + timeout
             time.sleep(POLL)
-
-    # -- pause, logs, exec, stats --
-
-    @edge("pause")
-    def pause(self, name: str) -> None:
-        self._existing(name)
-        self.runc.pause(name)
-
-    @edge("unpause")
-    def unpause(self, name: str) -> None:
-        self._existing(name)
-        self.runc.resume(name)
-
-    @edge("logs")
-    def logs(
-        self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
-    ) -> Iterator[LogLine]:
-        paths = self._existing(name)
-        # Follow until the monitor is gone: it drains the pipes after recording the exit.
-        lines = read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
-        return guarded(name, "logs", lines)  # read while consumed: convert errors then too
-
-    @edge("exec")
-    def exec(self, name: str, request: ExecRequest) -> int:
-        paths = self._existing(name)
-        state = self._runc_state(name)
-        if state is None or state.status != "running":
-            raise DriverError(name, "cannot exec: container is not running")
-        user = self._exec_user(paths, request.user) if request.user else None
-        argv = self.runc.exec_argv(
-            name, request.argv, request.tty, request.env, user, request.workdir
-        )
-        stdin = None if (request.interactive or request.tty) else subprocess.DEVNULL
-        try:
-            return subprocess.run(argv, stdin=stdin, check=False).returncode
-        except OSError as e:
-            raise DriverError(name, f"runc exec: {e}") from e
-
-    def _exec_user(self, paths: ContainerPaths, user: str) -> str:
-        """runc exec takes numeric ids: resolve names against the image, as create does."""
-        record = load_record(paths)
-        image = self.images.get(record.spec.image.identity) if record else None
-        layers = [str(p) for p in reversed(image.layers)] if image else []
-        try:
-            from reconciler.drivers.native.container import users
-
-            resolved = users.resolve_user(user, layers)
-        except ReconcileError as e:
-            raise DriverError(paths.root.name, str(e)) from e
-        return f"{resolved.uid}:{resolved.gid}"
-
-    @edge("stats")
-    def stats(self, name: str) -> ContainerStats:
-        self._existing(name)
-        return sample_stats(self.cgroups, name)
-
-    # -- helpers --
-
-    def _existing(self, name: str) -> ContainerPaths:
-        paths = self.layout.container(name)
-        if not paths.root.is_dir():
-            raise NotFound(name, "no such container")
-        return paths
-
-    def _runc_state(self, name: str) -> RuncState | None:
-        try:
-            return self.runc.state(name)
-        except NotFound:
-            return None
 
 
 def _read_pid(paths: ContainerPaths) -> int | None:

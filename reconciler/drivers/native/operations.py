@@ -1,28 +1,45 @@
 """The native driver's half of the contract that is not container lifecycle: health probes,
-the death event stream, and what operators' commands ask (inspect, the image store, host
-facts). NativeDriver inherits it; kept apart so that each file stays short."""
+the death event stream, and what operators' commands ask (pause, logs, exec, stats,
+inspect, the image store, host facts). NativeDriver inherits it; kept apart so that each
+file stays short."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.base import DriverEvent, ImageInfo, Progress, Subscription
+from reconciler.drivers.base import (
+    ContainerStats,
+    DriverEvent,
+    ExecRequest,
+    ImageInfo,
+    LogLine,
+    Progress,
+    Subscription,
+)
 from reconciler.drivers.native import hostinfo, probes
-from reconciler.drivers.native.container.runtime import Runc
-from reconciler.drivers.native.container.state import StateLayout
+from reconciler.drivers.native.container.cgroups import Cgroups, sample_stats
+from reconciler.drivers.native.container.logs import read_logs
+from reconciler.drivers.native.container.runtime import Runc, RuncState
+from reconciler.drivers.native.container.state import (
+    ContainerPaths,
+    StateLayout,
+    load_record,
+    read_json,
+)
 from reconciler.drivers.native.deaths import DeathWatch
-from reconciler.drivers.native.edge import edge
+from reconciler.drivers.native.edge import edge, guarded
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network.hostfacts import host_changes
 from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.model.desired import Healthcheck, ImageSource
-from reconciler.model.errors import ReconcileError
+from reconciler.model.errors import DriverError, NotFound, ReconcileError
 from reconciler.model.observed import ObservedContainer
 from reconciler.model.reference import normalize_reference
 from reconciler.support import rlimits
+from reconciler.support.pids import process_alive
 
 
 class NativeOperations:
@@ -32,6 +49,10 @@ class NativeOperations:
 
     @property
     def runc(self) -> Runc:
+        raise NotImplementedError  # NativeDriver's
+
+    @property
+    def cgroups(self) -> Cgroups:
         raise NotImplementedError  # NativeDriver's
 
     # -- what convergence needs besides the lifecycle --
@@ -104,3 +125,76 @@ class NativeOperations:
         facts["nofile_hard_limit"] = rlimits.host_hard_limit("nofile")
         facts["host_changes"] = host_changes(Path(self.layout.root))
         return facts
+
+    # -- pause, logs, exec, stats --
+
+    @edge("pause")
+    def pause(self, name: str) -> None:
+        self._existing(name)
+        self.runc.pause(name)
+
+    @edge("unpause")
+    def unpause(self, name: str) -> None:
+        self._existing(name)
+        self.runc.resume(name)
+
+    @edge("logs")
+    def logs(
+        self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> Iterator[LogLine]:
+        paths = self._existing(name)
+        # Follow until the monitor is gone: it drains the pipes after recording the exit.
+        lines = read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
+        return guarded(name, "logs", lines)  # read while consumed: convert errors then too
+
+    @edge("exec")
+    def exec(self, name: str, request: ExecRequest) -> int:
+        paths = self._existing(name)
+        state = self._runc_state(name)
+        if state is None or state.status != "running":
+            raise DriverError(name, "cannot exec: container is not running")
+        user = self._exec_user(paths, request.user) if request.user else None
+        argv = self.runc.exec_argv(
+            name, request.argv, request.tty, request.env, user, request.workdir
+        )
+        stdin = None if (request.interactive or request.tty) else subprocess.DEVNULL
+        try:
+            return subprocess.run(argv, stdin=stdin, check=False).returncode
+        except OSError as e:
+            raise DriverError(name, f"runc exec: {e}") from e
+
+    def _exec_user(self, paths: ContainerPaths, user: str) -> str:
+        """runc exec takes numeric ids: resolve names against the image, as create does."""
+        record = load_record(paths)
+        image = self.images.get(record.spec.image.identity) if record else None
+        layers = [str(p) for p in reversed(image.layers)] if image else []
+        try:
+            from reconciler.drivers.native.container import users
+
+            resolved = users.resolve_user(user, layers)
+        except ReconcileError as e:
+            raise DriverError(paths.root.name, str(e)) from e
+        return f"{resolved.uid}:{resolved.gid}"
+
+    @edge("stats")
+    def stats(self, name: str) -> ContainerStats:
+        self._existing(name)
+        return sample_stats(self.cgroups, name)
+
+    # -- helpers --
+
+    def _existing(self, name: str) -> ContainerPaths:
+        paths = self.layout.container(name)
+        if not paths.root.is_dir():
+            raise NotFound(name, "no such container")
+        return paths
+
+    def _runc_state(self, name: str) -> RuncState | None:
+        try:
+            return self.runc.state(name)
+        except NotFound:
+            return None
+
+    def _monitor_alive(self, paths: ContainerPaths) -> bool:
+        pid = read_json(paths.monitor_pid)
+        return isinstance(pid, int) and process_alive(pid)
