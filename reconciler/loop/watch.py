@@ -19,6 +19,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from reconciler.engine.wake import Wake
+from reconciler.support.fsevents import event_paths
 
 STACK_SUFFIXES = (".yaml", ".yml")
 
@@ -30,14 +31,6 @@ def is_stack_file(path: str) -> bool:
     return name.endswith(STACK_SUFFIXES) and not name.startswith((".", "#"))
 
 
-def _paths(event: FileSystemEvent) -> list[str]:
-    paths = [os.fsdecode(event.src_path)]
-    dest = getattr(event, "dest_path", "")
-    if dest:
-        paths.append(os.fsdecode(dest))
-    return paths
-
-
 class _StackHandler(FileSystemEventHandler):
     def __init__(self, wakes: queue.Queue[Wake], only: set[str] | None) -> None:
         self.wakes, self.only = wakes, only
@@ -45,7 +38,7 @@ class _StackHandler(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory or event.event_type in ("opened", "closed_no_write"):
             return
-        for path in _paths(event):
+        for path in event_paths(event):
             if is_stack_file(path) and (self.only is None or path in self.only):
                 self.wakes.put(Wake("stack", path, time.time()))
 

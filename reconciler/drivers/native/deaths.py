@@ -22,17 +22,10 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from reconciler.drivers.base import DriverEvent
+from reconciler.support.fsevents import event_paths
 
 EXIT_FILE = "exit.json"
 Sink = Callable[[DriverEvent], None]
-
-
-def _paths(event: FileSystemEvent) -> list[str]:
-    paths = [os.fsdecode(event.src_path)]
-    dest = getattr(event, "dest_path", "")
-    if dest:
-        paths.append(os.fsdecode(dest))
-    return paths
 
 
 def death_event(folder: Path) -> DriverEvent:
@@ -55,7 +48,7 @@ class _ExitHandler(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in ("created", "moved", "modified", "closed"):
             return
-        for path in _paths(event):
+        for path in event_paths(event):
             if os.path.basename(path) == EXIT_FILE:
                 self.watch.emit(Path(os.path.dirname(path)))
                 return
