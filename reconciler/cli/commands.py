@@ -50,8 +50,13 @@ def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> Pl
 def cmd_plan(ctx: Context) -> int:
     # every input is checked before the host is read
     desired = load_stacks(ctx.args.paths, ctx.schema_cache)
-    current = make_plan(desired, ctx.driver,
-                        _options(desired, ctx.args.prune, ctx.state_dir))
+    options = _options(desired, ctx.args.prune, ctx.state_dir)
+    if ctx.args.out is not None:
+        from reconciler.cli.saved import plan_and_save
+
+        current = plan_and_save(ctx, desired, options, ctx.args.out)
+    else:
+        current = make_plan(desired, ctx.driver, options)
     ctx.out(render(current, ctx.args.output, ctx.color))
     if ctx.args.detailed_exitcode and not current.empty:
         return 2
@@ -83,6 +88,10 @@ def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
 
 
 def cmd_apply(ctx: Context) -> int:
+    if ctx.args.saved_plan is not None:
+        return _apply_saved(ctx)
+    if not ctx.args.paths:
+        raise ReconcileError("apply needs stack files or folders, or --plan FILE")
     desired = load_stacks(ctx.args.paths, ctx.schema_cache)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
@@ -123,6 +132,16 @@ def cmd_apply(ctx: Context) -> int:
     if text and not done.first_plan.empty:
         ctx.out("Apply complete.")
     return 0
+
+
+def _apply_saved(ctx: Context) -> int:
+    from reconciler.cli import saved
+    from reconciler.loop.intents import user_stopped
+
+    doc = saved.read_saved(ctx.args.saved_plan)
+    desired = load_stacks(saved.saved_paths(doc, ctx.args.paths), ctx.schema_cache)
+    options = saved.saved_options(doc, user_stopped(ctx.state_dir))
+    return saved.apply_saved_plan(ctx, doc, desired, options)
 
 
 def _unmet_message(unmet: list[Waiting], timed_out: bool, wait: float) -> str:

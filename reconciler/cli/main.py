@@ -36,8 +36,14 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _add_output(p, ["text", "json", "markdown"])
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes pend")
     p.add_argument("--prune", action="store_true", help="plan removal of orphans")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="also save the plan, with fingerprints of the host and the stacks, "
+                   "for apply --plan FILE")
     p = sub.add_parser("apply", help="converge the host on the stacks")
-    _add_paths(p)
+    p.add_argument("paths", nargs="*", metavar="FILE|DIR",
+                   help="stack files or folders (with --plan: default, the plan's own)")
+    p.add_argument("--plan", type=Path, metavar="FILE", dest="saved_plan",
+                   help="apply exactly this saved plan (plan --out), or refuse if it is stale")
     _add_output(p, ["text", "json", "markdown"])
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")

@@ -68,3 +68,7 @@ class RuntimeMissing(ReconcileError):
 
 class LockBusy(ReconcileError):
     """Another reconcile process holds the state-dir lock."""
+
+
+class StalePlan(ReconcileError):
+    """A saved plan no longer fits the host or the stack files (`apply --plan`). Exit 1."""
