@@ -14,8 +14,9 @@ from reconciler.engine.execute import ActionEvent, ExecutionResult
 from reconciler.model.actions import Kind, Plan, Waiting
 from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
+from reconciler.planner.markdown import render_markdown
 from reconciler.planner.plan import PlanOptions
-from reconciler.planner.render import render_json, render_markdown, render_text
+from reconciler.planner.render import render_json, render_text
 from reconciler.spec.stacks import load_stacks
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger

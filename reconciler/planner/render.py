@@ -1,5 +1,5 @@
-"""Renderers of a Plan: text (terminal), JSON (machines, schemas/plan.schema.json) and
-Markdown (pull-request comments). Pure functions of the plan: no I/O.
+"""Renderers of a Plan: text (terminal) and JSON (machines, schemas/plan.schema.json); the
+Markdown of pull-request comments is planner/markdown.py. Pure functions of the plan.
 
 Secrets: env values whose name looks sensitive arrive already masked (hashing.diff_fields);
 nothing here prints env values from anywhere else. Warnings (risky settings, located) are
@@ -147,7 +147,6 @@ def render_text(plan: Plan, color: bool = False) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-
 # -- json ---------------------------------------------------------------------------------
 
 
@@ -193,52 +192,3 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
-
-
-# -- markdown -----------------------------------------------------------------------------
-
-
-def _code(text: str) -> str:
-    """An inline code span that survives backticks in the text."""
-    if "`" in text:
-        return f"`` {text} ``"
-    return f"`{text}`"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _changes_block(action: Action) -> list[str]:
-    count = _plural(len(action.changes), "change")
-    lines = [f"<details><summary>{action.id}: {count}</summary>", ""]
-    for c in action.changes:
-        lines.append(
-            f"- {_code(c.path)}: {_code(format_value(c.old))} → {_code(format_value(c.new))}"
-        )
-    return [*lines, "", "</details>", ""]
-
-
-def render_markdown(plan: Plan) -> str:
-    """A pull-request comment: heading, summary, a table of actions, changes folded away."""
-    lines = ["### reconcile plan", "", f"**{summary_line(plan)}**", ""]
-    if plan.actions:
-        lines += ["| | Action | Target | Stack | Why |", "|---|---|---|---|---|"]
-        for a in plan.actions:
-            cells = (_SYMBOL[a.kind], str(a.kind), _code(a.target), a.stack, a.reason)
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-        lines.append("")
-        for a in plan.actions:
-            if a.changes:
-                lines += _changes_block(a)
-    if plan.orphans:
-        names = ", ".join(_code(n) for n in plan.orphans)
-        lines += [f"**Orphans** (kept; use `--prune` to remove): {names}", ""]
-    if plan.unchanged:
-        lines += [f"**Unchanged:** {', '.join(_code(n) for n in plan.unchanged)}", ""]
-    if plan.warnings:
-        lines += ["**Warnings** (allowed, but they give the container part of the host):", ""]
-        lines += [f"- ⚠ {_code(f'{w.file}:{w.line}:{w.column}')}: {_cell(w.message)}"
-                  for w in plan.warnings]
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"

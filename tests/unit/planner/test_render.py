@@ -16,11 +16,11 @@ from reconciler.cli.output import print_plan
 from reconciler.model.actions import Plan
 from reconciler.model.desired import Desired
 from reconciler.model.observed import Observed
+from reconciler.planner.markdown import render_markdown
 from reconciler.planner.plan import PlanOptions, plan
 from reconciler.planner.render import (
     format_value,
     render_json,
-    render_markdown,
     render_text,
 )
 from tests.fakes import digest_of
@@ -101,32 +101,8 @@ def test_json_marks_the_steps_of_a_rollout_and_the_wait_that_cleans_up() -> None
     assert summary["text"] == "Plan: 0 to create, 1 to replace, 0 to remove."
 
 
-MARKDOWN_SNAPSHOT = """\
-### reconcile plan
-
-**Plan: 1 to create, 1 to replace, 0 to remove.**
-
-| | Action | Target | Stack | Why |
-|---|---|---|---|---|
-| + | create | `shop-db-2` | shop | replica 2 of 2 (replicas: 1 → 2) |
-| ~ | replace | `shop-web` | shop | changed: image_digest, env.DB_PASSWORD, env.TZ |
-
-<details><summary>replace:shop-web: 3 changes</summary>
-
-- `image_digest`: `sha256:b21946d91546…` → `sha256:afc4944d93ed…`
-- `env.DB_PASSWORD`: `null` → `(sensitive)`
-- `env.TZ`: `null` → `"CET"`
-
-</details>
-
-**Orphans** (kept; use `--prune` to remove): `shop-cache`
-
-**Unchanged:** `shop-db`, `shop-job`
-"""
-
-
-def test_markdown_snapshot() -> None:
-    assert render_markdown(busy_plan()) == MARKDOWN_SNAPSHOT
+# The Markdown snapshot of busy_plan() is tests/golden/plan-busy.md
+# (tests/unit/planner/test_markdown_golden.py compares it byte for byte).
 
 
 def test_markdown_of_an_empty_plan_says_nothing_to_do() -> None:
