@@ -31,6 +31,8 @@ def render(plan: Plan, output: str, color: bool) -> str:
 
 
 def cmd_validate(ctx: Context) -> int:
+    if ctx.args.output != "text":
+        return _validate_report(ctx)
     desired = load_stacks(ctx.args.paths, ctx.schema_cache)
     for warning in desired.warnings():  # on stderr, like errors; the exit code stays 0
         print(warning, file=sys.stderr)
@@ -38,6 +40,24 @@ def cmd_validate(ctx: Context) -> int:
     count = len(desired.containers())
     ctx.out(f"valid: {names} ({count} container(s))")
     return 0
+
+
+def _validate_report(ctx: Context) -> int:
+    """`validate -o json|sarif`: every problem as data on stdout; exit 3 when invalid."""
+    from reconciler import __version__
+    from reconciler.spec.report import validation_json, validation_sarif
+
+    desired: Desired | None = None
+    try:
+        desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+        problems = list(desired.warnings())
+    except SpecError as err:
+        problems = list(err.problems)
+    if ctx.args.output == "sarif":
+        ctx.out(validation_sarif(problems, Path.cwd(), __version__))
+    else:
+        ctx.out(validation_json(desired, problems))
+    return SpecError.exit_code if any(p.severity == "error" for p in problems) else 0
 
 
 def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> PlanOptions:

@@ -31,6 +31,7 @@ def _add_output(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
 def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check stack files")
     _add_paths(p)
+    _add_output(p, ["text", "json", "sarif"])
     p = sub.add_parser("plan", help="show what apply would do, and why")
     _add_paths(p)
     _add_output(p, ["text", "json", "markdown"])

@@ -17,9 +17,14 @@ class Problem:
     message: str
     severity: Literal["error", "warning"] = "error"
 
+    @property
+    def one_line(self) -> str:
+        """The message with control characters escaped: a quoted value cannot start a line."""
+        return self.message.translate(_ESCAPES)
+
     def __str__(self) -> str:
         # One problem, one line: a value quoted in a message cannot start a fake line.
-        message = self.message.translate(_ESCAPES)
+        message = self.one_line
         if self.severity == "warning":
             message = f"warning: {message}"
         if self.line:
