@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(runc busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap)
+SYSTEM_PACKAGES=(runc git busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

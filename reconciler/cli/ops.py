@@ -14,6 +14,7 @@ from reconciler import __version__
 from reconciler.cli.context import Context
 from reconciler.cli.host import HOST_HANDLERS, since_time
 from reconciler.drivers.base import ExecRequest
+from reconciler.model import labels
 from reconciler.model.errors import NotFound, ReconcileError
 from reconciler.model.hashing import mask_secrets
 from reconciler.model.observed import ObservedContainer
@@ -62,7 +63,14 @@ def ps_row(c: ObservedContainer, now: float) -> dict[str, Any]:
         "restarts": c.restart_count, "pid": c.pid, "health": c.health, "limits": _limits(c),
         "addresses": list(c.addresses), "ports": list((c.recorded_spec or {}).get("ports", [])),
         "drift": list(c.drift),
+        **provenance(c),
     }
+
+
+def provenance(c: ObservedContainer) -> dict[str, str | None]:
+    """Where a container's spec came from: its stack file and, from git, the commit."""
+    return {"source": c.labels.get(labels.SOURCE) or None,
+            "commit": c.labels.get(labels.SOURCE_COMMIT) or None}
 
 
 def cmd_ps(ctx: Context) -> int:
@@ -102,7 +110,7 @@ def cmd_ps(ctx: Context) -> int:
 
 def cmd_inspect(ctx: Context) -> int:
     c = _find(ctx, ctx.args.name)
-    data = {**asdict(c), **ctx.driver.inspect(c.name)}
+    data = {**asdict(c), "provenance": provenance(c), **ctx.driver.inspect(c.name)}
     if not ctx.args.show_secrets:  # the rule plans use: by name, and URL passwords
         data = mask_secrets(data)
     ctx.out(json.dumps(data, indent=2, default=str, sort_keys=True))

@@ -157,6 +157,9 @@ class ContainerSpec:
     replica: int  # 1-based
     image: ImageSource
     source: str = ""  # the stack file this came from
+    # Provenance: the git commit (HEAD of the stack file's work tree) it was loaded at; ""
+    # when the file is not in git. Out of the config hash: a new commit replaces nothing.
+    source_commit: str = ""
     entrypoint: tuple[str, ...] | None = None  # None: the image's
     command: tuple[str, ...] | None = None  # None: the image's
     env: tuple[tuple[str, str], ...] = ()  # sorted by name; env_file merged in

@@ -9,6 +9,8 @@ because the reconciler applies them without replacing the container:
 - `healthcheck`: run by the reconciler from outside the container;
 - `stop_signal`, `stop_grace_period`: read from the current spec at stop time;
 - `source`: the stack file's path; moving a file must not replace its containers;
+- `source_commit`: the git commit the file was read at (provenance): a commit that leaves
+  the container's fields alone must not replace it;
 - `update_order`, `update_deadline`: how the next replace rolls out, not what runs.
 
 The image enters as its *identity* (what the spec names); the image *digest* is compared
@@ -34,6 +36,7 @@ EXCLUDED_FROM_HASH = (
     "stop_signal",
     "stop_grace_period",
     "source",
+    "source_commit",
     "update_order",
     "update_deadline",
 )

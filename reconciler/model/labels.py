@@ -13,6 +13,7 @@ REPLICA = "io.reconcile.replica"
 CONFIG_HASH = "io.reconcile.config-hash"
 IMAGE_DIGEST = "io.reconcile.image-digest"
 SOURCE = "io.reconcile.source"
+SOURCE_COMMIT = "io.reconcile.source-commit"  # provenance: "" when not from git
 # Comma-separated keys of the containers this one depends on, so that removals of
 # containers no longer in any spec can still be ordered (dependants first).
 DEPENDS_ON = "io.reconcile.depends-on"
@@ -31,6 +32,7 @@ def ownership_labels(spec: ContainerSpec, image_digest: str) -> dict[str, str]:
             CONFIG_HASH: spec.config_hash,
             IMAGE_DIGEST: image_digest,
             SOURCE: spec.source,
+            SOURCE_COMMIT: spec.source_commit,
             DEPENDS_ON: ",".join(sorted({d.container for d in spec.depends_on})),
         }
     )

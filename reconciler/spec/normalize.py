@@ -2,7 +2,8 @@
 
 Pure except for reading the files a stack names, to hash their content: an edited
 bind-mounted file, env file, copied build input or image source changes the identity or
-config hash, so the planner replaces what depends on it.
+config hash, so the planner replaces what depends on it; and for asking git which commit
+the stack file's folder is at (provenance, spec/provenance.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from reconciler.spec.normalize_container import (
     scalar_text,
     shell_form,
 )
+from reconciler.spec.provenance import git_commit
 
 
 def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
@@ -38,6 +40,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
     (a file removed meanwhile) and is the caller's to convert."""
     name = stack_name(path, data)
     base_dir = path.absolute().parent
+    commit = git_commit(base_dir)
     images = _Images(data.get("images") or {}, base_dir)
     sources = tuple(images.get(key) for key in sorted(images.specs))
     volumes = tuple(VolumeSpec(name, v) for v in sorted(data.get("volumes") or {}))
@@ -52,6 +55,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
             replica=1,
             image=image,
             source=str(path.absolute()),
+            source_commit=commit,
             subnet=subnet,
             **container_fields(key, spec, base_dir),
         )
