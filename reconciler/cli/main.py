@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
     parser.add_argument("--pull-timeout", type=float, metavar="SECONDS",
                         help="give up a pull after this long (default 1800)")
+    parser.add_argument("--age-key-file", type=Path, metavar="FILE",
+                        help="age identity for encrypted env files "
+                        "(default: the RECONCILE_AGE_KEY variable holding it)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _spec_commands(sub)
     _ops_commands(sub)
@@ -137,6 +140,10 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
     """Run one command. `driver` injects a driver (tests); otherwise --driver picks one."""
     args = build_parser().parse_args(argv)
     configure_logging(args.log_format, args.verbose)
+    if args.age_key_file is not None:  # spec/secrets.py reads it at each load (the loop too)
+        import os
+
+        os.environ["RECONCILE_AGE_KEY_FILE"] = str(args.age_key_file.absolute())
     ctx = Context(args=args, injected_driver=driver)
     from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
 

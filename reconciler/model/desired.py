@@ -164,6 +164,9 @@ class ContainerSpec:
     command: tuple[str, ...] | None = None  # None: the image's
     env: tuple[tuple[str, str], ...] = ()  # sorted by name; env_file merged in
     env_file_hash: str = ""
+    # Variables from age-encrypted env files (docs/gitops.md), clear, in memory only: never
+    # recorded, printed or put in the config hash as values (env_file_hash covers them).
+    secret_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     ports: tuple[PortMapping, ...] = ()
     mounts: tuple[Mount, ...] = ()
     limits: Limits = field(default_factory=Limits)

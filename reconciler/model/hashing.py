@@ -11,7 +11,9 @@ because the reconciler applies them without replacing the container:
 - `source`: the stack file's path; moving a file must not replace its containers;
 - `source_commit`: the git commit the file was read at (provenance): a commit that leaves
   the container's fields alone must not replace it;
-- `update_order`, `update_deadline`: how the next replace rolls out, not what runs.
+- `update_order`, `update_deadline`: how the next replace rolls out, not what runs;
+- `secret_env`: the clear values of encrypted env files must never be hashed or recorded;
+  `env_file` (the hash of their clear text) stands for them, so a changed secret replaces.
 
 The image enters as its *identity* (what the spec names); the image *digest* is compared
 separately by the planner, so that a moved tag shows up as `image_digest a -> b`.
@@ -37,6 +39,7 @@ EXCLUDED_FROM_HASH = (
     "stop_grace_period",
     "source",
     "source_commit",
+    "secret_env",
     "update_order",
     "update_deadline",
 )

@@ -28,7 +28,7 @@ from reconciler.model.observed import Observed
 # Fields of the normalized model that do not change what runs: where a stack file lives
 # (a checkout in another folder must not refuse the plan), the commit it was read at (a
 # plan made on a pull request's head applies on the merge commit) and the risk warnings.
-_NOT_IN_DESIRED_HASH = frozenset({"source", "source_commit", "warnings"})
+_NOT_IN_DESIRED_HASH = frozenset({"source", "source_commit", "secret_env", "warnings"})
 
 
 def _strip(value: Any) -> Any:

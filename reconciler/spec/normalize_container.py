@@ -27,7 +27,8 @@ from reconciler.model.desired import (
     Ulimit,
 )
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, read_env_file, resolve_path, sha256_file
+from reconciler.spec.files import parse_env_file, resolve_path, sha256_file
+from reconciler.spec.secrets import file_entry, read_env_text
 from reconciler.spec.semantic_container import port_mappings, ulimit_pair
 
 
@@ -59,12 +60,13 @@ def shell_form(value: str | list[str] | None) -> tuple[str, ...] | None:
 
 def container_fields(key: str, spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     """Keyword arguments for ContainerSpec, everything but identity and image."""
-    env, env_hash = _environment(spec, base_dir)
+    env, secret_env, env_hash = _environment(spec, base_dir)
     user = spec.get("user")
     return {
         "entrypoint": shell_form(spec.get("entrypoint")),
         "command": shell_form(spec.get("command")),
         "env": env,
+        "secret_env": secret_env,
         "env_file_hash": env_hash,
         "ports": tuple(p for entry in spec.get("ports") or [] for p in _ports(entry)),
         "mounts": tuple(_mount(entry, base_dir) for entry in spec.get("volumes") or []),
@@ -98,21 +100,36 @@ def _ports(entry: str | dict[str, Any]) -> list[PortMapping]:
     return port_mappings(entry)
 
 
-def _environment(spec: dict[str, Any], base_dir: Path) -> tuple[tuple[tuple[str, str], ...], str]:
-    """env_file entries first (later files win), `env` overrides; sorted by name. The hash
-    covers the env files' bytes, in order: simple to explain ("you edited it, it is
-    replaced"), even though a comment-only edit then replaces the container too."""
+Env = tuple[tuple[str, str], ...]
+
+
+def _environment(spec: dict[str, Any], base_dir: Path) -> tuple[Env, Env, str]:
+    """(env, secret env, env files' hash). env_file entries first (later files win), `env`
+    overrides; sorted by name. Variables whose winning value comes from an encrypted file
+    are the secret env: kept apart so that they are never recorded or printed.
+
+    The hash covers the env files' bytes, in order: simple to explain ("you edited it, it
+    is replaced"), even though a comment-only edit then replaces the container too. For an
+    encrypted file it is the hash of the clear text (the ciphertext changes at every
+    re-encryption; a changed secret must replace the container, an unchanged one not)."""
     listed = spec.get("env_file")
-    files = [listed] if isinstance(listed, str) else list(listed or [])
-    merged: dict[str, str] = {}
+    files = [listed] if isinstance(listed, str | dict) else list(listed or [])
+    merged: dict[str, tuple[str, bool]] = {}
     digest = hashlib.sha256()
-    for text in files:
+    for entry in files:
+        text, encrypted = file_entry(entry)
         path = resolve_path(base_dir, text)
-        digest.update(sha256_file(path).encode())
-        merged.update(parse_env_file(read_env_file(path)).entries)
-    merged.update(env_pairs(spec.get("env")))
+        content = read_env_text(path, encrypted)
+        if encrypted:
+            digest.update(("clear:" + hashlib.sha256(content.encode()).hexdigest()).encode())
+        else:
+            digest.update(sha256_file(path).encode())
+        merged.update((k, (v, encrypted)) for k, v in parse_env_file(content).entries)
+    merged.update((k, (v, False)) for k, v in env_pairs(spec.get("env")))
     env_hash = "sha256:" + digest.hexdigest() if files else ""
-    return tuple(sorted(merged.items())), env_hash
+    env = tuple(sorted((k, v) for k, (v, secret) in merged.items() if not secret))
+    secret_env = tuple(sorted((k, v) for k, (v, secret) in merged.items() if secret))
+    return env, secret_env, env_hash
 
 
 def _mount(entry: str | dict[str, Any], base_dir: Path) -> Mount:

@@ -13,9 +13,10 @@ from typing import Any
 from reconciler.model.errors import Problem
 from reconciler.model.reference import looks_like_reference, parse_reference
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, read_env_file, resolve_path, stack_name
+from reconciler.spec.files import parse_env_file, resolve_path, stack_name
 from reconciler.spec.loader import JsonPath, LoadedFile
 from reconciler.spec.schema_check import describe, did_you_mean
+from reconciler.spec.secrets import SecretError, file_entry, read_env_text
 from reconciler.spec.semantic_container import (
     PortUse,
     check_limits,
@@ -239,20 +240,25 @@ class ContainerChecker:
         env_files = self.spec.get("env_file")
         if env_files is None:
             return
-        listed = [env_files] if isinstance(env_files, str) else env_files
-        for i, text in enumerate(listed):
-            sub: JsonPath = ("env_file",) if isinstance(env_files, str) else ("env_file", i)
-            self._check_env_file(sub, text)
+        single = isinstance(env_files, str | dict)
+        listed = [env_files] if single else env_files
+        for i, entry in enumerate(listed):
+            sub: JsonPath = ("env_file",) if single else ("env_file", i)
+            text, encrypted = file_entry(entry)
+            self._check_env_file(sub, text, encrypted)
 
-    def _check_env_file(self, sub: JsonPath, text: str) -> None:
+    def _check_env_file(self, sub: JsonPath, text: str, encrypted: bool) -> None:
         path = resolve_path(self.parent.base_dir, text)
         try:
-            content = read_env_file(path)
+            content = read_env_text(path, encrypted)
         except FileNotFoundError:
             self.report(sub, f"env_file `{text}` not found (looked for {path})")
             return
         except OSError as exc:  # strerror only: never a piece of the file
             self.report(sub, f"env_file `{text}` cannot be read: {exc.strerror or 'error'}")
+            return
+        except SecretError as exc:  # wrong key, corrupted file: named, never quoted
+            self.report(sub, f"env_file `{text}` (age-encrypted) {exc}")
             return
         except ValueError as exc:
             self.report(sub, f"env_file `{text}` {exc}; expected a text file of KEY=VALUE lines")

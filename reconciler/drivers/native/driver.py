@@ -167,6 +167,9 @@ class NativeDriver(NativeOperations):
 
     @edge("create")
     def create(self, spec: ContainerSpec) -> None:
+        if spec.secret_env:  # until they can live on a tmpfs only (docs/gitops.md)
+            raise DriverError(spec.name, "encrypted env files are not supported by the "
+                              "native driver yet: they would be written to disk in clear")
         image = self._image_for(spec)
         original, spec = spec, with_image_defaults(spec, image.config or {})
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
