@@ -77,7 +77,8 @@ def decrypt_file(path: Path) -> bytes:
         raise SecretError(f"is {info.st_size} bytes; encrypted files are limited to 4 MiB")
     identities = _identities()
     try:
-        return pyrage.decrypt(path.read_bytes(), identities)
+        clear: bytes = pyrage.decrypt(path.read_bytes(), identities)  # untyped in some builds
+        return clear
     except pyrage.DecryptError as exc:
         if "No matching keys" in str(exc):
             raise SecretError("cannot be decrypted with the given age key (wrong key?)"

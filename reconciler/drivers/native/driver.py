@@ -22,6 +22,7 @@ from reconciler.drivers.native.container import rootfs
 from reconciler.drivers.native.container.cgroups import Cgroups, instance_id
 from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.container.runtime import Runc, RuncState
+from reconciler.drivers.native.container.secretfs import SecretFS, blanked
 from reconciler.drivers.native.container.state import (
     DIR_MODE,
     ContainerPaths,
@@ -86,6 +87,7 @@ class NativeDriver(NativeOperations):
         self._runtime_override = runtime
         self._runc: Runc | None = None
         self._cgroups: Cgroups | None = None
+        self.secretfs = SecretFS(instance_id(self.layout.root))
 
     # -- host facts, looked up on first use so that constructing the driver is free --
 
@@ -167,9 +169,6 @@ class NativeDriver(NativeOperations):
 
     @edge("create")
     def create(self, spec: ContainerSpec) -> None:
-        if spec.secret_env:  # until they can live on a tmpfs only (docs/gitops.md)
-            raise DriverError(spec.name, "encrypted env files are not supported by the "
-                              "native driver yet: they would be written to disk in clear")
         image = self._image_for(spec)
         original, spec = spec, with_image_defaults(spec, image.config or {})
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
@@ -188,13 +187,15 @@ class NativeDriver(NativeOperations):
         try:
             paths.root.mkdir(mode=DIR_MODE)
             record = ContainerRecord(
-                spec=spec,  # with the image's defaults: what stop and restart use
+                spec=blanked(spec),  # with the image's defaults: what stop and restart use
                 hashed_fields=hashing.hashed_fields(original),
                 labels=labelkeys.ownership_labels(original, image.digest),
                 image_digest=image.digest,
                 created_at=time.time(),
             )
             write_record(paths.record, record.to_json())
+            if spec.secret_env:  # decrypted values: bundle and env on a tmpfs only
+                self.secretfs.place(paths, spec)
             netns, hosts = network_hooks.attach(self.network, spec)
             prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts,
                     self.cgroups.config_path(spec.name))
@@ -267,12 +268,13 @@ class NativeDriver(NativeOperations):
         self._wait_monitor_gone(paths)
         for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
-        image = self._image_for(record.spec)
-        netns, hosts = network_hooks.attach(self.network, record.spec)  # repairs drift too
+        spec = self.secretfs.restore(name, record.spec)
+        image = self._image_for(spec)
+        netns, hosts = network_hooks.attach(self.network, spec)  # repairs drift too
         from reconciler.drivers.native.container.prepare import ImageView, prepare
 
         view = ImageView(image.config, image.layers)
-        prepare(paths, record.spec, view, self.volumes, netns, hosts,
+        prepare(paths, spec, view, self.volumes, netns, hosts,
                 self.cgroups.config_path(name))
         self._launch_monitor(name, paths, self.runc)
 
@@ -349,6 +351,7 @@ class NativeDriver(NativeOperations):
             raise DriverError(name, f"{paths.rootfs} is still mounted")
         self.network.teardown(name)  # while the dir exists: a retry still finds the name
         remove_tree(paths.root)  # errors leave through the edge, naming the path
+        self.secretfs.remove(name)
 
     def _wait_monitor_gone(self, paths: ContainerPaths, timeout: float = 5.0) -> None:
         pid = read_json(paths.monitor_pid)

@@ -71,12 +71,15 @@ def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[s
 
 
 def process_env(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
-    """Defaults, then the image's Env, then the spec's env: later entries win."""
+    """Defaults, then the image's Env, then the spec's env: later entries win. The values
+    of encrypted env files come last (normalize gave them only the names `env` does not
+    set); their config.json is on a tmpfs (container/secretfs.py)."""
     merged: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or spec.name}
     for entry in image_config.get("Env") or []:
         key, _, value = str(entry).partition("=")
         merged[key] = value
     merged.update(spec.env)
+    merged.update(spec.secret_env)
     return [f"{key}={value}" for key, value in merged.items()]
 
 
