@@ -53,6 +53,18 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class SecretFile:
+    """A file the container reads at `target`, from a (usually age-encrypted) file of the
+    stack; the driver puts it on a tmpfs only (docs/gitops.md)."""
+
+    target: str  # absolute path inside the container
+    source: str  # absolute host path of the (encrypted) file
+    content_hash: str  # sha256 of the clear content: a changed secret replaces
+    mode: int = 0o444
+    clear: str = field(default="", repr=False)  # base64 of the clear bytes, memory only
+
+
+@dataclass(frozen=True)
 class Ulimit:
     name: str  # e.g. "nofile"
     soft: int
@@ -167,6 +179,7 @@ class ContainerSpec:
     # Variables from age-encrypted env files (docs/gitops.md), clear, in memory only: never
     # recorded, printed or put in the config hash as values (env_file_hash covers them).
     secret_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secret_files: tuple[SecretFile, ...] = ()  # `secrets:`, sorted by target
     ports: tuple[PortMapping, ...] = ()
     mounts: tuple[Mount, ...] = ()
     limits: Limits = field(default_factory=Limits)

@@ -149,6 +149,10 @@ def hashed_fields(spec: ContainerSpec) -> dict[str, Any]:
         "network": spec.network,
         # Only when named, so containers made before `networks:` existed keep their hash.
         **({"subnet": spec.subnet} if spec.subnet else {}),
+        # Secret files by the hash of their clear content, never the content (nor `source`:
+        # where the encrypted file lies does not change what the container reads).
+        **({"secrets": {s.target: {"content": s.content_hash, "mode": s.mode}
+                        for s in spec.secret_files}} if spec.secret_files else {}),
     }
 
 

@@ -22,27 +22,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.model import labels
-from reconciler.model.desired import Desired
+from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed
 
 # Fields of the normalized model that do not change what runs: where a stack file lives
 # (a checkout in another folder must not refuse the plan), the commit it was read at (a
-# plan made on a pull request's head applies on the merge commit) and the risk warnings.
-_NOT_IN_DESIRED_HASH = frozenset({"source", "source_commit", "secret_env", "warnings"})
+# plan made on a pull request's head applies on the merge commit) and the risk warnings;
+# and the clear values of secrets (their content hashes stand for them).
+_STACK_FIELDS_LEFT_OUT = ("source", "warnings", "containers")
+_CONTAINER_FIELDS_LEFT_OUT = ("source", "source_commit", "secret_env", "secret_files")
 
 
-def _strip(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in _NOT_IN_DESIRED_HASH}
-    if isinstance(value, list | tuple):
-        return [_strip(v) for v in value]
-    return value
+def _container(spec: ContainerSpec) -> dict[str, Any]:
+    data = {k: v for k, v in dataclasses.asdict(spec).items()
+            if k not in _CONTAINER_FIELDS_LEFT_OUT}
+    data["secret_files"] = [[s.target, s.content_hash, s.mode] for s in spec.secret_files]
+    return data
 
 
 def desired_hash(desired: Desired) -> str:
-    """sha256 of the normalized stacks. Values of encrypted env files are not in the model
-    in clear form (only their content hash is hashed here), so the hash reveals nothing."""
-    data = _strip(dataclasses.asdict(desired))
+    """sha256 of the normalized stacks, without the fields above: no clear secret value
+    goes into it."""
+    data = [
+        {**{k: v for k, v in dataclasses.asdict(stack).items()
+            if k not in _STACK_FIELDS_LEFT_OUT},
+         "containers": [_container(c) for c in stack.containers]}
+        for stack in desired.stacks
+    ]
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -28,6 +28,7 @@ from reconciler.model.desired import (
 )
 from reconciler.spec import units
 from reconciler.spec.files import parse_env_file, resolve_path, sha256_file
+from reconciler.spec.secret_files import secret_files
 from reconciler.spec.secrets import file_entry, read_env_text
 from reconciler.spec.semantic_container import port_mappings, ulimit_pair
 
@@ -67,6 +68,7 @@ def container_fields(key: str, spec: dict[str, Any], base_dir: Path) -> dict[str
         "command": shell_form(spec.get("command")),
         "env": env,
         "secret_env": secret_env,
+        "secret_files": secret_files(spec, base_dir),
         "env_file_hash": env_hash,
         "ports": tuple(p for entry in spec.get("ports") or [] for p in _ports(entry)),
         "mounts": tuple(_mount(entry, base_dir) for entry in spec.get("volumes") or []),

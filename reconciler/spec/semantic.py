@@ -16,6 +16,7 @@ from reconciler.spec import units
 from reconciler.spec.files import parse_env_file, resolve_path, stack_name
 from reconciler.spec.loader import JsonPath, LoadedFile
 from reconciler.spec.schema_check import describe, did_you_mean
+from reconciler.spec.secret_files import check_secret_files
 from reconciler.spec.secrets import SecretError, file_entry, read_env_text
 from reconciler.spec.semantic_container import (
     PortUse,
@@ -169,10 +170,15 @@ class ContainerChecker:
         self._check_healthcheck()
         self._check_depends_on()
         self._check_env_files()
+        check_secret_files(self)
         self._check_misc()
 
     def report(self, sub: JsonPath, message: str, *, at_key: bool = False) -> None:
         self.parent.report((*self.at, *sub), message, at_key=at_key)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.parent.base_dir
 
     def attempt(self, sub: JsonPath, parse: Callable[[Any], object], value: Any) -> Any:
         return self.parent.attempt((*self.at, *sub), parse, value)

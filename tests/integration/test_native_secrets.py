@@ -1,7 +1,7 @@
-"""age-encrypted env files with the native driver, end to end: the container sees the
-clear values; the state dir (spec.json, the config.json path, logs, events, runc state)
-and every output never hold them; a restart keeps them; `down` removes the tmpfs copy;
-a wrong key changes nothing (exit 3)."""
+"""age-encrypted env files and `secrets:` files with the native driver, end to end: the
+container sees the clear values (env, /run/secrets/tls.key); the state dir (spec.json, the
+config.json path, logs, events, runc state) and every output never hold them; a restart
+keeps them; `down` removes the tmpfs copy; a wrong key changes nothing (exit 3)."""
 
 from __future__ import annotations
 
@@ -44,10 +44,13 @@ def test_encrypted_env_reaches_the_container_and_nothing_else(tmp_path: Path) ->
     key = pyrage.x25519.Identity.generate()
     (tmp_path / "db.env.age").write_bytes(
         pyrage.encrypt(f"DB_PASSWORD={SECRET}\n".encode(), [key.to_public()]))
+    (tmp_path / "tls.key.age").write_bytes(
+        pyrage.encrypt(f"file-{SECRET}".encode(), [key.to_public()]))
     name = f"it-{os.getpid() % 10000}-{random.randrange(10**6)}"
     stack = tmp_path / "stack.yaml"
     stack.write_text(f"version: 1\nname: {name}\nimages:\n  bb: {{oci: {image}}}\n"
                      "containers:\n  db:\n    image: bb\n    env_file: ./db.env.age\n"
+                     "    secrets: [./tls.key.age]\n"
                      '    command: ["sh", "-c", "echo started; exec sleep 3600"]\n'
                      "    stop_signal: SIGKILL\n")
     state = tmp_path / "state"
@@ -68,9 +71,14 @@ def test_encrypted_env_reaches_the_container_and_nothing_else(tmp_path: Path) ->
         seen = cli("exec", f"{name}/db", "--", "sh", "-c", 'printf %s "$DB_PASSWORD"')
         assert seen == SECRET
         outputs.pop(-2)  # that stdout is the one place the value may appear
+        seen = cli("exec", f"{name}/db", "--", "cat", "/run/secrets/tls.key")
+        assert seen == f"file-{SECRET}"
+        outputs.pop(-2)
         cli("stop", f"{name}/db")
         cli("start", f"{name}/db")  # a restart re-makes the bundle from the tmpfs copy
         assert cli("exec", f"{name}/db", "--", "sh", "-c", 'printf %s "$DB_PASSWORD"') == SECRET
+        outputs.pop(-2)
+        assert cli("exec", f"{name}/db", "--", "cat", "/run/secrets/tls.key") == f"file-{SECRET}"
         outputs.pop(-2)
         for argv in (["ps", "-o", "json"], ["inspect", f"{name}/db"],
                      ["inspect", "--show-secrets", f"{name}/db"], ["events", "-o", "json"],

@@ -194,11 +194,11 @@ class NativeDriver(NativeOperations):
                 created_at=time.time(),
             )
             write_record(paths.record, record.to_json())
-            if spec.secret_env:  # decrypted values: bundle and env on a tmpfs only
+            if spec.secret_env or spec.secret_files:  # clear values: on a tmpfs only
                 self.secretfs.place(paths, spec)
             netns, hosts = network_hooks.attach(self.network, spec)
-            prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns, hosts,
-                    self.cgroups.config_path(spec.name))
+            prepare(paths, self.secretfs.with_mounts(spec), ImageView(image.config, image.layers),
+                    self.volumes, netns, hosts, self.cgroups.config_path(spec.name))
             self._launch_monitor(spec.name, paths, runc)
         except BaseException as error:
             with contextlib.suppress(Exception):

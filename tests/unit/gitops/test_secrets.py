@@ -146,3 +146,51 @@ def test_no_key_says_how_to_give_one(stack: Path, tmp_path: Path,
     code, _, err = _run(capsys, tmp_path, InMemoryDriver(), "--age-key-file", str(key_file),
                         "validate", str(stack))
     assert code == 0, err
+
+
+# -- secrets: files ----------------------------------------------------------------------
+
+FILES_STACK = """\
+version: 1
+name: shop
+containers:
+  web:
+    image: "registry.local:5000/acme/web:1"
+    secrets:
+      - ./tls.key.age
+      - {source: ./api.token, target: /etc/app/token, mode: 0o400, encrypted: age}
+"""
+
+
+def test_secret_files_are_normalized_with_hashes_not_content(
+        tmp_path: Path, key: pyrage.x25519.Identity) -> None:
+    _encrypt(tmp_path / "tls.key.age", f"-----BEGIN KEY-----\n{SECRET}\n", key)
+    _encrypt(tmp_path / "api.token", SECRET, key)
+    path = tmp_path / "shop.yaml"
+    path.write_text(FILES_STACK)
+    spec = load_stacks([path]).stacks[0].containers[0]
+    assert [(s.target, s.mode) for s in spec.secret_files] == [
+        ("/etc/app/token", 0o400), ("/run/secrets/tls.key", 0o444)]
+    fields = json.dumps(hashed_fields(spec))
+    assert SECRET not in fields and '"secrets"' in fields
+    assert SECRET not in repr(spec)
+    before = spec.config_hash
+    _encrypt(tmp_path / "api.token", SECRET, key)  # re-encrypted, same content
+    assert load_stacks([path]).stacks[0].containers[0].config_hash == before
+    _encrypt(tmp_path / "api.token", "rotated", key)
+    assert load_stacks([path]).stacks[0].containers[0].config_hash != before
+
+
+def test_bad_secret_files_are_located(tmp_path: Path, key: pyrage.x25519.Identity,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _encrypt(tmp_path / "tls.key.age", SECRET, pyrage.x25519.Identity.generate())
+    path = tmp_path / "shop.yaml"
+    path.write_text(FILES_STACK + "      - {source: ./tls.key.age, target: relative}\n")
+    driver = InMemoryDriver()
+    code, out, err = _run(capsys, tmp_path, driver, "apply", str(path))
+    assert (code, driver.calls) == (3, [])
+    assert (f"{path}:7:9: secret `./tls.key.age` (age-encrypted) cannot be decrypted with "
+            "the given age key (wrong key?)") in err
+    assert f"{path}:8:9: secret `./api.token` not found" in err
+    assert "target `relative` must be a normalized absolute path" in err
+    assert SECRET not in out + err

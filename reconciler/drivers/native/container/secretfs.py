@@ -1,11 +1,12 @@
 """Decrypted secrets of native containers live on a tmpfs only (docs/gitops.md).
 
-A container with values from age-encrypted env files gets its bundle folder — the
-`config.json` runc reads, which holds the process env — on the tmpfs at /dev/shm, in a
-root-only folder per state dir: `containers/<name>/bundle` is a symlink to
-`/dev/shm/reconcile-<instance>/<name>/bundle`. The clear values are kept there too
-(`env.json`), so that a restart re-makes the bundle; the record on disk (`spec.json`)
-names the variables with empty values. Nothing clear is written under the state dir.
+A container with values from age-encrypted env files or with `secrets:` files gets its
+bundle folder — the `config.json` runc reads, which holds the process env — on the tmpfs
+at /dev/shm, in a root-only folder per state dir: `containers/<name>/bundle` is a symlink
+to `/dev/shm/reconcile-<instance>/<name>/bundle`. The clear env is kept there too
+(`env.json`), so that a restart re-makes the bundle, and each secret file
+(`secrets/<n>`), bind-mounted read-only at its target. The record on disk (`spec.json`)
+keeps names, targets and hashes only. Nothing clear is written under the state dir.
 
 After a reboot the tmpfs is empty: starting such a container again fails with a message
 saying so, and the next apply with the key re-creates it (its config hash is unchanged, so
@@ -14,13 +15,14 @@ saying so, and the next apply with the key re-creates it (its config hash is unc
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import replace
 from pathlib import Path
 
 from reconciler.drivers.native.container.state import ContainerPaths
-from reconciler.model.desired import ContainerSpec
+from reconciler.model.desired import ContainerSpec, Mount
 from reconciler.model.errors import DriverError
 from reconciler.support.trees import remove_tree
 
@@ -52,24 +54,38 @@ class SecretFS:
         for d in (self.root, folder, folder / "bundle"):
             d.mkdir(mode=0o700, exist_ok=True)
             os.chmod(d, 0o700)
-        env = folder / "env.json"
-        fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(dict(spec.secret_env), handle)
+        _write(folder / "env.json", json.dumps(dict(spec.secret_env)).encode(), 0o600)
+        if spec.secret_files:
+            (folder / "secrets").mkdir(mode=0o700, exist_ok=True)
+        for n, secret in enumerate(spec.secret_files):
+            _write(folder / "secrets" / str(n), base64.b64decode(secret.clear), secret.mode)
         if not paths.bundle.is_symlink():
             paths.bundle.symlink_to(folder / "bundle")
 
+    def with_mounts(self, spec: ContainerSpec) -> ContainerSpec:
+        """`spec` with its secret files bind-mounted read-only from the tmpfs."""
+        folder = self.folder(spec.name) / "secrets"
+        extra = tuple(Mount("bind", s.target, str(folder / str(n)), read_only=True)
+                      for n, s in enumerate(spec.secret_files))
+        return replace(spec, mounts=spec.mounts + extra) if extra else spec
+
     def restore(self, name: str, recorded: ContainerSpec) -> ContainerSpec:
-        """The recorded spec (values blanked) with its clear env back from the tmpfs."""
-        if not recorded.secret_env:
+        """The recorded spec (values blanked) with its secrets back from the tmpfs."""
+        if not recorded.secret_env and not recorded.secret_files:
             return recorded
+        folder = self.folder(name)
         try:
-            values = json.loads((self.folder(name) / "env.json").read_text(encoding="utf-8"))
+            values = json.loads((folder / "env.json").read_text(encoding="utf-8"))
+            missing = [s.target for n, s in enumerate(recorded.secret_files)
+                       if not (folder / "secrets" / str(n)).is_file()]
         except (OSError, ValueError):
-            raise DriverError(name, "its decrypted env values are gone from the tmpfs (the "
-                              "host rebooted?): re-create it (down, then apply)") from None
-        return replace(recorded, secret_env=tuple(
+            missing = ["env"]
+        if missing:
+            raise DriverError(name, "its decrypted secrets are gone from the tmpfs (the "
+                              "host rebooted?): re-create it (down, then apply)")
+        spec = replace(recorded, secret_env=tuple(
             (k, str(values.get(k, ""))) for k, _ in recorded.secret_env))
+        return self.with_mounts(spec)
 
     def remove(self, name: str) -> None:
         folder = self.folder(name)
@@ -77,6 +93,14 @@ class SecretFS:
             remove_tree(folder)
 
 
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, mode)
+
+
 def blanked(spec: ContainerSpec) -> ContainerSpec:
-    """What the on-disk record keeps of the secret env: the names."""
-    return replace(spec, secret_env=tuple((k, "") for k, _ in spec.secret_env))
+    """What the on-disk record keeps of secrets: env names, file targets and hashes."""
+    return replace(spec, secret_env=tuple((k, "") for k, _ in spec.secret_env),
+                   secret_files=tuple(replace(s, clear="") for s in spec.secret_files))
