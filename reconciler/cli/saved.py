@@ -77,7 +77,12 @@ def saved_options(doc: dict[str, Any], user_stopped: frozenset[str]) -> PlanOpti
 
 def apply_saved_plan(ctx: Context, doc: dict[str, Any], desired: Desired,
                      options: PlanOptions) -> int:
-    from reconciler.engine.saved import apply_saved
+    from reconciler.engine.saved import apply_saved, verify_saved
+
+    if ctx.args.dry_run:  # the checks, and the plan that would run
+        ctx.out(render_text(verify_saved(doc, desired, ctx.driver, options), color=ctx.color))
+        ctx.out("The saved plan still holds (--dry-run: nothing was changed).")
+        return 0
 
     def on_event(event: ActionEvent) -> None:
         what = f"{event.action.kind} {event.action.target}"

@@ -30,6 +30,17 @@ class SavedApply:
     follow_up: Plan  # what a new plan would do now; never run by apply --plan
 
 
+def verify_saved(doc: dict[str, Any], desired: Desired, driver: Driver,
+                 options: PlanOptions) -> Plan:
+    """The saved plan made again from the same inputs, or StalePlan saying what moved."""
+    check_inputs(doc, desired)
+    observed = driver.observe(options.scope)
+    check_host(doc, desired, observed)
+    current = plan(desired, observed, options)
+    check_same_actions(doc, current)
+    return current
+
+
 def apply_saved(
     doc: dict[str, Any],
     desired: Desired,
@@ -40,11 +51,7 @@ def apply_saved(
     on_event: Callable[[ActionEvent], None] | None = None,
 ) -> SavedApply:
     """StalePlan (nothing changed) when the saved plan no longer holds."""
-    check_inputs(doc, desired)
-    observed = driver.observe(options.scope)
-    check_host(doc, desired, observed)
-    current = plan(desired, observed, options)
-    check_same_actions(doc, current)
+    current = verify_saved(doc, desired, driver, options)
     result = execute(current, driver, parallelism=parallelism, on_event=on_event)
     pulled = frozenset(a.image.identity for a in current.actions
                        if a.kind in _IMAGE_KINDS and a.image is not None)

@@ -157,3 +157,12 @@ def test_a_pull_always_tag_that_moves_is_not_replaced_by_apply_plan(
     assert code == 0
     assert "not in the saved plan, so not applied: replace:shop-db, replace:shop-web" in err
     assert not any(c[0] in ("create", "remove") for c in driver.calls[-6:])
+
+
+def test_dry_run_checks_the_saved_plan_and_changes_nothing(
+        stack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    driver = InMemoryDriver()
+    path = _saved(capsys, tmp_path, driver, stack)
+    code, out, _ = _run(capsys, tmp_path, driver, "apply", "--plan", str(path), "--dry-run")
+    assert code == 0 and "+ create shop-web" in out and "still holds" in out
+    assert driver.containers == {}
