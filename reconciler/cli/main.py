@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pull-timeout", type=float, metavar="SECONDS",
                         help="give up a pull after this long (default 1800)")
     parser.add_argument("--age-key-file", type=Path, metavar="FILE",
-                        help="age identity for encrypted env files "
+                        help="age identity for encrypted env and secret files "
                         "(default: the RECONCILE_AGE_KEY variable holding it)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _spec_commands(sub)
@@ -144,6 +144,7 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
         import os
 
         os.environ["RECONCILE_AGE_KEY_FILE"] = str(args.age_key_file.absolute())
+        os.environ.pop("RECONCILE_AGE_KEY", None)  # the option given wins over the variable
     ctx = Context(args=args, injected_driver=driver)
     from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
 

@@ -18,8 +18,10 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # sha1 or sha256 object 
 
 
 def git_commit(folder: Path) -> str:
-    # GIT_DIR and friends of the caller's environment must not point elsewhere.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # GIT_DIR and friends of the caller's environment must not point elsewhere; git has
+    # no business seeing the age key.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "RECONCILE_AGE_KEY"))}
     argv = ["git", "-c", "safe.directory=*", "-c", "core.fsmonitor=false", "-C", str(folder),
             "rev-parse", "--verify", "--quiet", "HEAD^{commit}"]
     try:

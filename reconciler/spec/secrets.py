@@ -77,13 +77,13 @@ def decrypt_file(path: Path) -> bytes:
         raise SecretError(f"is {info.st_size} bytes; encrypted files are limited to 4 MiB")
     identities = _identities()
     try:
-        clear: bytes = pyrage.decrypt(path.read_bytes(), identities)  # untyped in some builds
-        return clear
+        clear: bytes = pyrage.decrypt(path.read_bytes(), identities)
     except pyrage.DecryptError as exc:
         if "No matching keys" in str(exc):
             raise SecretError("cannot be decrypted with the given age key (wrong key?)"
                               ) from None
         raise SecretError("is not a valid age file (corrupted or truncated?)") from None
+    return clear
 
 
 def read_env_text(path: Path, encrypted: bool) -> str:

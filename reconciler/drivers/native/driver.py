@@ -227,6 +227,7 @@ class NativeDriver(NativeOperations):
         try:
             done = subprocess.run(
                 argv,
+                env={k: v for k, v in os.environ.items() if k != "RECONCILE_AGE_KEY"},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
