@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.drivers.native.images import oci  # noqa: E402
+from reconciler.drivers.images import oci  # noqa: E402
 from tests import image_factory as f  # noqa: E402
 from tests.registry_helpers import Registry, started_registry, stop_registry  # noqa: E402
 

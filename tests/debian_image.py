@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 from tests.requirements import need
 
 CACHE = Path(os.environ.get("RECONCILE_TEST_CACHE", "/var/cache/reconcile-tests"))

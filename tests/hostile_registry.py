@@ -112,7 +112,7 @@ class Hostile:
     def serve_image(self, name: str, tag: str, manifest: bytes, media_type: str,
                     blobs: list[bytes]) -> None:  # fmt: skip
         """/v2/ open, the manifest under `tag`, and each blob under its digest."""
-        from reconciler.drivers.native.images import oci
+        from reconciler.drivers.images import oci
 
         self.routes["/v2/"] = (200, {}, b"{}")
         self.routes[f"/v2/{name}/manifests/{tag}"] = (200, {"Content-Type": media_type}, manifest)

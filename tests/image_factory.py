@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 
 
 @dataclass(frozen=True)

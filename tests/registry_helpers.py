@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 from tests import image_factory as f
 from tests import requirements
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.limits import UnpackLimits, human
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.limits import UnpackLimits, human
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError

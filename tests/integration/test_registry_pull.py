@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.drivers.images import oci
 from reconciler.drivers.native.driver import NativeDriver
-from reconciler.drivers.native.images import oci
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.registry import pull as pull_module
 from reconciler.drivers.native.registry.options import RegistryOptions

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model.desired import ImageSource

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from reconciler.drivers.base import Progress
+from reconciler.drivers.images.defaults import with_image_defaults
+from reconciler.drivers.images.store import ImageRecord
 from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container import rootfs
 from reconciler.drivers.native.container.cgroups import Cgroups, instance_id
@@ -35,8 +37,6 @@ from reconciler.drivers.native.container.state import (
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge
-from reconciler.drivers.native.images.defaults import with_image_defaults
-from reconciler.drivers.native.images.store import ImageRecord
 from reconciler.drivers.native.library import ImageLibrary
 from reconciler.drivers.native.network import hooks as network_hooks
 from reconciler.drivers.native.network.manager import NetworkManager

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.build import build_image
-from reconciler.drivers.native.images.limits import UnpackLimits
-from reconciler.drivers.native.images.store import (
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.build import build_image
+from reconciler.drivers.images.limits import UnpackLimits
+from reconciler.drivers.images.store import (
     _SOURCE_ERRORS,
     ImageRecord,
     ImageStore,

@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from reconciler.drivers.native.images.inflate import GzipInflater
+from reconciler.drivers.images.inflate import GzipInflater
 
 
 def _read(data: bytes, size: int = 7000) -> bytes:

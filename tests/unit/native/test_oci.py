@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.build import merge_env, scratch_config, updated_config
-from reconciler.drivers.native.images.unpack import LayerUnpacker, decompressed, split_name
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.build import merge_env, scratch_config, updated_config
+from reconciler.drivers.images.unpack import LayerUnpacker, decompressed, split_name
 from reconciler.model.desired import BuildSpec
 from reconciler.model.errors import ImageError
 from tests import image_factory as f

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reconciler.cli.context import Context
 from reconciler.cli.main import build_parser
-from reconciler.drivers.native.images.sparse import copy_with_holes
+from reconciler.drivers.images.sparse import copy_with_holes
 from reconciler.drivers.native.registry.options import DEFAULT_PULL_TIMEOUT, RegistryOptions
 from reconciler.drivers.native.registry.transfer import Watchdog
 

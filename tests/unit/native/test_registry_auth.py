@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.blobio import VerifiedCopy
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.blobio import VerifiedCopy
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryError, insecure_allowed
 from reconciler.drivers.native.registry.manifest import _classify

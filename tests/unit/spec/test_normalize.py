@@ -148,7 +148,7 @@ def test_defaults(tmp_path: Path) -> None:
     hc = spec.healthcheck
     assert hc is not None and (hc.kind, hc.port, hc.interval, hc.timeout) == ("tcp", 80, 30, 30)
     assert (hc.retries, hc.start_period, hc.on_unhealthy) == (3, 0.0, "none")
-    # unset: the image's StopSignal at stop time, else SIGTERM (drivers/native/images/defaults.py)
+    # unset: the image's StopSignal at stop time, else SIGTERM (drivers/images/defaults.py)
     assert (spec.stop_signal, spec.stop_grace_period) == (None, 10.0)
     assert (spec.hostname, spec.network, spec.read_only) == ("web", "private", False)
     assert spec.command is None and spec.entrypoint is None

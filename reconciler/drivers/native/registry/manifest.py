@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
 
 MAX_MANIFEST = 4 << 20

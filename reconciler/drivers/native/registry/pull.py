@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.limits import Budget
-from reconciler.drivers.native.images.store import ImageStore
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.limits import Budget
+from reconciler.drivers.images.store import ImageStore
 from reconciler.drivers.native.registry import auth
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
 from reconciler.drivers.native.registry.manifest import (

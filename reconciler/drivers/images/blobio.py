@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable
 from typing import IO
 
-from reconciler.drivers.native.images import oci
+from reconciler.drivers.images import oci
 
 ProgressFn = Callable[[str, int, int | None], None]
 _CHUNK = 1 << 20

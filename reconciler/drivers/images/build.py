@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.store import ImageRecord, ImageStore
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.desired import BuildSpec, ImageSource
 from reconciler.model.errors import ImageError
 

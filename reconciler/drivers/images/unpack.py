@@ -33,9 +33,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from reconciler.drivers.native.images.inflate import GzipInflater
-from reconciler.drivers.native.images.limits import Budget
-from reconciler.drivers.native.images.sparse import copy_with_holes, write_sparse
+from reconciler.drivers.images.inflate import GzipInflater
+from reconciler.drivers.images.limits import Budget
+from reconciler.drivers.images.sparse import copy_with_holes, write_sparse
 from reconciler.model.errors import ImageError
 from reconciler.support.trees import remove_tree
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.native.images import oci
-from reconciler.drivers.native.images.blobio import VerifiedCopy
-from reconciler.drivers.native.images.limits import Budget, UnpackLimits
-from reconciler.drivers.native.images.unpack import HashingReader, decompressed, unpack_layer
+from reconciler.drivers.images import oci
+from reconciler.drivers.images.blobio import VerifiedCopy
+from reconciler.drivers.images.limits import Budget, UnpackLimits
+from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.support import atomic
 from reconciler.support.logsetup import logger
