@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers import probes
 from reconciler.drivers.base import (
     ContainerStats,
     DriverEvent,
@@ -19,7 +20,7 @@ from reconciler.drivers.base import (
     Progress,
     Subscription,
 )
-from reconciler.drivers.native import hostinfo, probes
+from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container.cgroups import Cgroups, sample_stats
 from reconciler.drivers.native.container.logs import read_logs
 from reconciler.drivers.native.container.runtime import Runc, RuncState

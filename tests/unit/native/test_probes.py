@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.drivers.native.probes import http_probe, tcp_probe
+from reconciler.drivers.probes import http_probe, tcp_probe
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

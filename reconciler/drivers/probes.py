@@ -1,4 +1,4 @@
-"""Health probes in a native container's context.
+"""Health probes in a container's network namespace (shared by the drivers).
 
 - exec: the command runs in the container (runc exec), its output discarded; exit 0 is
   healthy.
