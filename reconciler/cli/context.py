@@ -20,7 +20,13 @@ def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
         from reconciler.drivers.native.driver import NativeDriver
 
         return JournaledDriver(NativeDriver(state_dir, registry=registry), state_dir)
-    raise ReconcileError(f"driver {name!r} is not available in this version (use --driver native)")
+    if name == "docker":
+        from reconciler.drivers.docker.driver import DockerDriver
+        from reconciler.drivers.journal import JournaledDriver
+
+        # The engine's own pulls use the user's Docker config: `registry` is the native's.
+        return JournaledDriver(DockerDriver(state_dir), state_dir)
+    raise ReconcileError(f"unknown driver {name!r} (use --driver native or docker)")
 
 
 @dataclass

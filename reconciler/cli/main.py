@@ -7,6 +7,7 @@ Exit codes: 0 success / nothing to do; 1 failure; 2 changes pending
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -116,7 +117,10 @@ def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reconcile", description=__doc__)
-    parser.add_argument("--driver", choices=["native", "docker"], default="native")
+    parser.add_argument("--driver", choices=["native", "docker"],
+                        default=os.environ.get("RECONCILE_DRIVER") or "native",
+                        help="native (default; runc, no daemon) or docker (a Docker Engine at "
+                        "$DOCKER_HOST); also RECONCILE_DRIVER")
     parser.add_argument("--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR))
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.add_argument("-v", "--verbose", action="store_true")

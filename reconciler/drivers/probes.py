@@ -42,17 +42,17 @@ def in_netns(pid: int, work: Callable[[], bool]) -> bool:
     return bool(result and result[0])
 
 
-def tcp_probe(port: int, timeout: float) -> bool:
+def tcp_probe(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
 
 
-def http_probe(port: int, path: str, timeout: float) -> bool:
+def http_probe(port: int, path: str, timeout: float, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
             conn.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
             status = conn.makefile("rb").readline(256).split()
     except OSError:

@@ -1,0 +1,8 @@
+"""The docker driver: reconcile's containers run by a Docker Engine, through the Engine
+API (the `docker` SDK for Python). It maps specs onto the API (mapping.py), loads images
+made in the shared image store (staging.py, images.py), turns the engine's /events into
+death events (events.py), and converts engine errors at its edge (client.py).
+
+Imports only `model`, `support`, `drivers.base` and the shared `drivers.images` and
+`drivers.probes`; never the native driver. docs/docker.md describes the choices.
+"""

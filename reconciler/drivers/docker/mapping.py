@@ -1,0 +1,213 @@
+"""ContainerSpec -> Engine API create parameters, and the engine's container JSON ->
+ObservedContainer. Pure: no engine calls (the SDK's `types` only build dicts).
+
+Besides the ownership labels, two labels of our own are written on every container so
+that observe() can give back what the native driver keeps in its record:
+`io.reconcile.spec` (the JSON of hashing.hashed_fields, for field-by-field explanations
+of a replacement) and `io.reconcile.healthcheck` (the check in effect, the spec's or the
+image's, which the control loop runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import docker.types  # type: ignore[import-untyped]
+
+from reconciler.model import hashing
+from reconciler.model import labels as labelkeys
+from reconciler.model.desired import ContainerSpec, Healthcheck, Mount
+from reconciler.model.observed import ObservedContainer, State
+
+SPEC_LABEL = "io.reconcile.spec"
+HEALTH_LABEL = "io.reconcile.healthcheck"
+NETWORK_PREFIX = "reconcile-"
+NANOSECONDS = 1_000_000_000
+
+_STATES: dict[str, State] = {
+    "created": "created", "running": "running", "paused": "paused", "restarting": "running",
+    "exited": "exited", "dead": "dead", "removing": "dead",
+}  # fmt: skip
+
+
+def network_name(stack: str) -> str:
+    """The user-defined bridge of a stack: its containers resolve each other by key."""
+    return f"{NETWORK_PREFIX}{stack}"
+
+
+def volume_name(stack: str, name: str) -> str:
+    return f"{stack}-{name}"
+
+
+def container_labels(spec: ContainerSpec, digest: str, check: Healthcheck | None) -> dict[str, str]:
+    labels = labelkeys.ownership_labels(spec, digest)
+    labels[SPEC_LABEL] = json.dumps(hashing.hashed_fields(spec), sort_keys=True,
+                                    separators=(",", ":"))
+    if check is not None:
+        labels[HEALTH_LABEL] = json.dumps(dataclasses.asdict(check), separators=(",", ":"))
+    return labels
+
+
+def engine_healthcheck(spec: ContainerSpec) -> dict[str, Any] | None:
+    """exec checks are the engine's own (visible in `docker ps`); a tcp/http check has no
+    command to give the engine (the image may have no client), so reconcile probes it, and
+    an image HEALTHCHECK it overrides is switched off."""
+    check = spec.healthcheck
+    if check is None:
+        return None
+    if check.kind != "exec":
+        return {"test": ["NONE"]}
+    return {
+        "test": ["CMD", *check.exec],
+        "interval": int(check.interval * NANOSECONDS),
+        "timeout": int(check.timeout * NANOSECONDS),
+        "retries": check.retries,
+        "start_period": int(check.start_period * NANOSECONDS),
+    }
+
+
+def _mount(spec: ContainerSpec, m: Mount) -> Any:
+    if m.type == "tmpfs":
+        return docker.types.Mount(m.target, None, type="tmpfs", read_only=m.read_only,
+                                  tmpfs_size=m.size)
+    source = volume_name(spec.stack, m.source) if m.type == "volume" else m.source
+    return docker.types.Mount(m.target, source, type=m.type, read_only=m.read_only)
+
+
+def _port_bindings(spec: ContainerSpec) -> dict[str, list[Any]]:
+    bindings: dict[str, list[Any]] = {}
+    for p in spec.ports:
+        bound = (p.host_ip, p.host_port) if p.host_ip else p.host_port
+        bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(bound)
+    return bindings
+
+
+def host_config_args(spec: ContainerSpec) -> dict[str, Any]:
+    """Keyword arguments of APIClient.create_host_config."""
+    lim = spec.limits
+    mode = {"private": network_name(spec.stack), "host": "host", "none": "none"}[spec.network]
+    args: dict[str, Any] = {
+        "network_mode": mode,
+        "port_bindings": _port_bindings(spec) or None,
+        "mounts": [_mount(spec, m) for m in spec.mounts] or None,
+        "mem_limit": lim.memory,
+        "memswap_limit": lim.memory_swap,
+        "nano_cpus": int(lim.cpus * NANOSECONDS) if lim.cpus is not None else None,
+        "cpu_shares": lim.cpu_shares,
+        "cpuset_cpus": lim.cpuset,
+        "pids_limit": lim.pids,
+        "ulimits": [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
+                    for u in lim.ulimits] or None,
+        "cap_add": list(spec.cap_add) or None,
+        "cap_drop": list(spec.cap_drop) or None,
+        "read_only": spec.read_only or None,
+        "security_opt": list(spec.security_opt) or None,
+        "dns": list(spec.dns) or None,
+        # The loop owns restarts (docs/docker.md): the engine never restarts on its own.
+        "restart_policy": {"Name": "no"},
+    }
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def create_args(spec: ContainerSpec, image_id: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments of APIClient.create_container, except host and networking config."""
+    args: dict[str, Any] = {
+        "image": image_id,
+        "name": spec.name,
+        "command": list(spec.command) if spec.command is not None else None,
+        "entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "environment": [f"{k}={v}" for k, v in spec.env],
+        "user": spec.user,
+        "working_dir": spec.workdir,
+        "hostname": (spec.hostname or spec.name) if spec.network != "host" else None,
+        "mac_address": spec.mac_address,
+        "labels": dict(labels),
+        "stop_signal": spec.stop_signal,
+        "stop_timeout": math.ceil(spec.stop_grace_period),
+        "healthcheck": engine_healthcheck(spec),
+        "ports": [(p.container_port, p.protocol) for p in spec.ports] or None,
+        "use_config_proxy": False,  # the environment is the spec's, nothing added
+    }
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def parse_time(text: Any) -> float | None:
+    """The engine's RFC 3339 nanosecond times; its zero time ("0001-...") is None."""
+    if not isinstance(text, str) or not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.partition(".")
+    fraction, zone = "", "Z"
+    if rest:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits][:6], rest[digits:] or "Z"
+    else:
+        zone = head[19:] or "Z"
+        head = head[:19]
+    zone = "+00:00" if zone == "Z" else zone
+    stamp = f"{head}.{fraction or '0'}{zone}"
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return None
+
+
+def _json_label(labels: Mapping[str, str], key: str) -> Any:
+    try:
+        return json.loads(labels[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def recorded_healthcheck(labels: Mapping[str, str]) -> Healthcheck | None:
+    raw = _json_label(labels, HEALTH_LABEL)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        raw["exec"] = tuple(raw.get("exec") or ())
+        return Healthcheck(**raw)
+    except TypeError:
+        return None
+
+
+def _health(state: Mapping[str, Any]) -> str:
+    status = (state.get("Health") or {}).get("Status")
+    return status if status in ("starting", "healthy", "unhealthy") else "none"
+
+
+def to_observed(info: Mapping[str, Any], earlier_starts: int) -> ObservedContainer:
+    """`earlier_starts`: the loop's restarts of this container (the engine counts only its
+    own, and it makes none: its restart policy is "no")."""
+    labels: dict[str, str] = dict((info.get("Config") or {}).get("Labels") or {})
+    state = info.get("State") or {}
+    status = _STATES.get(str(state.get("Status")), "unknown")
+    if status == "running" and state.get("Paused"):
+        status = "paused"
+    exited = status in ("exited", "dead")
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    recorded = _json_label(labels, SPEC_LABEL)
+    pid = state.get("Pid")
+    return ObservedContainer(
+        name=str(info.get("Name", "")).lstrip("/"),
+        stack=labels[labelkeys.STACK],
+        key=labels[labelkeys.CONTAINER],
+        labels={k: v for k, v in labels.items() if k not in (SPEC_LABEL, HEALTH_LABEL)},
+        config_hash=labels[labelkeys.CONFIG_HASH],
+        image_digest=labels.get(labelkeys.IMAGE_DIGEST, ""),
+        state=status,
+        exit_code=int(state.get("ExitCode", 0)) if exited else None,
+        oom_killed=bool(state.get("OOMKilled")) if exited else False,
+        restart_count=earlier_starts + int(info.get("RestartCount") or 0),
+        health=_health(state) if status == "running" else "none",  # type: ignore[arg-type]
+        pid=pid if isinstance(pid, int) and pid > 0 and not exited else None,
+        created_at=parse_time(info.get("Created")),
+        started_at=parse_time(state.get("StartedAt")),
+        finished_at=parse_time(state.get("FinishedAt")) if exited else None,
+        recorded_spec=recorded if isinstance(recorded, dict) else None,
+        addresses=tuple(sorted(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))),
+        healthcheck=recorded_healthcheck(labels),
+    )
