@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(runc git busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap)
+# docker.io: the docker driver's tests start their own dockerd (it brings containerd)
+SYSTEM_PACKAGES=(runc git busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap docker.io)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

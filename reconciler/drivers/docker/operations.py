@@ -110,7 +110,9 @@ class DockerOperations:
                    for stream in ("stdout", "stderr")]
         for reader in readers:
             reader.start()
-        return _merged(lines, len(readers), ordered=not follow)
+        merged = _merged(lines, len(readers), ordered=not follow)
+        # Each stream had its own tail: keep the last `tail` of both together.
+        return iter(list(merged)[-tail:] if tail and not follow else merged)
 
     def _read_stream(self, container_id: str, stream: str, follow: bool, tail: int | None,
                      since: float | None, out: queue.Queue[Any]) -> None:
