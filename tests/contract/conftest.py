@@ -89,6 +89,7 @@ class Story:
         self.driver, self.folder, self.image, self.stack = driver, folder, image, stack
         self.path = folder / f"{stack}.yaml"
         self.names: set[str] = set()
+        self.state_dir: Path | None = None  # the driver's, for `reconcile run`
 
     def write(self, body: str, **values: Any) -> Path:
         head = f"version: 1\nname: {self.stack}\nimages:\n  base: {{oci: {self.image}}}\n"
@@ -151,6 +152,7 @@ class Story:
 @pytest.fixture
 def story(driver: FullDriver, tmp_path: Path, busybox_layout: Path) -> Iterator[Story]:
     told = Story(driver, tmp_path, busybox_layout, "c" + uuid.uuid4().hex[:8])
+    told.state_dir = tmp_path / "state"
     yield told
     done = told.down()
     errors = [f"{o.action.id}: {o.error}" for r in done.results for o in r.failed]
