@@ -262,3 +262,34 @@ def test_down_leaves_nothing(story: Story) -> None:
     assert story.driver.observe(frozenset({story.stack})).volumes == {f"{story.stack}-data"}
     story.down()
     assert story.leftovers() == []
+
+
+def test_operators_commands(story: Story) -> None:
+    story.write("""
+containers:
+  app:
+    image: base
+    command: ["sleep", "3600"]
+    limits: {memory: 64Mi}
+    stop_grace_period: 1s
+""")
+    story.apply()
+    seen = story.wait_state("app", "running")
+    driver = story.driver
+    driver.pause(seen.name)
+    assert story.wait_state("app", "paused").pid == seen.pid
+    driver.unpause(seen.name)
+    story.wait_state("app", "running")
+    stats = driver.stats(seen.name)
+    assert stats.memory_limit == 64 << 20 and stats.pids >= 1 and stats.memory_usage > 0
+    assert driver.inspect(seen.name)  # backend details, JSON-able
+    assert driver.host_facts()
+    images = driver.list_images()
+    assert seen.image_digest in {i.digest for i in images}
+    assert driver.prune_images(frozenset({seen.image_digest})) == []
+    driver.stop(seen.name, timeout=1)
+    assert story.wait_state("app", "exited").exit_code is not None
+    driver.remove(seen.name)
+    assert driver.prune_images(frozenset()) == [seen.image_digest]
+    assert seen.image_digest not in {i.digest for i in driver.list_images()}
+    assert story.plan().actions[0].kind == Kind.IMPORT  # gone: imported again if wanted

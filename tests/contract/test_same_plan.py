@@ -53,6 +53,7 @@ def test_both_drivers_plan_the_same_changes(tmp_path: Path, busybox_layout: Path
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("v1\n")
     texts: dict[str, list[str]] = {}
+    observed: dict[str, tuple[object, ...]] = {}
     for kind in DRIVERS:
         story = Story(make_driver(kind, tmp_path / kind, request), tmp_path, busybox_layout,
                       stack)
@@ -60,7 +61,9 @@ def test_both_drivers_plan_the_same_changes(tmp_path: Path, busybox_layout: Path
             story.write(BEFORE)
             texts[kind] = [story.plan_text()]
             story.apply()
-            story.wait_state("app", "running")
+            seen = story.wait_state("app", "running")
+            observed[kind] = (seen.labels, seen.recorded_spec, seen.config_hash,
+                              seen.image_digest, seen.healthcheck, seen.restart_count)
             texts[kind].append(story.plan_text())
             story.write(AFTER)
             (tmp_path / "site" / "index.html").write_text("v2\n")
@@ -69,5 +72,6 @@ def test_both_drivers_plan_the_same_changes(tmp_path: Path, busybox_layout: Path
             (tmp_path / "site" / "index.html").write_text("v1\n")
             story.down()
         assert story.leftovers() == []
+    assert observed["native"] == observed["docker"]  # what the planner reads, the same
     assert texts["native"] == texts["docker"]
     assert "replace" in texts["docker"][2] and "env.API_TOKEN" in texts["docker"][2]
