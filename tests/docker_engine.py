@@ -2,7 +2,7 @@
 unix socket, config file and cgroup parent under one short temporary folder, so it never
 meets a system engine, and everything it made is removed afterwards, also on failure.
 
-    with docker_engine() as docker_host: ...        # DOCKER_HOST ("unix:///tmp/rdk-.../sock")
+    with docker_engine() as engine: engine.host     # DOCKER_HOST ("unix:///tmp/rdk-.../sock")
 
 Networking is on (`--iptables=true`): the contract suite publishes ports and resolves
 names on user-defined bridges. Such a dockerd adds nft rules and links and never removes
@@ -70,22 +70,45 @@ def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"dockerd did not answer within 60s: {log.read_text()[-2000:]}")
 
 
+class PrivateEngine:
+    """One dockerd under `base`; start() and stop_daemon() may repeat (an engine restart
+    keeps its data root, so its containers survive it, stopped)."""
+
+    def __init__(self, dockerd: str, base: Path) -> None:
+        self.dockerd, self.base = dockerd, base
+        self.host = f"unix://{base}/docker.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.base / "dockerd.log").open("a") as log:
+            self.proc = subprocess.Popen(_args(self.dockerd, self.base), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        _wait_ready(self.host, self.proc, self.base / "dockerd.log")
+
+    def stop_daemon(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 @contextmanager
-def docker_engine() -> Iterator[str]:
+def docker_engine() -> Iterator[PrivateEngine]:
+    """A started PrivateEngine, removed with everything it made on the way out."""
     dockerd = require_dockerd()
     base = Path(tempfile.mkdtemp(prefix="rdk-", dir="/tmp"))  # short: socket paths < 108
     trust_key_existed = TRUST_KEY.exists()
     before = hostnet.snapshot()
-    proc: subprocess.Popen[bytes] | None = None
-    host = f"unix://{base}/docker.sock"
+    engine = PrivateEngine(dockerd, base)
     try:
-        with (base / "dockerd.log").open("w") as log:
-            proc = subprocess.Popen(_args(dockerd, base), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_ready(host, proc, base / "dockerd.log")
-        yield host
+        engine.start()
+        yield engine
     finally:
-        _stop(base, host, proc)
+        _stop(base, engine.host, engine.proc)
         hostnet.undo(before)  # after dockerd: it re-adds its rules while alive
         if not trust_key_existed:
             TRUST_KEY.unlink(missing_ok=True)

@@ -43,8 +43,8 @@ def busybox_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def docker_host() -> Iterator[str]:
-    with docker_engine() as host:
-        yield host
+    with docker_engine() as engine:
+        yield engine.host
 
 
 def make_driver(kind: str, state_dir: Path, request: pytest.FixtureRequest) -> FullDriver:
