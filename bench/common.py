@@ -228,22 +228,31 @@ def require_root() -> None:
         sys.exit("run as root")
 
 
-def docker_missing() -> str | None:
-    """Why the Docker peers cannot run here, or None."""
-    for tool, hint in (("dockerd", "docker.io"), (DOCKER, "docker.io"),
-                       (COMPOSE, "docker-compose")):
+def engine_missing() -> str | None:
+    """Why no private Docker engine can run here (reconcile's docker driver), or None."""
+    for tool, hint in (("dockerd", "docker.io"), (DOCKER, "docker.io")):
         if not shutil.which(tool):
             return f"{Path(tool).name} not installed (Debian package {hint})"
     return None
 
 
+def docker_missing() -> str | None:
+    """Why the Docker peers (the engine and docker-compose) cannot run here, or None."""
+    missing = engine_missing()
+    if missing is None and not shutil.which(COMPOSE):
+        return f"{Path(COMPOSE).name} not installed (Debian package docker-compose)"
+    return missing
+
+
 @contextmanager
 def docker_engine() -> Iterator[tuple[str | None, str | None]]:
-    """(DOCKER_HOST, None), or (None, why not). Uses $DOCKER_HOST when set (scripts/bench.sh
-    starts the engine), else starts a private dockerd for the duration (bench/engine.py)."""
-    missing = docker_missing()
+    """(DOCKER_HOST, why docker-compose cannot run or None), or (None, why not). Uses
+    $DOCKER_HOST when set (scripts/bench.sh starts the engine), else starts a private
+    dockerd for the duration (bench/engine.py). The engine alone serves reconcile's docker
+    driver, so it is started even without docker-compose."""
+    missing = engine_missing()
     if missing or os.environ.get("DOCKER_HOST"):
-        yield (None, missing) if missing else (os.environ["DOCKER_HOST"], None)
+        yield (None, missing) if missing else (os.environ["DOCKER_HOST"], docker_missing())
         return
     from bench.engine import engine
 
@@ -255,7 +264,7 @@ def docker_engine() -> Iterator[tuple[str | None, str | None]]:
             yield None, f"dockerd did not start: {error}"
             return
         try:
-            yield host, None
+            yield host, docker_missing()
         finally:
             started.__exit__(None, None, None)
 

@@ -3,7 +3,7 @@
 - reconcile (native driver): `reconcile apply` twice, then `reconcile down`;
 - the floor: a loop of `runc run -d` (and `runc delete -f`), what any runc-based tool must pay;
 - docker-compose (v1, Debian's package) `up -d` twice, then `down`, on a private dockerd;
-- reconcile's docker driver against docker-compose: not run until that driver exists.
+- reconcile's docker driver (`--driver docker`) on the same private dockerd.
 
 Every tool runs the same image (busybox, scripts/make-busybox-image.py) and command
 (`sleep 3600`), with no network but loopback (`network: none` / `network_mode: none`) and a
@@ -30,7 +30,6 @@ if __package__ in (None, ""):
 from bench import common
 from bench.common import COMMAND, COMPOSE, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
 
-NO_DOCKER_DRIVER = "no docker driver yet (`reconcile --driver docker` errors)"
 Samples = dict[tuple[str, int, str], list[float]]
 
 
@@ -56,22 +55,26 @@ class Reconcile:
     """reconcile with the native driver; one state dir for the whole suite, so the image is
     imported once (warm-up), as a user's host would have it."""
 
-    def __init__(self, work: Path, image: Path) -> None:
+    def __init__(self, work: Path, image: Path, docker_host: str | None = None) -> None:
         self.work, self.image = work, image
         self.base = [RECONCILE, "--state-dir", str(work / "state")]
+        self.env: dict[str, str] | None = None
+        if docker_host is not None:  # the docker driver, on the suite's private engine
+            self.base += ["--driver", "docker"]
+            self.env = common.compose_env(docker_host)
         warm = work / "warm.yaml"
         write_stack(warm, image, 1, name="warm")
-        common.run([*self.base, "apply", str(warm)])
-        common.run([*self.base, "down", "warm"])
+        common.run([*self.base, "apply", str(warm)], env=self.env)
+        common.run([*self.base, "down", "warm"], env=self.env)
 
     def cycle(self, n: int) -> dict[str, float]:
         stack = self.work / f"bench-{n}.yaml"
         write_stack(stack, self.image, n)
         try:
-            cold = common.timed([*self.base, "apply", str(stack)])
-            noop = common.timed([*self.base, "apply", str(stack)])
+            cold = common.timed([*self.base, "apply", str(stack)], env=self.env)
+            noop = common.timed([*self.base, "apply", str(stack)], env=self.env)
         finally:
-            down = common.timed([*self.base, "down", "bench"])
+            down = common.timed([*self.base, "down", "bench"], env=self.env)
         return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
 
 
@@ -150,12 +153,14 @@ class Compose:
 def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
             compose_why_not: str | None) -> list[Result]:
     image = common.make_image(work / "busybox")
-    for name in ("runc", "reconcile", "compose"):
+    for name in ("runc", "reconcile", "reconcile-docker", "compose"):
         (work / name).mkdir()
     tools: dict[str, object] = {
         "runc-loop": RuncLoop(work / "runc", image),
         "reconcile-native": Reconcile(work / "reconcile", image),
     }
+    if docker_host:
+        tools["reconcile-docker"] = Reconcile(work / "reconcile-docker", image, docker_host)
     if docker_host and not compose_why_not:
         tools["docker-compose"] = Compose(work / "compose", image, docker_host)
     samples: Samples = {}
@@ -180,7 +185,8 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
                                                                "teardown")]
     for n in ns:
         for metric in ("converge.cold", "converge.noop", "teardown"):
-            results.append(common.not_run(metric, n, "reconcile-docker", NO_DOCKER_DRIVER))
+            if "reconcile-docker" not in tools:
+                results.append(common.not_run(metric, n, "reconcile-docker", "no docker engine"))
             if "docker-compose" not in tools:
                 why = compose_why_not or "no docker engine"
                 results.append(common.not_run(metric, n, "docker-compose", why))
