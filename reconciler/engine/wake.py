@@ -1,13 +1,14 @@
 """What wakes a waiting convergence: a stack file change, a container death, a change of
-health, a user's stop or start, a request to stop. The control loop queues them; so does a
-one-shot apply that waits for depends_on conditions."""
+health, a user's stop or start, a git revision fetched or a rollback asked for (`reconcile
+sync`), a request to stop. The control loop queues them; so does a one-shot apply that
+waits for depends_on conditions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-WakeKind = Literal["stack", "death", "health", "intent", "stop"]
+WakeKind = Literal["stack", "death", "health", "intent", "stop", "sync"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ and leaves containers running. docs/loop.md describes the behaviour and the deci
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import signal
@@ -19,7 +18,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.drivers.base import Driver, DriverEvent
 from reconciler.engine.converge import converge
@@ -37,7 +36,7 @@ from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.plan import PlanOptions
-from reconciler.support import atomic
+from reconciler.support.atomic import read_json, write_json
 from reconciler.support.events import append_event
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
@@ -47,16 +46,31 @@ MAX_DEBOUNCE = 0.3  # ... or this long after its first event, whatever comes fir
 BOOK_FILE = "loop/restarts.json"
 
 
+class Feeder(Protocol):
+    """What feeds the loop stack revisions from elsewhere (loop/gitsync.py) instead of
+    watched files: it sees every batch of wakes in the deciding thread, may reload or
+    hold stacks there, and hears how each convergence went."""
+
+    def attach(self, loop: Loop) -> None: ...
+    def on_wakes(self, batch: list[Wake]) -> set[str]: ...  # reasons to converge now
+    def next_due(self) -> float: ...  # time.time() of its next deadline (inf: none)
+    def converged(self, failed: frozenset[str], observed: Observed) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+    def detach(self) -> None: ...
+
+
 class Loop:
     def __init__(self, driver: Driver, state_dir: Path, sources: list[Path], *,
-                 prune: bool = False, resync: float = 30.0, parallelism: int = 4) -> None:
+                 prune: bool = False, resync: float = 30.0, parallelism: int = 4,
+                 feeder: Feeder | None = None, stacks: StackSet | None = None) -> None:
         self.driver, self.state_dir = driver, state_dir
         self.prune, self.resync, self.parallelism = prune, resync, parallelism
-        self.stacks = StackSet(sources)
+        self.feeder = feeder
+        self.stacks = stacks or StackSet(sources)
         self.wakes: queue.Queue[Wake] = queue.Queue()
         self.watcher = Watcher(self.wakes)
         self.health = HealthMonitor(driver, self.wakes)
-        self.book = RestartBook.from_json(_read_json(state_dir / BOOK_FILE))
+        self.book = RestartBook.from_json(read_json(state_dir / BOOK_FILE))
         self.stopping = threading.Event()
         self.started_at = time.time()
         self._specs: dict[str, ContainerSpec] = {}
@@ -75,19 +89,24 @@ class Loop:
 
         with state_lock(self.state_dir, on_wait=waiting, role="run"):
             self._install_signals()
-            self.watcher.watch_stacks(self.stacks.sources)
+            if self.feeder is None:  # a feeder reloads stacks itself
+                self.watcher.watch_stacks(self.stacks.sources)
+            else:
+                self.feeder.attach(self)
             self.watcher.watch_intents(self.state_dir / INTENTS_DIR)
             self.watcher.start()
             deaths = self.driver.watch(self._on_driver_event)
             try:
                 self.event("loop-started", "", pid=os.getpid(),
                            sources=[str(s) for s in self.stacks.sources])
-                self._report(self.stacks.reload())
+                self.report(self.stacks.reload())
                 self._converge("start")
                 _sd_notify("READY=1")  # adopted and converged once
                 self._serve()
                 _sd_notify("STOPPING=1")
             finally:
+                if self.feeder is not None:
+                    self.feeder.detach()
                 deaths.close()
                 self.health.stop()
                 self.watcher.stop()
@@ -129,12 +148,14 @@ class Loop:
                     reasons.add(wake.kind)
             if self.stopping.is_set():
                 break
+            if self.feeder is not None:
+                reasons |= self.feeder.on_wakes(batch)
             if pending and (now - last >= QUIET or now - first >= MAX_DEBOUNCE):
-                self._report(self.stacks.reload(pending))
+                self.report(self.stacks.reload(pending))
                 pending.clear()
                 reasons.add("stack")
             if now >= next_resync:
-                self._report(self.stacks.reload(force=True))
+                self.report(self.stacks.reload(force=True))
                 next_resync = now + self.resync
                 reasons.add("resync")
             if self._next_due() <= time.time():
@@ -146,6 +167,8 @@ class Loop:
                  last: float) -> float:
         now = time.monotonic()
         until = [next_resync - now, self._next_due() - time.time()]
+        if self.feeder is not None:
+            until.append(self.feeder.next_due() - time.time())
         if pending:
             until.append(min(last + QUIET, first + MAX_DEBOUNCE) - now)
         return max(0.0, min(until))
@@ -184,6 +207,9 @@ class Loop:
         failed = [o for r in done.results for o in r.failed]
         self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
         self._after(plan, acted)
+        if self.feeder is not None:  # a failed image action names the stack too
+            self.feeder.converged(frozenset(o.action.stack for o in failed), self._observed)
+            self.publish()
         if done.ok:
             self.stacks.mark_applied(time.time())
         if acted or failed:
@@ -247,8 +273,18 @@ class Loop:
                           exit_code=seen.exit_code, restarts=seen.restart_count,
                           level="warning")
         self.stacks.forget_deleted(frozenset(c.stack for c in observed.containers))
-        _write_json(self.state_dir / BOOK_FILE, self.book.to_json())
-        write_status(self.state_dir, self._status(observed))
+        write_json(self.state_dir / BOOK_FILE, self.book.to_json())
+        self._observed = observed  # the latest view, for the feeder's health gate
+        self.publish()
+
+    @property
+    def observed(self) -> Observed:
+        """The latest observation, health overlaid (after the last convergence)."""
+        return self._observed
+
+    def publish(self) -> None:
+        """Rewrite the status file (deciding thread only: one writer)."""
+        write_status(self.state_dir, self._status(self._observed))
 
     def _on_action(self, event: ActionEvent) -> None:
         if event.status == "started":
@@ -260,7 +296,7 @@ class Loop:
 
     # -- reporting --
 
-    def _report(self, changes: list[Change]) -> None:
+    def report(self, changes: list[Change]) -> None:
         for change in changes:
             if change.kind == "unchanged":
                 continue
@@ -293,19 +329,8 @@ class Loop:
                                            user_stopped(self.state_dir)),
             "orphans": self._last["orphans"],
             "waiting": self._last["waiting"],
+            **({"sync": self.feeder.status()} if self.feeder is not None else {}),
         }
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic.write_json(path, value, indent=None)
 
 
 def _sd_notify(message: str) -> None:

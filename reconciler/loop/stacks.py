@@ -4,6 +4,12 @@ A file that becomes invalid keeps its last good stack in force (nothing of it is
 replaced because of a typo) and carries the problems, with file:line:col, until it is
 fixed. A deleted file's stack stays in scope, so its containers are removed (--prune) or
 reported as orphans.
+
+`reconcile sync` watches a folder reached through a symbolic link that it swaps to each
+new revision: with `resolve_links` a file is read and loaded from its real path, so the
+last good version of a stack keeps naming the files of its own revision. An entry can be
+`held` (a rollback put another revision in force): reloads leave it alone until the
+watched file's content differs from what it was when the hold began.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class StackEntry:
     problems: list[str] = field(default_factory=list)  # of the current content; [] when good
     seen: str = ""  # sha256 of the content last looked at (good or not)
     deleted: bool = False
+    held: str = ""  # digest of the watched content when a hold began ("" = not held)
 
     @property
     def name(self) -> str:
@@ -47,13 +54,25 @@ class Change:
     problems: tuple[str, ...] = ()
 
 
+ABSENT = "absent"  # `held` of a stack whose file was gone when the hold began
+
+
+def content_digest(path: Path) -> str:
+    """What `held` compares: the digest of the file's content, or ABSENT."""
+    try:
+        return _digest(path.read_bytes())
+    except OSError:
+        return ABSENT
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
 class StackSet:
-    def __init__(self, sources: Iterable[Path]) -> None:
+    def __init__(self, sources: Iterable[Path], *, resolve_links: bool = False) -> None:
         self.sources = [Path(s).absolute() for s in sources]
+        self.resolve_links = resolve_links
         self.entries: dict[str, StackEntry] = {}
 
     def files(self) -> list[str]:
@@ -75,9 +94,13 @@ class StackSet:
 
     def _reload_one(self, path: str, force: bool) -> Change:
         entry = self.entries.setdefault(path, StackEntry(path))
+        real = Path(path).resolve() if self.resolve_links else Path(path)
         try:
-            data = Path(path).read_bytes()
+            data = real.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
+            if entry.held == ABSENT:
+                return Change(path, "unchanged", entry.name, entry.revision)
+            entry.held = ""
             if entry.stack is None:
                 del self.entries[path]
                 return Change(path, "unchanged")
@@ -86,10 +109,14 @@ class StackSet:
         except OSError as exc:
             return self._invalid(entry, "", [f"{path}: cannot read: {exc}"])
         seen = _digest(data)
+        if entry.held == seen:
+            return Change(path, "unchanged", entry.name, entry.revision)
+        if entry.held:  # the file changed since the hold began: it is in force again
+            entry.held, force = "", True
         if seen == entry.seen and not force and not entry.deleted:
             return Change(path, "unchanged", entry.name, entry.revision)
         try:
-            desired = load_stacks([path])
+            desired = load_stacks([real])
         except SpecError as err:
             return self._invalid(entry, seen, [str(p) for p in err.problems])
         stack = desired.stacks[0]

@@ -46,9 +46,19 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
 
 def write_json(path: Path, value: Any, *, indent: int | None = 1, mode: int | None = None,
                default: Any = None) -> None:
-    """`value` as JSON with sorted keys (stable files, readable diffs), newline-terminated."""
+    """`value` as JSON with sorted keys (stable files, readable diffs), newline-terminated.
+    A missing parent folder is made (0700: state files are root's)."""
     text = json.dumps(value, sort_keys=True, indent=indent, default=default)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_text(path, text + "\n", mode=mode)
+
+
+def read_json(path: Path) -> Any:
+    """The document, or None when the file is missing or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _fsync_dir(folder: Path) -> None:
