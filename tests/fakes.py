@@ -5,7 +5,8 @@ exercised against the contract alone.
 It records every call in `calls` (("create", "shop-db"), ...), fails the calls named in
 `fail_on` with a DriverError, and can hold each call for `delay` seconds so tests can count
 how many run at once (`max_in_flight`). Images live in `images` (identity -> digest); set
-an entry to a new digest to simulate a tag that moved. A started container with a
+an entry to a new digest to simulate a tag that moved; a reference pinned with
+`@sha256:...` resolves to that digest, as a registry serves it. A started container with a
 healthcheck is `healthy` at once, unless its name is in `unhealthy`; probe() answers the
 same way (an exec check runs exec()). die() ends a container as a crash would and tells
 the watch() subscribers, as a real driver's event stream does.
@@ -89,7 +90,8 @@ class InMemoryDriver:
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
         self._call("ensure_image", image.key)
         with self._lock:
-            return self.images.setdefault(image.identity, digest_of(image.identity))
+            pinned = image.identity.rpartition("@")[2] if "@sha256:" in image.identity else ""
+            return self.images.setdefault(image.identity, pinned or digest_of(image.identity))
 
     def create_volume(self, volume: VolumeSpec) -> None:
         self._call("create_volume", volume.full_name)

@@ -236,6 +236,10 @@ def dispatch(ctx: Context) -> int:
         "run": cmd_run,
         "status": cmd_status,
     }
+    if ctx.args.command in ("sync", "history", "rollback"):
+        from reconciler.cli import sync  # only then: git, the webhook server
+
+        handlers.update(sync.HANDLERS)
     handler = handlers.get(ctx.args.command) or ops.HANDLERS.get(ctx.args.command)
     if handler is None:
         raise ReconcileError(f"unknown command {ctx.args.command!r}")

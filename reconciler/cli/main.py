@@ -71,6 +71,36 @@ def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--parallelism", type=int, default=4)
     p = sub.add_parser("status", help="what the control loop manages and how it went")
     _add_output(p, ["text", "json"])
+    _sync_commands(sub)
+
+
+def _sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sync", help="the control loop on a git ref: pull, converge, roll back")
+    p.add_argument("--repo", required=True, metavar="URL|PATH", help="the git repository")
+    p.add_argument("--ref", default="main", help="branch, tag or full ref to follow")
+    p.add_argument("--path", default=".", help="the folder of stack files in the repository")
+    p.add_argument("--interval", default="30s", help="how often to fetch")
+    p.add_argument("--webhook", metavar="HOST:PORT",
+                   help="listen for signed push events here (default: no listener)")
+    p.add_argument("--webhook-secret-file", metavar="FILE", help="the webhook's HMAC secret")
+    p.add_argument("--verify-signatures", action="store_true",
+                   help="refuse commits not signed by a key in --keyring")
+    p.add_argument("--keyring", metavar="DIR", help="a GnuPG home with the allowed keys")
+    p.add_argument("--health-deadline", default="2m",
+                   help="how long a new revision may take to be ready before it is rolled "
+                   "back (a stack's update.deadline wins)")
+    p.add_argument("--resync", default="30s", help="full re-read and converge period")
+    p.add_argument("--prune", action="store_true",
+                   help="remove containers of stack files deleted from the repository")
+    p.add_argument("--parallelism", type=int, default=4)
+    p = sub.add_parser("history", help="the revisions `sync` applied to a stack")
+    p.add_argument("stack", metavar="STACK")
+    _add_output(p, ["text", "json"])
+    p = sub.add_parser("rollback", help="put an earlier revision of a stack back")
+    p.add_argument("stack", metavar="STACK")
+    p.add_argument("revision", nargs="?", metavar="REV",
+                   help="a commit (prefix) from `history` (default: the previous good one)")
+    p.add_argument("--timeout", default="60s", help="how long to wait for the running loop")
 
 
 def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -35,8 +35,34 @@ def render_status(doc: dict[str, Any]) -> list[str]:
                      f"  restarts={c.get('restarts', 0)}{extra}")
     for orphan in doc.get("orphans", []):
         lines.append(f"  orphan {orphan} (kept; run with --prune to remove)")
+    if doc.get("sync"):
+        lines += render_sync(doc["sync"])
     if doc.get("last_error"):
         lines.append(f"last error: {doc['last_error']}")
+    return lines
+
+
+def _commit(c: dict[str, Any]) -> str:
+    return f"{str(c.get('commit', ''))[:12]} by {c.get('author', '?')}: {c.get('subject', '')!r}"
+
+
+def render_sync(sync: dict[str, Any]) -> list[str]:
+    """`reconcile sync`: the repository, its head, and per stack what is in force."""
+    head = sync.get("head")
+    lines = [f"sync: {sync.get('repo')} {sync.get('ref')} (path {sync.get('path')}); head "
+             f"{_commit(head) if head else '- (not fetched yet)'}; {sync.get('fetches', 0)} "
+             f"fetch(es)" + (f"; webhook on {sync['webhook']}" if sync.get("webhook") else "")]
+    if sync.get("fetch_error"):
+        lines.append(f"  fetch error (the last good revision stays): {sync['fetch_error']}")
+    for name, s in sorted((sync.get("stacks") or {}).items()):
+        held = " [held by a rollback]" if s.get("held") else ""
+        lines.append(f"  stack {name}: in force {str(s.get('commit') or '-')[:12]}{held}")
+        if s.get("pending"):
+            lines.append(f"    deploying {_commit(s['pending'])} (ready by "
+                         f"{_when(s['pending'].get('deadline'))})")
+        if s.get("failing"):
+            f = s["failing"]
+            lines.append(f"    failing commit {_commit(f)}: {f.get('result')}: {f.get('reason')}")
     return lines
 
 
