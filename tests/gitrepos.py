@@ -63,9 +63,10 @@ class SyncHost:
     """A sync loop in a thread; `status()` is its status file, `events()` its journal."""
 
     def __init__(self, tmp_path: Path, repo: str, *, prune: bool = False,
-                 resync: float = 3600, **config: Any) -> None:
+                 resync: float = 3600, driver: InMemoryDriver | None = None,
+                 **config: Any) -> None:
         configure_logging()
-        self.driver = InMemoryDriver()
+        self.driver = driver or InMemoryDriver()
         self.state = tmp_path / "state"
         settings = {"interval": 3600.0, "health_deadline": 5.0, **config}
         self.sync = GitSync(SyncConfig(repo=repo, **settings), self.state)

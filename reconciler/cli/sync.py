@@ -14,6 +14,7 @@ from reconciler.loop.status import read_status
 from reconciler.model.errors import ReconcileError
 from reconciler.spec.units import parse_duration
 from reconciler.support.atomic import write_json
+from reconciler.support.lock import lock_held
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -109,7 +110,7 @@ def cmd_rollback(ctx: Context) -> int:
     request = ctx.state_dir / REQUESTS / f"{stack}.json"
     write_json(request, {"stack": stack, "commit": commit, "requested_at": time.time()})
     doc = read_status(ctx.state_dir)
-    if doc is None or not doc["running"] or "sync" not in doc:
+    if doc is None or not doc["running"] or "sync" not in doc or not lock_held(ctx.state_dir):
         ctx.out(f"rollback of {stack} to {commit[:12]} queued; `reconcile sync` applies it "
                 "when it starts")
         return 0

@@ -84,7 +84,9 @@ class Deploys:
                 d.file, d.pending, d.restoring = Path(change.path).name, commit, False
                 d.deadline = now + self._deadline(name)
             elif change.kind == "invalid":
-                self._failed(self._get(name), commit, "failed", "; ".join(change.problems))
+                d = self._get(name)
+                d.file = Path(change.path).name
+                self._failed(d, commit, "failed", "; ".join(change.problems))
         self._save_holds()
 
     def _deadline(self, stack: str) -> float:

@@ -86,6 +86,7 @@ class GitSync:
         self.deploys.restore_holds()
         self.head = self.deploys.head_from_history()
         loop.watcher.watch_intents(self.state_dir / REQUESTS)  # rollback requests wake us
+        loop.wakes.put(Wake("intent", "queued"))  # ... and those made while no loop ran
         self.fetcher.start()
         if self.config.webhook is not None:
             host, port = self.config.webhook

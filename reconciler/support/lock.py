@@ -68,3 +68,18 @@ def _acquire(
                 on_wait(holder)
                 told = True
             time.sleep(0.05)
+
+
+def lock_held(state_dir: Path) -> bool:
+    """Whether some process (this one too: flock is per open file) holds the lock now."""
+    try:
+        fd = os.open(state_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -132,3 +132,43 @@ def test_rollback_without_a_revision_goes_to_the_previous_good_one(
 def test_history_of_an_unknown_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--state-dir", str(tmp_path), "history", "nope"]) == 1
     assert "no applied revisions of stack 'nope'" in capsys.readouterr().out
+
+
+def test_a_restarted_sync_keeps_the_rollback_and_applies_queued_requests(
+        repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = repo.commit({"shop.yaml": stack_yaml("1")}, "v1")
+    with SyncHost(tmp_path, str(repo.path)) as host:
+        wait(lambda: host.stack("shop").get("commit") == first)
+        second = repo.commit({"shop.yaml": stack_yaml("2")}, "v2")
+        host.fetch()
+        wait(lambda: host.stack("shop").get("commit") == second)
+    driver = host.driver
+    # No loop runs: the request is queued, and the next `sync` applies it.
+    assert main(["--state-dir", str(host.state), "rollback", "shop", first], driver=driver) == 0
+    assert "queued" in capsys.readouterr().out
+    with SyncHost(tmp_path, str(repo.path), driver=driver) as again:
+        wait(lambda: again.stack("shop").get("commit") == first and again.stack("shop")["held"])
+        assert again.env("shop-web") == {"VERSION": "1"}
+    creates = driver.calls.count(("create", "shop-web"))
+    with SyncHost(tmp_path, str(repo.path), driver=driver) as third:  # the hold survives
+        wait(lambda: third.sync.fetcher.fetches >= 1 and third.stack("shop").get("held"))
+        time.sleep(0.3)
+        assert third.env("shop-web") == {"VERSION": "1"}
+        assert driver.calls.count(("create", "shop-web")) == creates  # adopted, not redone
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--webhook", "127.0.0.1:9000"], "--webhook needs --webhook-secret-file"),
+    (["--webhook", "nowhere"], "expected HOST:PORT"),
+    (["--path", "../etc"], "a folder inside the repository is expected"),
+    (["--verify-signatures"], "--verify-signatures needs --keyring DIR"),
+])
+def test_sync_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  argv: list[str], message: str) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("x\n")
+    if argv[0] == "--webhook" and argv[1] == "nowhere":
+        argv = [*argv, "--webhook-secret-file", str(secret)]
+    code = main(["--state-dir", str(tmp_path), "sync", "--repo", str(tmp_path), *argv])
+    assert code == 1
+    assert message in capsys.readouterr().err
