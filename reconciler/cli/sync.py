@@ -84,8 +84,9 @@ def cmd_history(ctx: Context) -> int:
         return 1
     current = _in_force(ctx, ctx.args.stack)
     lines = [f"  {'COMMIT':<12}  {'APPLIED':<19}  {'RESULT':<11}  {'BY':<8}  SUBJECT"]
-    for e in reversed(entries):  # newest first, like git log
+    for e in reversed(entries):  # newest first, like git log; * the newest entry in force
         mark = "*" if e.get("commit") == current and e.get("result") == "ok" else " "
+        current = "" if mark == "*" else current
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("applied_at", 0)))
         lines.append(f"{mark} {str(e.get('commit', ''))[:12]:<12}  {when}  "
                      f"{e.get('result', '?'):<11}  {e.get('action', 'sync'):<8}  "

@@ -28,8 +28,9 @@ class Fetched:
 
 class Fetcher:
     def __init__(self, mirror: GitMirror, ref: str, revisions: Path, interval: float,
-                 on_result: Callable[[Fetched], None], keyring: Path | None = None) -> None:
-        self.mirror, self.ref, self.revisions = mirror, ref, revisions
+                 on_result: Callable[[Fetched], None], keyring: Path | None = None,
+                 path: str = ".") -> None:
+        self.mirror, self.ref, self.revisions, self.path = mirror, ref, revisions, path
         self.interval, self.on_result, self.keyring = interval, on_result, keyring
         self.fetches = 0  # how many fetches ran (the webhook flood test counts them)
         self._flag = threading.Event()
@@ -71,4 +72,7 @@ class Fetcher:
             self.mirror.export(commit.id, self.revisions / commit.id)
         except (GitError, OSError) as err:
             return Fetched(commit, str(err))
+        if not (self.revisions / commit.id / self.path).is_dir():  # a typo'd --path, or the
+            # folder deleted: refused rather than taken as "every stack deleted"
+            return Fetched(commit, f"commit {commit.id[:12]} has no folder {self.path!r}")
         return Fetched(commit)

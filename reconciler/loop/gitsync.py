@@ -65,7 +65,7 @@ class GitSync:
         self.fetch_error = ""
         self._inbox = _Inbox()
         self.fetcher = Fetcher(self.mirror, config.ref, self.revisions, config.interval,
-                               self._fetched, config.keyring)
+                               self._fetched, config.keyring, config.path)
         self.webhook: WebhookServer | None = None
         self.loop: Loop | None = None
         self.deploys: Deploys | None = None

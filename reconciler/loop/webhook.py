@@ -99,7 +99,11 @@ class WebhookServer:
             timeout = SOCKET_TIMEOUT
 
             def do_POST(self) -> None:  # http.server's name for the POST handler
-                status, text = hook.handle(self)
+                try:
+                    status, text = hook.handle(self)
+                except OSError:  # the client went away or was too slow (timeout)
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(text) + 1))

@@ -125,3 +125,14 @@ def test_a_stack_deleted_from_the_repository_is_an_orphan_without_prune(
         repo.commit({"shop.yaml": None}, "remove")
         host.fetch()
         wait(lambda: host.status().get("orphans") == ["shop-web"])
+
+
+def test_a_commit_without_the_stack_folder_is_refused(repo: Repo, tmp_path: Path) -> None:
+    good = repo.commit({"stacks/shop.yaml": stack_yaml()}, "good")
+    with SyncHost(tmp_path, str(repo.path), path="stacks") as host:
+        wait(lambda: host.stack("shop").get("commit") == good)
+        gone = repo.commit({"stacks/shop.yaml": None, "other/x.yaml": stack_yaml()}, "moved")
+        host.fetch()
+        wait(lambda: host.sync_status().get("fetch_error"))
+        assert host.sync_status()["fetch_error"] == f"commit {gone[:12]} has no folder 'stacks'"
+        assert running(host, "shop-web") and host.head() == good

@@ -110,6 +110,7 @@ def test_rollback_to_a_named_revision_restores_its_image_digests(
         assert main(["--state-dir", str(host.state), "history", "shop"], driver=host.driver) == 0
         text = capsys.readouterr().out.splitlines()
         assert text[1].startswith(f"* {first[:12]}") and "rollback" in text[1]
+        assert [line[0] for line in text[1:]] == ["*", " ", " "]  # one entry is in force
 
 
 def test_rollback_without_a_revision_goes_to_the_previous_good_one(

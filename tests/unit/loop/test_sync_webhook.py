@@ -60,10 +60,10 @@ def test_signatures_of_each_forge() -> None:
 @pytest.fixture()
 def hooked(tmp_path: Path) -> Iterator[tuple[SyncHost, Repo, tuple[str, int]]]:
     repo = Repo(tmp_path / "origin")
-    repo.commit({"shop.yaml": stack_yaml("1")}, "v1")
+    first = repo.commit({"shop.yaml": stack_yaml("1")}, "v1")
     with SyncHost(tmp_path, str(repo.path), webhook=("127.0.0.1", 0),
                   webhook_secret=SECRET) as host:
-        wait(lambda: host.sync.webhook is not None and host.sync.fetcher.fetches >= 1)
+        wait(lambda: host.sync.webhook is not None and host.head() == first)
         assert host.sync.webhook is not None
         yield host, repo, host.sync.webhook.address
 
