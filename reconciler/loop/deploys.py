@@ -57,9 +57,10 @@ def ready(spec: ContainerSpec, seen: ObservedContainer | None) -> bool:
 
 class Deploys:
     def __init__(self, loop: Loop, mirror: GitMirror, revisions: Path, source: Path,
-                 deadline: float) -> None:
+                 inside: str, deadline: float) -> None:
         self.loop, self.mirror, self.revisions = loop, mirror, revisions
-        self.source, self.default_deadline = source.absolute(), deadline
+        self.source, self.inside = source.absolute(), inside  # the synced folder; --path
+        self.default_deadline = deadline
         self.history = History(loop.state_dir)
         self.stacks: dict[str, StackDeploy] = {}
         self.holds: dict[str, dict[str, Any]] = {}
@@ -73,12 +74,19 @@ class Deploys:
     # -- a new commit --
 
     def activate(self, commit: Commit) -> None:
-        """`current` points at `commit`: reload every stack file and note what changed."""
-        changes = self.loop.stacks.reload()
-        self.loop.report(changes)
+        """The tree holds `commit`: reload every stack file and note what changed. Forced:
+        a commit may change only what a stack file refers to (a bind source, an env
+        file); a stack is deployed when what it loads to differs."""
+        before = {p: e.stack for p, e in self.loop.stacks.entries.items()}
+        changes = self.loop.stacks.reload(force=True)
         now = time.time()
         for change in changes:
             name = change.stack or Path(change.path).stem
+            entry = self.loop.stacks.entries.get(change.path)
+            if change.kind == "loaded" and entry is not None and \
+                    before.get(change.path) == entry.stack:
+                continue  # the same stack: nothing to deploy or record
+            self.loop.report([change])
             if change.kind == "loaded":
                 d = self._get(name)
                 d.file, d.pending, d.restoring = Path(change.path).name, commit, False
@@ -197,7 +205,7 @@ class Deploys:
         entry = self._entry(d.stack, file)
         entry.stack, entry.problems, entry.deleted = pinned, [], False
         entry.revision = content_digest(self._real(commit, file))
-        entry.held = content_digest(Path(entry.path).resolve())
+        entry.held = content_digest(Path(entry.path))
         self.holds[d.stack] = {"commit": commit, "file": file, "held": entry.held,
                                "images": target.get("images") or {}}
         self._save_holds()
@@ -209,9 +217,8 @@ class Deploys:
         return True
 
     def _real(self, commit: str, file: str) -> Path:
-        """The stack file `file` as exported for `commit` (`current` swapped for it)."""
-        inside = self.source.relative_to((self.revisions.parent / "current").absolute())
-        return self.revisions / commit / inside / file
+        """The stack file `file` as exported for `commit`."""
+        return self.revisions / commit / self.inside / file
 
     def _entry(self, stack: str, file: str) -> StackEntry:
         for entry in self.loop.stacks.entries.values():
@@ -239,20 +246,12 @@ class Deploys:
         self.holds = {k: v for k, v in self.holds.items() if k in held}
         write_json(self.loop.state_dir / HOLDS, self.holds, indent=2)
 
-    def head_from_history(self) -> Commit | None:
-        """After a restart: the commit `current` points at (not fetched again)."""
-        current = self.revisions.parent / "current"
-        try:
-            return self.mirror.commit(Path(current.readlink()).name)
-        except (OSError, GitError):
-            return None
-
     def revisions_in_use(self) -> set[str]:
         used = {d.commit for d in self.stacks.values()} | \
                {d.pending.id for d in self.stacks.values() if d.pending}
         used |= {h["commit"] for h in self.holds.values()}
         root = self.revisions.absolute()
-        for entry in self.loop.stacks.entries.values():  # last good versions name their files
+        for entry in self.loop.stacks.entries.values():  # held stacks name their revision
             if entry.stack is not None and Path(entry.stack.source).is_relative_to(root):
                 used.add(Path(entry.stack.source).relative_to(root).parts[0])
         return used

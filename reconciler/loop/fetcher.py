@@ -33,6 +33,7 @@ class Fetcher:
         self.mirror, self.ref, self.revisions, self.path = mirror, ref, revisions, path
         self.interval, self.on_result, self.keyring = interval, on_result, keyring
         self.fetches = 0  # how many fetches ran (the webhook flood test counts them)
+        self.exporting = ""  # the commit exported last (or now): not garbage yet
         self._flag = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="git-fetch", daemon=True)
@@ -69,6 +70,7 @@ class Fetcher:
         try:
             if self.keyring is not None:
                 self.mirror.verify(commit.id, self.keyring)
+            self.exporting = commit.id  # before it exists: the collector must keep it
             self.mirror.export(commit.id, self.revisions / commit.id)
         except (GitError, OSError) as err:
             return Fetched(commit, str(err))

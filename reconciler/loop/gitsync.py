@@ -2,8 +2,9 @@
 
 A fetching thread (loop/fetcher.py) exports each new commit into
 `<state_dir>/sync/revisions/<commit>` (immutable) and wakes the loop; in the deciding
-thread, GitSync swaps `<state_dir>/sync/current` (a symbolic link) to that revision,
-reloads the stack files under `--path` through the loop's StackSet, and converges. Per
+thread, GitSync makes `<state_dir>/sync/tree` equal to that revision (loop/tree.py: in
+place, file by file, so that paths stay stable), reloads the stack files under `--path`
+through the loop's StackSet, and converges. Per
 stack (loop/deploys.py): an invalid file keeps the last good revision in force; a new
 revision must converge and become healthy within its deadline, or the previous good
 revision is put back (same files, same image digests) and held until the stack's file
@@ -14,7 +15,6 @@ the journal and the log. docs/sync.md describes it and the decisions behind it.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +24,12 @@ from reconciler.engine.wake import Wake
 from reconciler.loop.control import Loop
 from reconciler.loop.deploys import Deploys
 from reconciler.loop.fetcher import Fetched, Fetcher
-from reconciler.loop.gitrepo import Commit, GitMirror
+from reconciler.loop.gitrepo import Commit, GitError, GitMirror
 from reconciler.loop.stacks import StackSet
+from reconciler.loop.tree import mirror_tree
 from reconciler.loop.webhook import WebhookServer
 from reconciler.model.observed import Observed
-from reconciler.support.atomic import read_json
+from reconciler.support.atomic import read_json, write_json
 from reconciler.support.trees import remove_tree
 
 SYNC_DIR = "sync"
@@ -59,7 +60,8 @@ class GitSync:
     def __init__(self, config: SyncConfig, state_dir: Path) -> None:
         self.config, self.state_dir = config, state_dir
         root = state_dir / SYNC_DIR
-        self.revisions, self.current = root / "revisions", root / "current"
+        self.revisions, self.tree, self.head_file = root / "revisions", root / "tree", \
+            root / "head.json"
         self.mirror = GitMirror(config.repo, root / "mirror.git")
         self.head: Commit | None = None
         self.fetch_error = ""
@@ -71,20 +73,20 @@ class GitSync:
         self.deploys: Deploys | None = None
 
     def source(self) -> Path:
-        """What the loop's StackSet watches: the stack folder of the current revision."""
-        return self.current / self.config.path
+        """What the loop's StackSet watches: the stack folder of the synced tree."""
+        return self.tree / self.config.path
 
     def stack_set(self) -> StackSet:
-        return StackSet([self.source()], resolve_links=True)
+        return StackSet([self.source()])
 
     # -- Feeder --
 
     def attach(self, loop: Loop) -> None:
         self.loop = loop
         self.deploys = Deploys(loop, self.mirror, self.revisions, self.source(),
-                               self.config.health_deadline)
+                               self.config.path, self.config.health_deadline)
         self.deploys.restore_holds()
-        self.head = self.deploys.head_from_history()
+        self.head = self._last_head()
         loop.watcher.watch_intents(self.state_dir / REQUESTS)  # rollback requests wake us
         loop.wakes.put(Wake("intent", "queued"))  # ... and those made while no loop ran
         self.fetcher.start()
@@ -127,6 +129,7 @@ class GitSync:
         if self.deploys is not None and self.deploys.converged(failed, observed):
             assert self.loop is not None
             self.loop.wakes.put(Wake("sync", "rollback"))  # converge the restored revision
+        self._collect()  # after the convergence: no container binds a dropped revision
 
     def status(self) -> dict[str, Any]:
         return {
@@ -172,16 +175,20 @@ class GitSync:
         self._switch(fetched.commit.id)
         self.loop.event("sync-fetched", "", **fetched.commit.to_json())
         self.deploys.activate(fetched.commit)
-        self._collect()
         return {"sync"}
 
     def _switch(self, commit: str) -> None:
-        """Point `current` at the revision, atomically (a new link renamed over the old)."""
-        tmp = self.current.with_name(".current.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        os.symlink(Path("revisions") / commit, tmp)
-        os.replace(tmp, self.current)
+        mirror_tree(self.revisions / commit, self.tree)
+        write_json(self.head_file, {"commit": commit})
+
+    def _last_head(self) -> Commit | None:
+        """After a restart: the commit the tree holds (adopted, not deployed again)."""
+        doc = read_json(self.head_file)
+        if not isinstance(doc, dict) or not isinstance(doc.get("commit"), str):
+            return None
+        with contextlib.suppress(GitError):
+            return self.mirror.commit(doc["commit"])
+        return None
 
     def _requests(self) -> set[str]:
         assert self.deploys is not None
@@ -197,9 +204,12 @@ class GitSync:
         return reasons
 
     def _collect(self) -> None:
-        """Drop exported revisions nothing uses: neither the head nor a stack in force."""
-        assert self.deploys is not None
-        keep = self.deploys.revisions_in_use() | {self.head.id if self.head else ""}
+        """Drop exported revisions nothing uses: not the head, not a stack in force or
+        held, not a rollback target being deployed."""
+        if self.deploys is None:
+            return
+        keep = self.deploys.revisions_in_use() | {self.head.id if self.head else "",
+                                                  self.fetcher.exporting}
         with contextlib.suppress(FileNotFoundError):
             for child in self.revisions.iterdir():
                 if child.name not in keep and not child.name.startswith("."):

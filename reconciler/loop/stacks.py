@@ -5,11 +5,9 @@ replaced because of a typo) and carries the problems, with file:line:col, until 
 fixed. A deleted file's stack stays in scope, so its containers are removed (--prune) or
 reported as orphans.
 
-`reconcile sync` watches a folder reached through a symbolic link that it swaps to each
-new revision: with `resolve_links` a file is read and loaded from its real path, so the
-last good version of a stack keeps naming the files of its own revision. An entry can be
-`held` (a rollback put another revision in force): reloads leave it alone until the
-watched file's content differs from what it was when the hold began.
+An entry can be `held` (`reconcile sync` put an older revision in force by a rollback):
+reloads leave it alone until the watched file's content differs from what it was when the
+hold began.
 """
 
 from __future__ import annotations
@@ -70,9 +68,8 @@ def _digest(data: bytes) -> str:
 
 
 class StackSet:
-    def __init__(self, sources: Iterable[Path], *, resolve_links: bool = False) -> None:
+    def __init__(self, sources: Iterable[Path]) -> None:
         self.sources = [Path(s).absolute() for s in sources]
-        self.resolve_links = resolve_links
         self.entries: dict[str, StackEntry] = {}
 
     def files(self) -> list[str]:
@@ -94,9 +91,8 @@ class StackSet:
 
     def _reload_one(self, path: str, force: bool) -> Change:
         entry = self.entries.setdefault(path, StackEntry(path))
-        real = Path(path).resolve() if self.resolve_links else Path(path)
         try:
-            data = real.read_bytes()
+            data = Path(path).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             if entry.held == ABSENT:
                 return Change(path, "unchanged", entry.name, entry.revision)
@@ -116,7 +112,7 @@ class StackSet:
         if seen == entry.seen and not force and not entry.deleted:
             return Change(path, "unchanged", entry.name, entry.revision)
         try:
-            desired = load_stacks([real])
+            desired = load_stacks([path])
         except SpecError as err:
             return self._invalid(entry, seen, [str(p) for p in err.problems])
         stack = desired.stacks[0]

@@ -136,3 +136,36 @@ def test_a_commit_without_the_stack_folder_is_refused(repo: Repo, tmp_path: Path
         wait(lambda: host.sync_status().get("fetch_error"))
         assert host.sync_status()["fetch_error"] == f"commit {gone[:12]} has no folder 'stacks'"
         assert running(host, "shop-web") and host.head() == good
+
+
+BOUND = stack_yaml("1").replace("    restart: always\n", """\
+    restart: always
+    volumes: ["./html:/srv/html:ro", "./conf/app.conf:/etc/app.conf:ro"]
+""")
+
+
+def test_only_a_change_of_a_bound_file_replaces_a_container(repo: Repo, tmp_path: Path) -> None:
+    first = repo.commit({"shop.yaml": BOUND, "html/index.html": "v1\n",
+                         "conf/app.conf": "a=1\n"}, "with binds")
+    with SyncHost(tmp_path, str(repo.path)) as host:
+        wait(lambda: host.stack("shop").get("commit") == first)
+        mounts = (host.driver.containers["shop-web"].recorded_spec or {})["mounts"]
+        assert mounts["/srv/html"]["source"] == str(host.sync.tree / "html")  # stable path
+        unrelated = repo.commit({"README.md": "hello\n"}, "unrelated")
+        host.fetch()
+        wait(lambda: host.head() == unrelated)
+        assert (host.sync.tree / "README.md").read_text() == "hello\n"
+        page = repo.commit({"html/index.html": "v2\n", "README.md": None}, "new page")
+        host.fetch()
+        wait(lambda: host.head() == page)
+        # a folder bind is a live view (docs/loop.md): updated in place, nothing replaced
+        assert (host.sync.tree / "html" / "index.html").read_text() == "v2\n"
+        assert not (host.sync.tree / "README.md").exists()
+        assert host.driver.calls.count(("create", "shop-web")) == 1
+        assert [e["commit"] for e in host.history("shop")] == [first]
+        conf = repo.commit({"conf/app.conf": "a=2\n"}, "new conf")
+        host.fetch()
+        wait(lambda: host.stack("shop").get("commit") == conf)  # a bound file: hashed
+        assert host.driver.calls.count(("create", "shop-web")) == 2
+        kept = {p.name for p in (host.state / "sync" / "revisions").iterdir()}
+        assert kept == {conf}  # older exports are collected
