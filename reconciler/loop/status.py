@@ -2,8 +2,11 @@
 
 The loop rewrites it (atomically) after every convergence: each stack's source file, last
 applied revision and last error; each container's state as the loop sees it (`backoff`
-with the next attempt, the last exit codes, health, `gave-up`). `reconcile status` prints
-it and `reconcile ps` overlays it on what the driver observes, while the loop is alive.
+with the next attempt, the last exit codes, health, `gave-up`). Under `reconcile sync` a
+`sync` section too: repository, ref, head commit, the last fetch error, and per stack the
+commit in force, whether a rollback holds it, the revision being deployed and the last
+failing commit (id, author, subject, result, reason). `reconcile status` prints it and
+`reconcile ps` overlays it on what the driver observes, while the loop is alive.
 """
 
 from __future__ import annotations
