@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from reconciler.support.trees import remove_tree
 
 SYNC_DIR = "sync"
 REQUESTS = "sync/requests"  # `reconcile rollback` writes <stack>.json here
+REFUSALS_TOLD = 10  # refused webhook requests reported per minute; a flood is not logged whole
 
 
 @dataclass
@@ -69,6 +72,7 @@ class GitSync:
         self.fetcher = Fetcher(self.mirror, config.ref, self.revisions, config.interval,
                                self._fetched, config.keyring, config.path)
         self.webhook: WebhookServer | None = None
+        self._refusals: deque[float] = deque(maxlen=REFUSALS_TOLD)
         self.loop: Loop | None = None
         self.deploys: Deploys | None = None
 
@@ -149,6 +153,10 @@ class GitSync:
             self.loop.wakes.put(Wake("sync", result.commit.id if result.commit else ""))
 
     def _refused(self, peer: str, why: str) -> None:
+        now = time.monotonic()
+        if len(self._refusals) == REFUSALS_TOLD and now - self._refusals[0] < 60:
+            return
+        self._refusals.append(now)
         if self.loop is not None:
             self.loop.event("sync-webhook-refused", "", peer=peer, reason=why, level="warning")
 

@@ -131,3 +131,13 @@ def test_a_flood_of_pushes_leads_to_a_bounded_number_of_fetches(
     time.sleep(MIN_GAP + 0.3)  # the one pending fetch, if any, has run
     fetched = host.sync.fetcher.fetches - before
     assert 1 <= fetched <= elapsed / MIN_GAP + 2, (fetched, elapsed)
+
+
+def test_a_flood_of_bad_signatures_is_not_logged_whole(
+        hooked: tuple[SyncHost, Repo, tuple[str, int]]) -> None:
+    host, _, address = hooked
+    before = host.sync.fetcher.fetches
+    for _ in range(200):
+        assert post(address, PUSH, github(PUSH, b"wrong")) == 401
+    assert len(host.events("loop-sync-webhook-refused")) == 10  # per minute
+    assert host.sync.fetcher.fetches == before
