@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers.native.container.state import ContainerPaths
 from reconciler.drivers.native.network import hostsfile, ipam, links, netns, nft, ports
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
 from reconciler.model.desired import ContainerSpec
@@ -190,6 +191,9 @@ class NetworkManager:
                 self._refresh_hosts(network, members)
             else:
                 self._remove_stack_network(network)
+        for network in self.leases.all():  # debris of a teardown cut short (kill -9) elsewhere
+            if not any((self.containers_dir / n).is_dir() for n in network.leases):
+                self._remove_stack_network(network)
 
     def _remove_stack_network(self, network: ipam.StackNetwork) -> None:
         chains = self.chains(network)
@@ -205,7 +209,11 @@ class NetworkManager:
     # -- members and their /etc/hosts --
 
     def _exists(self, name: str) -> bool:
-        return (self.containers_dir / name).is_dir()
+        """A member that stays: its folder is there and no removal has begun. Removals run
+        in parallel; two last members leaving at once must not each keep the network for
+        the other."""
+        paths = ContainerPaths(self.containers_dir / name)
+        return paths.root.is_dir() and not paths.removing.exists()
 
     def _members(self, network: ipam.StackNetwork) -> list[str]:
         return sorted(n for n in network.leases if self._exists(n))
