@@ -17,9 +17,8 @@ from typing import IO
 from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.build import build_image
-from reconciler.drivers.images.store import _SOURCE_ERRORS, ImageRecord, ImageStore, _describe
+from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.desired import ImageSource
-from reconciler.model.errors import ImageError
 
 # A ref image the engine has, written as a docker-archive at the given path (build bases).
 SaveRef = Callable[[ImageSource, Path], None]
@@ -28,25 +27,11 @@ SaveRef = Callable[[ImageSource, Path], None]
 class StagingStore(ImageStore):
     def ensure(self, image: ImageSource, save_ref: SaveRef,
                progress: Progress | None = None) -> ImageRecord:
-        with self._lock:
-            existing = self.get(image.identity)
-            if existing is not None:
-                return existing
-            try:
-                digest = self._produce(image, save_ref, progress)
-            except ImageError:
-                raise
-            except _SOURCE_ERRORS as exc:
-                raise ImageError(image.key, _describe(exc)) from exc
-            self._set_ref(image.identity, digest)
-            record = self._load(image.identity, digest)
-            if record is None:
-                raise ImageError(image.key, f"image {digest} vanished from the staging store")
-            return record
+        return self.ensure_with(image, lambda: self._produce(image, save_ref, progress))
 
     def _produce(self, image: ImageSource, save_ref: SaveRef, progress: Progress | None) -> str:
         if image.kind in ("oci", "archive"):
-            return self._import(Path(image.path), image.key, progress)
+            return self.import_path(Path(image.path), image.key, progress)
         if image.kind == "build":
             base = (self.ensure(image.base, save_ref, progress)
                     if image.base is not None else None)
@@ -55,18 +40,9 @@ class StagingStore(ImageStore):
         saved = self.tmp_path("saved.tar")
         try:
             save_ref(image, saved)
-            return self._import(saved, image.key, progress)
+            return self.import_path(saved, image.key, progress)
         finally:
             saved.unlink(missing_ok=True)
-
-    def _import(self, path: Path, target: str, progress: Progress | None) -> str:
-        if not path.exists():
-            raise ImageError(target, f"{path} does not exist")
-        reader = oci.BlobReader(path)
-        try:
-            return self.store_image(oci.read_source(reader), target, progress)
-        finally:
-            reader.close()
 
     def write_docker_archive(self, digest: str, tag: str, out: IO[bytes]) -> int:
         """The image `digest` as a docker-archive (manifest.json, config, layer blobs as

@@ -31,6 +31,7 @@ from reconciler.drivers.images import oci
 from reconciler.drivers.images.blobio import VerifiedCopy
 from reconciler.drivers.images.limits import Budget, UnpackLimits
 from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
+from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.support import atomic
 from reconciler.support.logsetup import logger
@@ -95,6 +96,38 @@ class ImageStore:
 
     def blob_path(self, digest: str) -> Path:
         return self.blobs / oci.digest_hex(digest)
+
+    # -- getting an image in: the subclasses say how (import, build, pull, load) --
+
+    def ensure_with(self, image: ImageSource, produce: Callable[[], str], *,
+                    refresh: bool = False) -> ImageRecord:
+        """The record of `image`, calling `produce` (which stores it and returns its
+        manifest digest) when the store lacks it, or always with `refresh`."""
+        with self._lock:
+            existing = self.get(image.identity)
+            if existing is not None and not refresh:
+                return existing
+            try:
+                digest = produce()
+            except ImageError:
+                raise
+            except _SOURCE_ERRORS as exc:
+                raise ImageError(image.key, _describe(exc)) from exc
+            self._set_ref(image.identity, digest)
+            record = self._load(image.identity, digest)
+            if record is None:
+                raise ImageError(image.key, f"image {digest} vanished from the store after import")
+            return record
+
+    def import_path(self, path: Path, target: str, progress: Progress | None = None) -> str:
+        """Store the OCI layout or archive at `path`; return its manifest digest."""
+        if not path.exists():
+            raise ImageError(target, f"{path} does not exist")
+        reader = oci.BlobReader(path)
+        try:
+            return self.store_image(oci.read_source(reader), target, progress)
+        finally:
+            reader.close()
 
     def store_image(
         self, data: oci.ImageSourceData, target: str, progress: Progress | None = None
