@@ -351,8 +351,22 @@ class NativeDriver(NativeOperations):
         if rootfs.is_mounted(paths.rootfs):  # never rmtree through a live mount
             raise DriverError(name, f"{paths.rootfs} is still mounted")
         self.network.teardown(name)  # while the dir exists: a retry still finds the name
-        remove_tree(paths.root)  # errors leave through the edge, naming the path
+        self._remove_folder(paths)
         self.secretfs.remove(name)
+
+    @staticmethod
+    def _remove_folder(paths: ContainerPaths) -> None:
+        """Everything but the record and the removal marker first, those two last: a removal
+        cut short (kill -9) leaves a folder observe still sees (dead) and down finishes,
+        never a folder without a record that nothing owns any more. Errors leave through
+        the edge, naming the path."""
+        if not paths.root.is_dir():
+            return
+        last = {paths.record.name, paths.removing.name}
+        for entry in sorted(paths.root.iterdir()):
+            if entry.name not in last:
+                remove_tree(entry)
+        remove_tree(paths.root)
 
     def _wait_monitor_gone(self, paths: ContainerPaths, timeout: float = 5.0) -> None:
         pid = read_json(paths.monitor_pid)

@@ -192,7 +192,8 @@ class NetworkManager:
             else:
                 self._remove_stack_network(network)
         for network in self.leases.all():  # debris of a teardown cut short (kill -9) elsewhere
-            if not any((self.containers_dir / n).is_dir() for n in network.leases):
+            if not any(ContainerPaths(self.containers_dir / n).record.exists()
+                       for n in network.leases):
                 self._remove_stack_network(network)
 
     def _remove_stack_network(self, network: ipam.StackNetwork) -> None:
@@ -213,7 +214,7 @@ class NetworkManager:
         in parallel; two last members leaving at once must not each keep the network for
         the other."""
         paths = ContainerPaths(self.containers_dir / name)
-        return paths.root.is_dir() and not paths.removing.exists()
+        return paths.record.exists() and not paths.removing.exists()
 
     def _members(self, network: ipam.StackNetwork) -> list[str]:
         return sorted(n for n in network.leases if self._exists(n))
