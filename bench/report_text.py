@@ -16,6 +16,9 @@ HEADLINE_PAIRS = (  # (metric, ours, peer)
     ("converge.noop", OURS, "docker-compose"), ("teardown", OURS, "runc-loop"),
     ("teardown", OURS, "docker-compose"),
 )
+DOCKER_PAIRS = tuple(  # reconcile's docker driver vs both Composes, on the same engine
+    (metric, "reconcile-docker", peer) for metric in ("converge.cold", "converge.noop", "teardown")
+    for peer in ("compose-v2", "docker-compose"))
 OTHER_PAIRS = (  # (metric, ours, peer, words)
     ("restart.after_kill9", "reconcile-run", "docker-restart-policy", "restart after kill -9, p50"),
     ("memory.per_container_pss", "reconcile-monitor", "containerd-shim",
@@ -101,8 +104,10 @@ def headline(results: list[Result]) -> list[str]:
         cells = [_ratio(_find(results, metric, n, ours), _find(results, metric, n, peer))
                  for n in ns]
         lines.append(f"| {metric} | {peer} | " + " | ".join(cells) + " |")
-    lines.append("| converge.cold (docker driver) | docker-compose | "
-                 + " | ".join("not run" for _ in ns) + " |")
+    for metric, ours, peer in DOCKER_PAIRS:
+        cells = [_ratio(_find(results, metric, n, ours), _find(results, metric, n, peer))
+                 for n in ns]
+        lines.append(f"| {metric} (docker driver) | {peer} | " + " | ".join(cells) + " |")
     lines.append("")
     for metric, ours, peer, what in OTHER_PAIRS:
         both = [(r, _find(results, metric, r["n"], peer)) for r in results
