@@ -16,6 +16,8 @@ import socket
 import threading
 from collections.abc import Callable
 
+from reconciler.model.desired import Healthcheck
+
 CLONE_NEWNET = 0x40000000
 
 
@@ -58,3 +60,17 @@ def http_probe(port: int, path: str, timeout: float, host: str = "127.0.0.1") ->
     except OSError:
         return False
     return len(status) >= 2 and status[1][:1] in (b"2", b"3")
+
+
+def connect_probe(check: Healthcheck, host: str = "127.0.0.1") -> bool:
+    """A tcp or http check: connect to `host` on the check's port."""
+    port = check.port or 0
+    if check.kind == "tcp":
+        return tcp_probe(port, check.timeout, host)
+    return http_probe(port, check.path, check.timeout, host)
+
+
+def netns_probe(pid: int, check: Healthcheck) -> bool:
+    """A tcp or http check to 127.0.0.1 inside the network namespace of `pid`, so it works
+    whatever addresses the container has."""
+    return in_netns(pid, lambda: connect_probe(check))

@@ -65,16 +65,10 @@ class DockerOperations:
                 return self._exec_quiet(container.name, list(check.exec)) == 0
             except ReconcileError:
                 return False
-        port = check.port or 0
-
-        def work(address: str) -> bool:
-            if check.kind == "tcp":
-                return probes.tcp_probe(port, check.timeout, address)
-            return probes.http_probe(port, check.path, check.timeout, address)
-
         if os.path.exists(f"/proc/{container.pid}/ns/net"):
-            return probes.in_netns(container.pid, lambda: work("127.0.0.1"))
-        return bool(container.addresses) and work(container.addresses[0])
+            return probes.netns_probe(container.pid, check)
+        # A remote engine: its processes are not ours to enter; its bridge address is.
+        return bool(container.addresses) and probes.connect_probe(check, container.addresses[0])
 
     def _exec_quiet(self, name: str, argv: list[str]) -> int:
         with engine_errors(name, host=self.host):

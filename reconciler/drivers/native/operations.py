@@ -71,11 +71,7 @@ class NativeOperations:
             except (OSError, subprocess.TimeoutExpired):
                 return False
             return done.returncode == 0
-        port = check.port or 0
-        if check.kind == "tcp":
-            return probes.in_netns(container.pid, lambda: probes.tcp_probe(port, check.timeout))
-        return probes.in_netns(
-            container.pid, lambda: probes.http_probe(port, check.path, check.timeout))
+        return probes.netns_probe(container.pid, check)
 
     @edge("event stream")
     def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
