@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from reconciler.drivers.images import oci
 from tests import image_factory as f
 from tests import requirements
+from tests.netutil import free_port
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 HTPASSWD_BIN = "/usr/bin/htpasswd"
@@ -35,12 +36,6 @@ def require_registry(*tools: str) -> None:
     if not missing:
         return
     requirements.missing(f"registry tests need {', '.join(missing)} (docker-registry)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,12 +6,11 @@ from YAML, applied with the real planner and executor (engine.converge), and tor
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from reconciler.planner.plan import PlanOptions
 from reconciler.planner.render import render_text
 from reconciler.spec.stacks import load_stacks
 from tests.docker_engine import docker_engine
+from tests.integration.native_helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVERS = ["native", "docker"]
@@ -62,24 +62,6 @@ def make_driver(kind: str, state_dir: Path, request: pytest.FixtureRequest) -> F
 @pytest.fixture(params=DRIVERS)
 def driver(request: pytest.FixtureRequest, tmp_path: Path) -> FullDriver:
     return make_driver(request.param, tmp_path / "state", request)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Story:

@@ -14,7 +14,8 @@ import pytest
 
 from reconciler.drivers.base import DriverEvent, ExecRequest
 from reconciler.model.actions import Kind
-from tests.contract.conftest import Story, free_port, wait_for
+from tests.contract.conftest import Story, wait_for
+from tests.netutil import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,12 @@ import pytest
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.drivers.native.network import links
 from tests.integration.native_helpers import REPO, require_host
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 RECONCILE = [sys.executable, "-m", "reconciler.cli"]
 KEYS = ("db", "cache", "api", "web", "worker", "edge")
 ROUNDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def stack_text(name: str, image: Path) -> str:

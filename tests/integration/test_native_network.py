@@ -22,6 +22,7 @@ from reconciler.model.errors import DriverError
 from reconciler.planner.plan import plan
 from tests.integration import native_helpers
 from tests.integration.native_helpers import NativeHarness, wait_for
+from tests.netutil import free_port as _free_port
 
 pytestmark = pytest.mark.integration
 
@@ -86,12 +87,6 @@ def _exec(native: NativeHarness, name: str, *argv: str) -> subprocess.CompletedP
     runc = native.driver.runc
     return subprocess.run([runc.binary, "--root", str(runc.root), "exec", name, *argv],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_names_addresses_and_published_tcp_udp(net: NativeHarness) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from reconciler.drivers.native.driver import NativeDriver
 from tests import debian_image
 from tests.integration.native_helpers import REPO, find_leaks, require_host
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 RECONCILE = [sys.executable, "-m", "reconciler.cli"]
@@ -43,13 +43,6 @@ containers:
     env: {{REV: "{rev}"}}
     stop_grace_period: 5s
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> object:

@@ -9,7 +9,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import threading
 from pathlib import Path
 
@@ -18,12 +17,7 @@ import pytest
 from reconciler.cli.main import main
 from tests.fakes import InMemoryDriver
 from tests.gitrepos import Repo, stack_yaml, wait
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.netutil import free_port
 
 
 def test_sync_from_the_command_line_until_sigterm(
