@@ -1,0 +1,66 @@
+"""A Compose project after loading: the shape the loader hands to the mapping onto stacks.
+
+    load_compose(files, options) -> ComposeProject      (compose/load.py)
+
+`data` is what Compose itself would see after interpolation, `include`, `extends`, the
+merge of every `-f` file (with `!reset` / `!override`) and the `profiles` filter; `values`
+and `keys` say where each value and key came from (file, line, column) by its JSON path in
+`data`, so a later problem (an unsupported key, a bad port) points at the user's own line
+even when the value came from an included or extended file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.model.errors import Problem
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value or key was written."""
+
+    file: str
+    line: int  # 1-based; 0 when unknown
+    column: int
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """What the command line adds to the files (Compose's own flags and variables)."""
+
+    project_name: str | None = None  # -p
+    env_files: tuple[Path, ...] = ()  # --env-file (default: .env in the project folder)
+    profiles: tuple[str, ...] = ()  # --profile (COMPOSE_PROFILES joins them)
+    environ: Mapping[str, str] | None = None  # None: os.environ
+
+
+@dataclass
+class ComposeProject:
+    name: str  # the project name, by Compose's rules (-p, COMPOSE_PROJECT_NAME, name:, folder)
+    files: tuple[Path, ...]  # the -f files in merge order; the first one's folder is the project's
+    project_dir: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    values: dict[JsonPath, Origin] = field(default_factory=dict)
+    keys: dict[JsonPath, Origin] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # errors: nothing may be applied
+
+    def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
+        """The nearest recorded origin of `where` (a parent's when the value has none)."""
+        table = self.keys if at_key else self.values
+        path = where
+        while path and path not in table:
+            path = path[:-1]
+            table = self.values
+        return table.get(path, Origin(str(self.files[0]) if self.files else "", 0, 0))
+
+    def problem(self, where: JsonPath, message: str, *, at_key: bool = False,
+                warning: bool = False) -> Problem:
+        found = self.origin(where, at_key=at_key)
+        return Problem(found.file, found.line, found.column, message,
+                       "warning" if warning else "error")
