@@ -44,11 +44,11 @@ def merge(base: Node | None, over: Node, path: JsonPath) -> Node:
         return base
     if isinstance(base.value, dict):
         if not isinstance(over.value, dict):
-            _incompatible(over, path, "a mapping", "mapping")
+            _incompatible(over, path, "mapping")
         return merge_mappings(base, over, path)
     if isinstance(base.value, list):
         if not isinstance(over.value, list):
-            _incompatible(over, path, "a list", "list")
+            _incompatible(over, path, "list")
         return at(base, [*base.value, *over.value])
     return over
 
@@ -60,9 +60,10 @@ def merge_mappings(base: Node, over: Node, path: JsonPath) -> Node:
     return at(base, merged)
 
 
-def _incompatible(over: Node, path: JsonPath, before: str, kind: str) -> None:
-    raise ComposeFailure(problem_at(over.origin, f"cannot merge `{dotted(path)}`: it was "
-                                    f"{before} before, this file needs a {kind} here too"))
+def _incompatible(over: Node, path: JsonPath, kind: str) -> None:
+    raise ComposeFailure(problem_at(over.origin, f"cannot merge `{dotted(path)}`: it is a "
+                                    f"{kind} in what this merges onto; give a {kind} here too "
+                                    "(or `!override` to replace it)"))
 
 
 def _special(path: JsonPath) -> Merger | None:

@@ -28,15 +28,24 @@ def compose_binary() -> str:
     return str(binary)
 
 
-def compose_config(folder: Path, files: tuple[str, ...], env: dict[str, str],
-                   profiles: tuple[str, ...]) -> dict[str, Any]:
+def run_compose_config(folder: Path, files: tuple[str, ...], env: dict[str, str],
+                       profiles: tuple[str, ...] = (), env_files: tuple[str, ...] = ()
+                       ) -> subprocess.CompletedProcess[str]:
     args = [compose_binary()]
     for name in files:
         args += ["-f", name]
     for profile in profiles:
         args += ["--profile", profile]
-    run = subprocess.run([*args, "config", "--format", "json"], cwd=folder, env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    for name in env_files:
+        args += ["--env-file", name]
+    return subprocess.run([*args, "config", "--format", "json"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def compose_config(folder: Path, files: tuple[str, ...], env: dict[str, str],
+                   profiles: tuple[str, ...] = (), env_files: tuple[str, ...] = ()
+                   ) -> dict[str, Any]:
+    run = run_compose_config(folder, files, env, profiles, env_files)
     assert run.returncode == 0, f"compose config failed: {run.stderr}"
     result: dict[str, Any] = json.loads(run.stdout)
     return result
@@ -55,10 +64,20 @@ def comparable(data: dict[str, Any], compose: bool,
     services = {name: _service(s or {}, name in env_files) for name, s in
                 (data.get("services") or {}).items()}
     out: dict[str, Any] = {"name": data.get("name"), "services": services}
-    for kind in ("volumes", "secrets", "configs"):
-        out[kind] = sorted(data.get(kind) or {})
-    out["networks"] = sorted(set(data.get("networks") or {}) - {"default"})
+    # Compose's `config` leaves out the resources no service uses
+    used = {"volumes": {v[0] for s in services.values() for v in s["volumes"]},
+            "networks": {n for s in services.values() for n in s["networks"]},
+            "secrets": {_source(x) for s in (data.get("services") or {}).values()
+                        for x in (s or {}).get("secrets") or []},
+            "configs": {_source(x) for s in (data.get("services") or {}).values()
+                        for x in (s or {}).get("configs") or []}}
+    for kind, names in used.items():
+        out[kind] = sorted(set(data.get(kind) or {}) & names - {"default"})
     return out
+
+
+def _source(mount: Any) -> str:
+    return str(mount["source"] if isinstance(mount, dict) else mount)
 
 
 def _unescaped(value: Any) -> Any:
