@@ -67,9 +67,11 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
 
 def project_environment(project_dir: Path, options: ComposeOptions, environ: dict[str, str],
                         problems: list[Problem]) -> dict[str, str]:
-    """The variables interpolation sees: the process environment over the env files."""
+    """The variables interpolation sees: the process environment over the env files (the
+    `--env-file` ones, else the project folder's `.env` unless COMPOSE_DISABLE_ENV_FILE)."""
     env_files = [Path(p) for p in options.env_files]
-    if not env_files and (project_dir / ".env").is_file():
+    disabled = environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "true", "t")
+    if not env_files and not disabled and (project_dir / ".env").is_file():
         env_files = [project_dir / ".env"]
     from_files: dict[str, str] = {}
     for path in env_files:

@@ -484,6 +484,41 @@ services:
          folder="_My Weird.Folder", discover=True, compose=()),
 ]
 
+CASES += [
+    Case("extends-with-override-tag", {"compose.yaml": """
+services:
+  base: {image: x, environment: {A: "1"}, command: [a, b], volumes: ["./a:/a"]}
+  web:
+    extends: base
+    environment: !override {B: "2"}
+    volumes: !override ["./b:/b"]
+"""}),
+    Case("include-then-override-file", {"compose.yaml": "include: [lib/c.yaml]\n",
+                                        "lib/c.yaml": "services:\n  db: {image: pg:15, "
+                                        "ports: ['5432:5432']}\n",
+                                        "o.yaml": "services:\n  db: {image: pg:16, "
+                                        "ports: ['5433:5432']}\n"},
+         compose=("compose.yaml", "o.yaml")),
+    Case("include-path-interpolated", {"compose.yaml": "include: ['${LIB:-lib}/c.yaml']\n",
+                                       "lib/c.yaml": "services:\n  s: {image: s}\n"}),
+    Case("profiles-and-extends", {"compose.yaml": """
+services:
+  base: {image: x, profiles: [base]}
+  web: {extends: base, profiles: !override [web]}
+  plain: {extends: base, profiles: !reset []}
+"""}, profiles=("web",)),
+    Case("named-volume-long-and-tmpfs", {"compose.yaml": """
+services:
+  web:
+    image: x
+    volumes:
+      - {type: tmpfs, target: /scratch}
+      - {type: volume, source: cache, target: /cache, read_only: true}
+      - cache:/ro-cache:ro
+volumes: {cache: {}}
+"""}),
+]
+
 # Input Compose refuses: reconcile must refuse it too (an error problem), located.
 ERROR_CASES = [
     Case("required-variable", {"compose.yaml":

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.spec.compose.discover import find_compose_files, normalize_project_name
+from reconciler.spec.compose.discover import (
+    find_compose_files,
+    looks_like_compose,
+    normalize_project_name,
+)
 from reconciler.spec.loader import load_file
 from tests.unit.spec.compose.helpers import errors, load, warnings, write
 
@@ -140,6 +144,8 @@ def test_variables_env_over_dotenv_and_env_files_in_order(tmp_path: Path) -> Non
                   env_files=(tmp_path / "one.env", tmp_path / "two.env"))
     assert chosen.data["services"]["web"]["image"] == "one-two-env"
     assert chosen.environment["B"] == "two"
+    ignored = load(tmp_path, files, environ={"C": "env", "COMPOSE_DISABLE_ENV_FILE": "1"})
+    assert ignored.data["services"]["web"]["image"] == "--env"
 
 
 def test_extension_keys_and_version_are_dropped_with_a_warning_for_version(
@@ -211,3 +217,12 @@ def test_the_default_files_are_found_as_compose_finds_them(tmp_path: Path) -> No
     assert listed == ([tmp_path / "a.yaml", tmp_path / "b.yaml"], None)
     assert find_compose_files(tmp_path / "sub", {"COMPOSE_FILE": ""})[0][0] == \
         tmp_path / "compose.yml"
+
+
+def test_a_compose_file_is_told_from_a_stack_file(tmp_path: Path) -> None:
+    write(tmp_path, {"docker-compose.yml": "", "app.yaml": "# app\nname: x\nservices:\n  a: {}\n",
+                     "stack.yaml": "version: 1\ncontainers:\n  services: {}\n",
+                     "both.yaml": "services: {}\ncontainers: {}\n"})
+    assert [looks_like_compose(tmp_path / n) for n in (
+        "docker-compose.yml", "app.yaml", "stack.yaml", "both.yaml", "absent.yaml")] == [
+        True, True, False, False, False]
