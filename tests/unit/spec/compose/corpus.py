@@ -519,6 +519,19 @@ volumes: {cache: {}}
 """}),
 ]
 
+# Templates checked one by one against Compose's own substitution (labels are strings).
+_TEMPLATES = ["${A:-}", "${N:+}", "$A$B", "${A}${B}", "$_x", "$9", "${N:-$B}", "${N:-$$}",
+              "${N:-}}", "${N:-{}}", "$${N:-x}", "${N:-a b c}", "${N-${M-${Q-d}}}", "{$A}",
+              "$A-x", "$A_B", "${N:-x:y}", "${N-:}", "${A?:msg}", "${N-:-x}", "${A:-x-y}",
+              "${A+x}${B:-y}", "${E:-x}${E-y}", "a$", "$$$A", "$$$$A", "${A}}", "${N:-a}b}",
+              "$A}", "${N:-${A}x}y", "${A:+${B:+c}}", "${N:-${E:-${A}}}", "x${A}x${N-}x", "$-",
+              "${A-}", "$ A", "${N:-'q'}", '${N:-"q"}', "${N-$}", "${N:-a$b}", "${N:-$$b}",
+              "${E+set}", "${E:+set}", "${N+set}", "é$A", "${A:-é}"]
+CASES.append(Case("interpolation-edge-cases", {"compose.yaml": "services:\n  w:\n    image: x\n"
+                  "    labels:\n" + "".join(f"      t{i}: '{t.replace(chr(39), chr(39) * 2)}'\n"
+                                             for i, t in enumerate(_TEMPLATES))},
+                  env={"A": "a", "E": "", "B": "b", "A_B": "ab"}))
+
 # Input Compose refuses: reconcile must refuse it too (an error problem), located.
 ERROR_CASES = [
     Case("required-variable", {"compose.yaml":
