@@ -532,6 +532,20 @@ CASES.append(Case("interpolation-edge-cases", {"compose.yaml": "services:\n  w:\
                                              for i, t in enumerate(_TEMPLATES))},
                   env={"A": "a", "E": "", "B": "b", "A_B": "ab"}))
 
+# .env lines checked one by one against Compose's own parser; here one key each.
+_DOTENV_LINES = ['K=a b ', 'K="a\\tb"', "K='a\\tb'", "K=a#b", "K=a #b", 'K="a" #c', "K=\\$x",
+                 'K="\\$PE"', "K=$PE", "K='$PE'", 'K="${PE}"', "export K=1", "export   K = 2 ",
+                 "K:3", "K : 4", "  K=5", "K=", 'K=""', "K=''", 'K="multi\nline"',
+                 "K='multi\nline'", 'K="a\\"b"', "K='a\\'b'", "K=a\\nb", 'K="a\\nb"',
+                 'K="\\0101"', "K=${UNSET:-dflt}", 'K="x${UNSET-y}z"', "K=é", "K=a=b", "K==",
+                 "K=\t tab", "\tK=1", 'K="a\\\\b"', 'K="\\q"', 'K="a\\$b"', "K=$$PE",
+                 'K="$$PE"', "K='$$PE'", "K=a\r", 'K="a"\r']
+CASES.append(Case("dotenv-edge-cases", {
+    "compose.yaml": "services:\n  w:\n    image: x\n    labels:\n" + "".join(
+        f"      k{i}: '${{K{i}}}'\n" for i in range(len(_DOTENV_LINES))),
+    ".env": "".join(line.replace("K", f"K{i}", 1) + "\n"
+                    for i, line in enumerate(_DOTENV_LINES))}, env={"PE": "procenv"}))
+
 # Input Compose refuses: reconcile must refuse it too (an error problem), located.
 ERROR_CASES = [
     Case("required-variable", {"compose.yaml":
