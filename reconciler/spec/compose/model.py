@@ -3,7 +3,8 @@
 Per file, in order: parse (with `!reset` / `!override`), interpolate, `include`, drop from
 the files before it what this one resets, `extends`, merge onto the files before it, keep
 one entry per key. Then relative paths are made absolute against the project's folder and
-a bare `environment` entry (`- FOO`) takes the project's variable when it has one.
+an `environment` entry without a value (`- FOO`, `FOO:`) takes the project's variable when
+it has one.
 """
 
 from __future__ import annotations
@@ -87,5 +88,9 @@ def _resolve_bare_environment(root: Node, environ: dict[str, str]) -> Node:
                      if isinstance(item.value, str) and item.value in environ else item
                      for item in env.value]
             service = at(service, {**service.value, "environment": at(env, items)})
+        elif env is not None and env.is_map:
+            resolved = {k: at(v, environ[k]) if v.value is None and k in environ else v
+                        for k, v in env.value.items()}
+            service = at(service, {**service.value, "environment": at(env, resolved)})
         table[name] = service
     return at(root, {**root.value, "services": at(services, table)})

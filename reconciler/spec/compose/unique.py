@@ -22,9 +22,16 @@ def _key_value(value: Any) -> str:
 
 
 def volume_target(value: Any) -> str:
+    """The target of a volume, as Compose's ParseVolume reads the short form: a single
+    letter before `:` is a Windows drive (`c:/data`), even on Linux, so `v:/a` is a target."""
     if isinstance(value, dict):
         return go_text(_plain(value.get("target")))
-    parts = go_text(value).split(":")
+    text = go_text(value)
+    parts = text.split(":")
+    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha():
+        parts = [f"{parts[0]}:{parts[1]}", *parts[2:]]
+    if len(parts) > 2 and len(parts[1]) == 1 and parts[1].isalpha():
+        parts = [parts[0], f"{parts[1]}:{parts[2]}", *parts[3:]]
     return parts[0] if len(parts) == 1 else parts[1]
 
 

@@ -391,7 +391,8 @@ secrets: {s1: {file: ./s1}, s2: {file: ./s2}, s3: {file: ./s3}}
 """, "o.yaml": """
 services:
   web:
-    volumes: [{type: bind, source: ./b, target: /data}, {type: volume, source: w, target: /v}]
+    volumes: [{type: bind, source: ./b, target: /data}, {type: volume, source: w, target: /v},
+              "x:/v"]
     secrets: [{source: s3, target: s1}, s2]
 """, "s1": "1", "s2": "2", "s3": "3"}, compose=("compose.yaml", "o.yaml")),
     Case("merge-networks-and-depends-forms", {"compose.yaml": """
