@@ -1,6 +1,7 @@
 """The merge rules against Compose v2 itself: for each specially merged key, every pair of
-forms (a value in the first file, another in the second) merges as Compose merges it. One
-Compose run per key: each pair is a service of its own."""
+forms (a value in the first file and another in the second, or in a base service and in
+the service extending it) merges as Compose merges it. One Compose run per key and way:
+each pair is a service of its own."""
 
 from __future__ import annotations
 
@@ -41,20 +42,32 @@ COMMON = ("  db: {image: y}\n  c: {image: y}\nnetworks: {n1: {}, n2: {}}\n"
           "volumes: {vol: {}}\nsecrets: {s: {file: ./s.txt}, t: {file: ./s.txt}}\n")
 
 
-@pytest.mark.parametrize("key", FORMS)
-def test_every_pair_of_forms_merges_as_compose_merges_it(tmp_path: Path, key: str) -> None:
-    pairs = list(itertools.product(FORMS[key], FORMS[key]))
+def _files(key: str, pairs: list[tuple[str, str]], how: str) -> tuple[str, str]:
+    if how == "extends":  # m<i> extends b<i>, all in one file
+        return "services:\n" + "".join(
+            f"  b{i}:\n    image: x\n    {key}: {a}\n  m{i}:\n    extends: b{i}\n"
+            f"    {key}: {b}\n" for i, (a, b) in enumerate(pairs)) + COMMON, ""
     first = "services:\n" + "".join(f"  m{i}:\n    image: x\n    {key}: {a}\n"
                                     for i, (a, _) in enumerate(pairs)) + COMMON
-    second = "services:\n" + "".join(f"  m{i}:\n    {key}: {b}\n"
-                                     for i, (_, b) in enumerate(pairs))
+    return first, "services:\n" + "".join(f"  m{i}:\n    {key}: {b}\n"
+                                          for i, (_, b) in enumerate(pairs))
+
+
+@pytest.mark.parametrize("how", ["files", "extends"])
+@pytest.mark.parametrize("key", FORMS)
+def test_every_pair_of_forms_merges_as_compose_merges_it(tmp_path: Path, key: str,
+                                                         how: str) -> None:
+    pairs = list(itertools.product(FORMS[key], FORMS[key]))
+    first, second = _files(key, pairs, how)
     (tmp_path / "compose.yaml").write_text(first)
-    (tmp_path / "o.yaml").write_text(second)
+    names = ("compose.yaml",)
+    if second:
+        (tmp_path / "o.yaml").write_text(second)
+        names = ("compose.yaml", "o.yaml")
     (tmp_path / "s.txt").write_text("s\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "A": "from-env"}
-    theirs = comparable(compose_config(tmp_path, ("compose.yaml", "o.yaml"), env), True)
-    project = load_compose([tmp_path / "compose.yaml", tmp_path / "o.yaml"],
-                           ComposeOptions(environ=env))
+    theirs = comparable(compose_config(tmp_path, names, env), True)
+    project = load_compose([tmp_path / n for n in names], ComposeOptions(environ=env))
     assert [p for p in project.problems if p.severity == "error"] == []
     ours = comparable(project.data, False)
     for i, (a, b) in enumerate(pairs):
