@@ -31,7 +31,9 @@ class Inclusion:
 
 def apply_include(cfg: Node, working_dir: Path, environ: dict[str, str],
                   chain: tuple[str, ...], load_model: LoadModel,
-                  problems: list[Problem]) -> Node:
+                  problems: list[Problem], inputs: list[Path]) -> Node:
+    """`cfg` with the resources of its included projects; the env files read are appended
+    to `inputs` (the Compose files are, by `load_model`)."""
     entries = cfg.get("include")
     if entries is None:
         return cfg
@@ -45,6 +47,7 @@ def apply_include(cfg: Node, working_dir: Path, environ: dict[str, str],
             names = " -> ".join(Path(f).name for f in (*chain[chain.index(main):], main))
             raise ComposeFailure(problem_at(entry.origin, f"include cycle: {names}"))
         env = _environment(inclusion, environ, problems)
+        inputs.extend(inclusion.env_files)
         imported = load_model(inclusion.files, inclusion.project_dir, env, chain)
         cfg = _import(imported, cfg, entry)
     return cfg

@@ -9,7 +9,7 @@ it has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.model.errors import Problem
@@ -27,6 +27,7 @@ from reconciler.spec.compose.yamlload import load_compose_file
 @dataclass
 class ModelLoader:
     problems: list[Problem]
+    inputs: list[Path] = field(default_factory=list)  # every file read, in order
 
     def load(self, files: list[Path], working_dir: Path, environ: dict[str, str],
              chain: tuple[str, ...] = ()) -> Node:
@@ -39,13 +40,14 @@ class ModelLoader:
     def _one_file(self, path: Path, merged: Node, working_dir: Path,
                   environ: dict[str, str], chain: tuple[str, ...]) -> Node:
         loaded = load_compose_file(path)
+        self.inputs.append(path)
         self.problems.extend(loaded.problems)
         if loaded.root is None:
             return merged
         cfg = interpolate(loaded.root, environ, self.problems)
         cfg = self._drop_version(cfg)
         cfg = apply_include(cfg, working_dir, environ, (*chain, str(path)), self.load,
-                            self.problems)
+                            self.problems, self.inputs)
         merged = drop_paths(merged, loaded.resets, ())
         extender = Extender(lambda base: self._extends_base(base, environ), self.problems)
         cfg = extender.apply(cfg, path, working_dir, loaded.resets)
@@ -56,6 +58,7 @@ class ModelLoader:
         """The services of a file an `extends: file:` names: interpolated, their paths
         relative to that file's folder, their own `extends` left for the caller."""
         loaded = load_compose_file(path)
+        self.inputs.append(path)
         self.problems.extend(loaded.problems)
         if loaded.root is None:
             raise ComposeFailure(Problem(str(path), 0, 0, "cannot load the file `extends` "

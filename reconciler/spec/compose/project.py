@@ -59,6 +59,10 @@ class ComposeProject:
     # the variables interpolation used (process environment over the env files), for
     # what Compose resolves later from them (`environment: {FOO: null}`)
     environment: dict[str, str] = field(default_factory=dict)
+    # every file loading read (the -f files, included and extended files, the env files
+    # of the variables), so a watcher knows what to watch; env_file files of services
+    # are read by the mapping, not here
+    inputs: tuple[Path, ...] = ()
 
     def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
         """The nearest recorded origin of `where` (a parent's when the value has none)."""

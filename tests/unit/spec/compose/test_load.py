@@ -33,6 +33,9 @@ def test_include_short_and_long_forms_relative_to_the_including_project(tmp_path
     assert project.data["volumes"] == {"shared": {}}
     image = project.origin(("services", "db", "image"))
     assert (Path(image.file).name, image.line) == ("db.yaml", 2)
+    assert [str(p.relative_to(tmp_path)) for p in project.inputs] == [
+        "compose.yaml", "lib/.env", "lib/db.yaml", "other/vars.env", "other/a.yaml",
+        "other/b.yaml"]
 
 
 def test_include_conflicts_and_cycles_are_located_errors(tmp_path: Path) -> None:
@@ -69,6 +72,7 @@ def test_extends_same_file_other_file_and_chains_keep_origins(tmp_path: Path) ->
     assert (Path(image.file).name, image.line, image.column) == ("compose.yaml", 2, 17)
     volume = project.origin(("services", "remote", "volumes", 0))
     assert (Path(volume.file).name, volume.line) == ("common.yaml", 2)
+    assert [p.name for p in project.inputs] == ["compose.yaml", "common.yaml"]
 
 
 def test_an_extends_cycle_is_refused_with_the_cycle_named(tmp_path: Path) -> None:
@@ -144,6 +148,7 @@ def test_variables_env_over_dotenv_and_env_files_in_order(tmp_path: Path) -> Non
                   env_files=(tmp_path / "one.env", tmp_path / "two.env"))
     assert chosen.data["services"]["web"]["image"] == "one-two-env"
     assert chosen.environment["B"] == "two"
+    assert [p.name for p in chosen.inputs] == ["one.env", "two.env", "compose.yaml"]
     ignored = load(tmp_path, files, environ={"C": "env", "COMPOSE_DISABLE_ENV_FILE": "1"})
     assert ignored.data["services"]["web"]["image"] == "--env"
 
