@@ -177,7 +177,10 @@ def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
     for name in dict.fromkeys(unset):
         problems.append(problem_at(node.origin, f"`{where}`: variable {name} is not set; "
                                    "it defaults to an empty string", warning=True))
-    return at(node, _cast(text, path, node, problems))
+    result = at(node, _cast(text, path, node, problems))
+    if text != node.value:
+        result.written = node.value
+    return result
 
 
 def _cast(text: str, path: JsonPath, node: Node, problems: list[Problem]) -> Any:

@@ -96,9 +96,12 @@ def _project_name(project: ComposeProject, root: Node, options: ComposeOptions,
     explicit = options.project_name or variables.get("COMPOSE_PROJECT_NAME")
     if explicit:
         invalid = invalid_project_name(explicit)
-        if invalid:
-            source = "-p" if options.project_name else "COMPOSE_PROJECT_NAME"
-            project.problems.append(Problem(source, 0, 0, invalid))
+        if invalid and options.project_name:
+            project.problems.append(Problem("-p", 0, 0, invalid))
+        elif invalid:  # a variable's value is never shown
+            project.problems.append(Problem("COMPOSE_PROJECT_NAME", 0, 0, "the variable is "
+                                            "not a valid project name: " + invalid.split(
+                                                ": ", 1)[1]))
         return explicit
     written = root.get("name")
     if written is not None and isinstance(written.value, str) and written.value:

@@ -21,6 +21,9 @@ class Node:
     value: Any  # None | bool | int | float | str | dict[str, Node] | list[Node]
     origin: Origin
     key: Origin | None = None
+    # the text as written when interpolation changed it: messages show this one, so that
+    # they never carry a variable's value
+    written: str | None = None
 
     @property
     def is_map(self) -> bool:
@@ -40,6 +43,11 @@ class ComposeFailure(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+
+def shown(node: Node) -> str:
+    """The value as its user wrote it, for a message."""
+    return node.written if node.written is not None else go_text(node.value)
 
 
 def problem_at(origin: Origin, message: str, *, warning: bool = False) -> Problem:
