@@ -28,6 +28,8 @@ from reconciler.spec.compose.yamlload import load_compose_file
 class ModelLoader:
     problems: list[Problem]
     inputs: list[Path] = field(default_factory=list)  # every file read, in order
+    # the files `extends: file:` named, loaded once however many services extend them
+    bases: dict[Path, tuple[dict[str, Node], list[JsonPath]]] = field(default_factory=dict)
 
     def load(self, files: list[Path], working_dir: Path, environ: dict[str, str],
              chain: tuple[str, ...] = ()) -> Node:
@@ -57,6 +59,9 @@ class ModelLoader:
                       ) -> tuple[dict[str, Node], list[JsonPath]]:
         """The services of a file an `extends: file:` names: interpolated, their paths
         relative to that file's folder, their own `extends` left for the caller."""
+        path = path.absolute()
+        if path in self.bases:
+            return self.bases[path]
         loaded = load_compose_file(path)
         self.inputs.append(path)
         self.problems.extend(loaded.problems)
@@ -68,7 +73,8 @@ class ModelLoader:
         if services is None or not services.is_map:
             raise ComposeFailure(problem_at(cfg.origin, "this file has no `services` "
                                             "mapping to extend"))
-        return dict(services.value), loaded.resets
+        self.bases[path] = dict(services.value), loaded.resets
+        return self.bases[path]
 
     def _drop_version(self, cfg: Node) -> Node:
         version = cfg.get("version")

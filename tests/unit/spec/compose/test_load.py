@@ -244,3 +244,14 @@ def test_no_message_carries_a_variables_value(tmp_path: Path, text: str) -> None
     project = load(tmp_path, {"compose.yaml": text}, environ=environ)
     assert project.problems
     assert not any("hunter2" in p.message.lower() for p in project.problems)
+
+
+def test_a_base_file_is_read_once_however_many_services_extend_it(tmp_path: Path) -> None:
+    project = load(tmp_path, {
+        "compose.yaml": "services:\n" + "".join(
+            f"  s{i}: {{extends: {{file: base.yaml, service: b}}}}\n" for i in range(3)),
+        "base.yaml": "services:\n  b: {image: 'x${UNSET}'}\n"})
+    assert [p.name for p in project.inputs] == ["compose.yaml", "base.yaml"]
+    assert warnings(project) == ["base.yaml:2:14: `services.b.image`: variable UNSET is not "
+                                 "set; it defaults to an empty string"]
+    assert {s["image"] for s in project.data["services"].values()} == {"x"}
