@@ -41,7 +41,7 @@ class Extender:
         if extends is None:
             return service
         ref, base_file, written = self._target(name, extends)
-        where = (str(file), name)
+        where = (str(file.absolute()), name)
         if where in self.chain:
             cycle = [*self.chain[self.chain.index(where):], where]
             raise ComposeFailure(problem_at(extends.origin, "extends cycle: " + " -> ".join(

@@ -48,7 +48,7 @@ class ModelLoader:
             return merged
         cfg = interpolate(loaded.root, environ, self.problems)
         cfg = self._drop_version(cfg)
-        cfg = apply_include(cfg, working_dir, environ, (*chain, str(path)), self.load,
+        cfg = apply_include(cfg, working_dir, environ, (*chain, str(path.absolute())), self.load,
                             self.problems, self.inputs)
         merged = drop_paths(merged, loaded.resets, ())
         extender = Extender(lambda base: self._extends_base(base, environ), self.problems)
