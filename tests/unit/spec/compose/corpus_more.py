@@ -174,6 +174,14 @@ volumes: !reset {}
 """}, compose=("compose.yaml", "o.yaml")),
 ]
 
+CASES.append(Case("local-bind-volume-device", {"compose.yaml": """
+services:
+  web: {image: x, volumes: ["data:/data", "other:/other"]}
+volumes:
+  data: {driver: local, driver_opts: {type: none, o: bind, device: ./data}}
+  other: {driver_opts: {o: bind, device: ./kept}}
+"""}))
+
 # Templates checked one by one against Compose's own substitution (labels are strings).
 _TEMPLATES = ["${A:-}", "${N:+}", "$A$B", "${A}${B}", "$_x", "$9", "${N:-$B}", "${N:-$$}",
               "${N:-}}", "${N:-{}}", "$${N:-x}", "${N:-a b c}", "${N-${M-${Q-d}}}", "{$A}",
