@@ -150,7 +150,7 @@ class Deploys:
             self.mirror.keep(commit.id)
         except GitError as err:  # the mirror may be gone (tests), the deploy stands
             self.loop.event("sync-keep-failed", d.stack, error=str(err), level="warning")
-        self.loop.event("sync-deployed", d.stack, **commit.to_json(), images=images,
+        self.loop.event("sync-deployed", d.stack, **commit.event_fields(), images=images,
                         restored=d.restoring)
 
     def _give_up(self, d: StackDeploy, result: str, why: str) -> bool:
@@ -172,7 +172,7 @@ class Deploys:
         d.failing = {**commit.to_json(), "result": result, "reason": why}
         self.history.record(d.stack, {**commit.to_json(), "applied_at": time.time(),
                                       "result": result, "reason": why, "file": d.file})
-        self.loop.event("sync-commit-failed", d.stack, **commit.to_json(), result=result,
+        self.loop.event("sync-commit-failed", d.stack, **commit.event_fields(), result=result,
                         reason=why, kept=d.commit or None, level="error")
 
     # -- going back --
