@@ -20,7 +20,7 @@ from reconciler.loop.control import Loop
 from reconciler.loop.gates import GateFile, StackDeploy, resume, settled
 from reconciler.loop.gitrepo import Commit, GitError, GitMirror
 from reconciler.loop.history import History, observed_pins, pin_stack
-from reconciler.loop.stacks import StackEntry, content_digest
+from reconciler.loop.stacks import StackEntry, content_digest, same_content, with_commit
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import SpecError
 from reconciler.model.observed import Observed, ObservedContainer
@@ -72,7 +72,7 @@ class Deploys:
             name = change.stack or Path(change.path).stem
             entry = self.loop.stacks.entries.get(change.path)
             if change.kind == "loaded" and entry is not None and \
-                    before.get(change.path) == entry.stack:
+                    same_content(before.get(change.path), entry.stack):
                 continue  # the same stack: nothing to deploy or record
             self.loop.report([change])
             if change.kind == "loaded":
@@ -208,7 +208,7 @@ class Deploys:
             self.loop.event("sync-rollback-failed", d.stack, commit=commit, error=str(err),
                             level="error")
             return False
-        pinned = pin_stack(stacks[0], target.get("images") or {})
+        pinned = with_commit(pin_stack(stacks[0], target.get("images") or {}), commit)
         entry = self._entry(d.stack, file)
         entry.stack, entry.problems, entry.deleted = pinned, [], False
         entry.revision = content_digest(self._real(commit, file))
@@ -245,7 +245,9 @@ class Deploys:
             except (SpecError, OSError, KeyError, TypeError):
                 continue
             entry = self._entry(stack, hold["file"])
-            entry.stack, entry.held = pin_stack(stacks[0], hold.get("images") or {}), hold["held"]
+            entry.stack = with_commit(pin_stack(stacks[0], hold.get("images") or {}),
+                                      str(hold["commit"]))
+            entry.held = hold["held"]
             entry.revision = content_digest(self._real(hold["commit"], hold["file"]))
             self.holds[stack] = hold
 

@@ -81,7 +81,7 @@ class GitSync:
         return self.tree / self.config.path
 
     def stack_set(self) -> StackSet:
-        return StackSet([self.source()])
+        return StackSet([self.source()], commit=lambda: self.head.id if self.head else "")
 
     # -- Feeder --
 

@@ -181,7 +181,7 @@ def test_post_receive_sync_hook_wakes_a_running_sync(ci: NativeCI) -> None:
                  .get("commit") == first, 30, "the pushed commit in force")
         assert time.monotonic() - began < 30
         web = ci.web()
-        assert web["state"] == "running" and alive(web["pid"])
+        assert web["state"] == "running" and alive(web["pid"]) and web["commit"] == first
 
         second = ci.commit(ci.stack("2"), "v2")
         push = ci.host.sh(f"git push -q {bare} main", ci.repo, **hook_env)
