@@ -152,6 +152,20 @@ class Registry:
         return self.root / "data/docker/registry/v2/blobs/sha256" / hexpart[:2] / hexpart / "data"
 
 
+def retag_with_env(registry: Registry, layout: Path, name: str, tag: str,
+                   moved: str = "1") -> str:
+    """Move `tag` to the same layers with a changed config (a new image digest): the
+    image's Env gets MOVED=`moved`."""
+    index = json.loads((layout / "index.json").read_bytes())
+    manifest = json.loads((layout / oci.blob_name(index["manifests"][0]["digest"])).read_bytes())
+    config = json.loads((layout / oci.blob_name(manifest["config"]["digest"])).read_bytes())
+    config["config"]["Env"] = [*config["config"].get("Env", []), f"MOVED={moved}"]
+    config_bytes = oci.canonical_json(config)
+    registry.push_blob(name, config_bytes)
+    manifest["config"] = oci.descriptor(oci.MEDIA_CONFIG, config_bytes)
+    return registry.push_manifest(name, tag, oci.canonical_json(manifest), oci.MEDIA_MANIFEST)
+
+
 def started_registry(user: str = "", password: str = "") -> Registry:
     require_registry(*([HTPASSWD_BIN] if user else []))
     registry = Registry(Path(tempfile.mkdtemp(prefix="reconcile-registry-")), user=user,

@@ -46,13 +46,15 @@ def _validate_report(ctx: Context) -> int:
     """`validate -o json|sarif`: every problem as data on stdout; exit 3 when invalid."""
     from reconciler import __version__
     from reconciler.spec.report import validation_json, validation_sarif
+    from reconciler.spec.stacks import risks_of_sound_files
 
     desired: Desired | None = None
     try:
         desired = load_stacks(ctx.args.paths, ctx.schema_cache)
         problems = list(desired.warnings())
-    except SpecError as err:
-        problems = list(err.problems)
+    except SpecError as err:  # + the warnings of the files that are fine on their own
+        problems = sorted({*err.problems, *risks_of_sound_files(ctx.args.paths,
+                                                                ctx.schema_cache)})
     if ctx.args.output == "sarif":
         ctx.out(validation_sarif(problems, Path.cwd(), __version__))
     else:

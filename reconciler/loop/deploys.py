@@ -13,14 +13,14 @@ A restored revision is gated too but never rolled back in turn (no ping-pong).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.loop.control import Loop
+from reconciler.loop.gates import GateFile, StackDeploy, resume, settled
 from reconciler.loop.gitrepo import Commit, GitError, GitMirror
 from reconciler.loop.history import History, observed_pins, pin_stack
-from reconciler.loop.stacks import StackEntry, content_digest
+from reconciler.loop.stacks import StackEntry, content_digest, same_content, with_commit
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import SpecError
 from reconciler.model.observed import Observed, ObservedContainer
@@ -28,22 +28,6 @@ from reconciler.spec.stacks import load_stacks
 from reconciler.support.atomic import read_json, write_json
 
 HOLDS = "sync/holds.json"
-
-
-@dataclass
-class StackDeploy:
-    stack: str
-    file: str = ""  # the stack file's name in the synced folder
-    commit: str = ""  # in force: the last commit of this stack applied ok
-    pending: Commit | None = None  # applied, not yet ready
-    deadline: float = 0.0
-    restoring: bool = False  # `pending` is a rollback target: never rolled back in turn
-    failing: dict[str, Any] | None = None  # the last commit that failed here
-
-    def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "file": self.file, "failing": self.failing,
-                "pending": ({**self.pending.to_json(), "deadline": self.deadline,
-                             "restoring": self.restoring} if self.pending else None)}
 
 
 def ready(spec: ContainerSpec, seen: ObservedContainer | None) -> bool:
@@ -67,6 +51,10 @@ class Deploys:
         for name in self.history.stacks:
             good = self.history.previous_good(name, "")
             self._get(name).commit = str(good["commit"]) if good else ""
+        self.gates = GateFile(loop.state_dir)
+        now = time.time()
+        for name, saved in self.gates.load().items():  # a restarted sync resumes its gates
+            resume(self._get(name), saved, settled(self.history.entries(name), saved), now)
 
     def _get(self, stack: str) -> StackDeploy:
         return self.stacks.setdefault(stack, StackDeploy(stack))
@@ -84,18 +72,18 @@ class Deploys:
             name = change.stack or Path(change.path).stem
             entry = self.loop.stacks.entries.get(change.path)
             if change.kind == "loaded" and entry is not None and \
-                    before.get(change.path) == entry.stack:
+                    same_content(before.get(change.path), entry.stack):
                 continue  # the same stack: nothing to deploy or record
             self.loop.report([change])
             if change.kind == "loaded":
-                d = self._get(name)
-                d.file, d.pending, d.restoring = Path(change.path).name, commit, False
-                d.deadline = now + self._deadline(name)
+                self._get(name).open(commit, Path(change.path).name, now,
+                                     self._deadline(name), restoring=False)
             elif change.kind == "invalid":
                 d = self._get(name)
                 d.file = Path(change.path).name
                 self._failed(d, commit, "failed", "; ".join(change.problems))
         self._save_holds()
+        self.gates.save(self.stacks)
 
     def _deadline(self, stack: str) -> float:
         own = [c.update_deadline for c in self._specs(stack) if c.update_deadline is not None]
@@ -116,21 +104,34 @@ class Deploys:
                 again |= self._give_up(d, "failed", "an action of its apply failed")
             elif self._ready(d.stack, observed):
                 self._succeeded(d, observed)
+        self.gates.save(self.stacks)
         return again
 
     def check_deadlines(self) -> set[str]:
         now, again = time.time(), False
         for d in list(self.stacks.values()):
-            if d.pending is not None and now >= d.deadline:
+            if d.pending is not None and now >= self._due(d):
                 if self._ready(d.stack, self.loop.observed):
                     self._succeeded(d, self.loop.observed)
                 else:
                     again |= self._give_up(d, "rolled-back", "its containers did not become "
-                                           f"ready within {self._deadline(d.stack):g}s")
+                                           f"ready within {d.deadline - d.opened_at:g}s")
+        self.gates.save(self.stacks)
         return {"rollback"} if again else set()
 
     def next_due(self) -> float:
-        return min((d.deadline for d in self.stacks.values() if d.pending), default=float("inf"))
+        return min((self._due(d) for d in self.stacks.values() if d.pending),
+                   default=float("inf"))
+
+    def _due(self, d: StackDeploy) -> float:
+        """The gate's deadline; for a gate resumed after a restart, not before the new
+        process's health checks have had one probe each (health is not known until then:
+        deciding earlier would roll back a revision that is in fact healthy)."""
+        if not d.resumed_at:
+            return d.deadline
+        probes = [c.healthcheck.interval + c.healthcheck.timeout
+                  for c in self._specs(d.stack) if c.healthcheck is not None]
+        return max(d.deadline, d.resumed_at + max(probes, default=0.0))
 
     def _ready(self, stack: str, observed: Observed) -> bool:
         seen = {c.name: c for c in observed.containers}
@@ -150,29 +151,34 @@ class Deploys:
             self.mirror.keep(commit.id)
         except GitError as err:  # the mirror may be gone (tests), the deploy stands
             self.loop.event("sync-keep-failed", d.stack, error=str(err), level="warning")
-        self.loop.event("sync-deployed", d.stack, **commit.to_json(), images=images,
+        self.loop.event("sync-deployed", d.stack, **commit.event_fields(), images=images,
                         restored=d.restoring)
 
     def _give_up(self, d: StackDeploy, result: str, why: str) -> bool:
         assert d.pending is not None
-        bad, restoring = d.pending, d.restoring
+        bad, restoring, file = d.pending, d.restoring, d.file
         d.pending = None
         if restoring:  # the rollback target itself is bad: report, do not go round
             self._failed(d, bad, "failed", f"the restored revision failed too: {why}")
             return False
-        self._failed(d, bad, result, why)
         target = self.history.find(d.stack, d.commit) if d.commit else None
+        # The rollback's gate is saved before the failure is recorded: a sync killed in
+        # between resumes the rollback (the history settles gates, gates.py).
+        again = target is not None and \
+            self.restore(d, target, f"commit {bad.id[:12]} {result}: {why}")
+        self._failed(d, bad, result, why, file)
         if target is None:
             self.loop.event("sync-no-rollback", d.stack, commit=bad.id, level="error",
                             reason="no earlier revision of this stack was applied ok")
-            return False
-        return self.restore(d, target, f"commit {bad.id[:12]} {result}: {why}")
+        return again
 
-    def _failed(self, d: StackDeploy, commit: Commit, result: str, why: str) -> None:
+    def _failed(self, d: StackDeploy, commit: Commit, result: str, why: str,
+                file: str = "") -> None:
         d.failing = {**commit.to_json(), "result": result, "reason": why}
         self.history.record(d.stack, {**commit.to_json(), "applied_at": time.time(),
-                                      "result": result, "reason": why, "file": d.file})
-        self.loop.event("sync-commit-failed", d.stack, **commit.to_json(), result=result,
+                                      "result": result, "reason": why,
+                                      "file": file or d.file})
+        self.loop.event("sync-commit-failed", d.stack, **commit.event_fields(), result=result,
                         reason=why, kept=d.commit or None, level="error")
 
     # -- going back --
@@ -188,8 +194,9 @@ class Deploys:
                             (f" matching {rev!r}" if rev else " before the current one"))
             return set()
         d.pending = None
-        return {"rollback"} if self.restore(d, target, "requested (reconcile rollback)") \
-            else set()
+        restored = self.restore(d, target, "requested (reconcile rollback)")
+        self.gates.save(self.stacks)
+        return {"rollback"} if restored else set()
 
     def restore(self, d: StackDeploy, target: dict[str, Any], why: str) -> bool:
         """Put `target` (a history entry) in force for its stack, pinned and held."""
@@ -201,7 +208,7 @@ class Deploys:
             self.loop.event("sync-rollback-failed", d.stack, commit=commit, error=str(err),
                             level="error")
             return False
-        pinned = pin_stack(stacks[0], target.get("images") or {})
+        pinned = with_commit(pin_stack(stacks[0], target.get("images") or {}), commit)
         entry = self._entry(d.stack, file)
         entry.stack, entry.problems, entry.deleted = pinned, [], False
         entry.revision = content_digest(self._real(commit, file))
@@ -209,9 +216,10 @@ class Deploys:
         self.holds[d.stack] = {"commit": commit, "file": file, "held": entry.held,
                                "images": target.get("images") or {}}
         self._save_holds()
-        d.file, d.restoring, d.deadline = file, True, time.time() + self._deadline(d.stack)
-        d.pending = Commit(commit, str(target.get("author", "")),
-                           str(target.get("subject", "")), float(target.get("time", 0)))
+        d.open(Commit(commit, str(target.get("author", "")), str(target.get("subject", "")),
+                      float(target.get("time", 0))),
+               file, time.time(), self._deadline(d.stack), restoring=True)
+        self.gates.save(self.stacks)
         self.loop.event("sync-rolled-back", d.stack, to=commit, images=self.holds[d.stack]
                         ["images"], reason=why, level="warning")
         return True
@@ -237,7 +245,9 @@ class Deploys:
             except (SpecError, OSError, KeyError, TypeError):
                 continue
             entry = self._entry(stack, hold["file"])
-            entry.stack, entry.held = pin_stack(stacks[0], hold.get("images") or {}), hold["held"]
+            entry.stack = with_commit(pin_stack(stacks[0], hold.get("images") or {}),
+                                      str(hold["commit"]))
+            entry.held = hold["held"]
             entry.revision = content_digest(self._real(hold["commit"], hold["file"]))
             self.holds[stack] = hold
 

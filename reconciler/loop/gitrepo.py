@@ -44,6 +44,11 @@ class Commit:
         return {"commit": self.id, "author": self.author, "subject": self.subject,
                 "time": self.time}
 
+    def event_fields(self) -> dict[str, Any]:
+        """For the journal, whose records' own `time` is when the event happened."""
+        return {"commit": self.id, "author": self.author, "subject": self.subject,
+                "commit_time": self.time}
+
 
 def _env(gnupghome: Path | None = None) -> dict[str, str]:
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")

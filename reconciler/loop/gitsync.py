@@ -81,7 +81,7 @@ class GitSync:
         return self.tree / self.config.path
 
     def stack_set(self) -> StackSet:
-        return StackSet([self.source()])
+        return StackSet([self.source()], commit=lambda: self.head.id if self.head else "")
 
     # -- Feeder --
 
@@ -165,7 +165,7 @@ class GitSync:
     def _take(self, fetched: Fetched) -> set[str]:
         assert self.loop is not None and self.deploys is not None
         if fetched.error:
-            commit = fetched.commit.to_json() if fetched.commit else {}
+            commit = fetched.commit.event_fields() if fetched.commit else {}
             if fetched.error != self.fetch_error:
                 self.loop.event("sync-fetch-failed", "", error=fetched.error, **commit,
                                 kept=self.head.id if self.head else None, level="error")
@@ -181,7 +181,7 @@ class GitSync:
             return set()
         self.head = fetched.commit
         self._switch(fetched.commit.id)
-        self.loop.event("sync-fetched", "", **fetched.commit.to_json())
+        self.loop.event("sync-fetched", "", **fetched.commit.event_fields())
         self.deploys.activate(fetched.commit)
         return {"sync"}
 

@@ -7,15 +7,16 @@ reported as orphans.
 
 An entry can be `held` (`reconcile sync` put an older revision in force by a rollback):
 reloads leave it alone until the watched file's content differs from what it was when the
-hold began.
+hold began. `reconcile sync` also names the commit its files come from (`commit`): its
+tree is an export, not a git work tree, so provenance could not find it there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.loop.watch import is_stack_file
@@ -67,10 +68,27 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+def with_commit(stack: DesiredStack, commit: str, force: bool = False) -> DesiredStack:
+    """The stack with `commit` as the provenance of containers that have none (`force`:
+    of all). The commit is out of the config hash: nothing is replaced for it."""
+    if not commit:
+        return stack
+    return replace(stack, containers=tuple(
+        replace(c, source_commit=commit if force else c.source_commit or commit)
+        for c in stack.containers))
+
+
+def same_content(a: DesiredStack | None, b: DesiredStack | None) -> bool:
+    """Equal but for provenance: a commit that changed nothing of a stack deploys nothing."""
+    return a is not None and b is not None and with_commit(a, "-", force=True) == \
+        with_commit(b, "-", force=True)
+
+
 class StackSet:
-    def __init__(self, sources: Iterable[Path]) -> None:
+    def __init__(self, sources: Iterable[Path], commit: Callable[[], str] | None = None) -> None:
         self.sources = [Path(s).absolute() for s in sources]
         self.entries: dict[str, StackEntry] = {}
+        self.commit = commit or (lambda: "")  # the commit the files are at, if known
 
     def files(self) -> list[str]:
         """The stack files that exist now: folders' *.yaml/*.yml and the named files."""
@@ -115,7 +133,7 @@ class StackSet:
             desired = load_stacks([path])
         except SpecError as err:
             return self._invalid(entry, seen, [str(p) for p in err.problems])
-        stack = desired.stacks[0]
+        stack = with_commit(desired.stacks[0], self.commit())
         clash = self._name_clash(path, stack.name)
         if clash:
             return self._invalid(entry, seen, [f"{path}: stack {stack.name!r} is already "

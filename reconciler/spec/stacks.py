@@ -3,6 +3,8 @@
     load_stacks(paths) -> Desired        raises SpecError with every problem found; risky
                                          settings ride on it as warnings (spec/risks.py)
     validate_paths(paths) -> [Problem]   the same checks, problems returned
+    risks_of_sound_files(paths) -> [Problem]   when the input is refused: the warnings of
+                                         the files that have no error of their own
 
 Nothing touches the host until the whole input is valid; bad input never raises anything
 but SpecError.
@@ -74,3 +76,14 @@ def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> D
     if problems:
         raise SpecError(problems)
     return Desired(tuple(stacks))
+
+
+def risks_of_sound_files(paths: Sequence[str | Path],
+                         cache_dir: Path | None = None) -> list[Problem]:
+    """The risk warnings of each file without an error of its own (it parsed and passed its
+    schema and semantic checks), for `validate -o json|sarif` on input that another file
+    makes invalid: a report then shows every warning to fix, not only the errors."""
+    loaded_files, problems = _check(paths, cache_dir)
+    broken = {p.file for p in problems if p.severity == "error"}
+    return sorted({w for f in loaded_files if str(f.path) not in broken
+                   for w in stack_risks(f)})

@@ -25,7 +25,7 @@ from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError
 from tests import image_factory as f
 from tests.integration.native_helpers import NativeHarness, require_host
-from tests.registry_helpers import Registry, started_registry, stop_registry
+from tests.registry_helpers import Registry, retag_with_env, started_registry, stop_registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.registry]
 REPO = Path(__file__).resolve().parents[2]
@@ -259,7 +259,7 @@ def test_apply_replaces_a_container_when_its_tag_moved(registry: Registry, tmp_p
 
     try:
         reconcile("apply", str(stack))
-        new = _retag_with_env(registry, layout, "t/moving-bb", "latest")
+        new = retag_with_env(registry, layout, "t/moving-bb", "latest")
         plan = reconcile("plan", str(stack))
         assert "pull bb" in plan and "0 to replace" in plan  # plan does not pull
         applied = reconcile("apply", str(stack))
@@ -268,14 +268,3 @@ def test_apply_replaces_a_container_when_its_tag_moved(registry: Registry, tmp_p
         reconcile("down", "movedtag")
         shutil.rmtree(state, ignore_errors=True)
 
-
-def _retag_with_env(registry: Registry, layout: Path, name: str, tag: str) -> str:
-    """Move `tag` to the same layers with a changed config (a new image digest)."""
-    index = json.loads((layout / "index.json").read_bytes())
-    manifest = json.loads((layout / oci.blob_name(index["manifests"][0]["digest"])).read_bytes())
-    config = json.loads((layout / oci.blob_name(manifest["config"]["digest"])).read_bytes())
-    config["config"]["Env"] = [*config["config"].get("Env", []), "MOVED=1"]
-    config_bytes = oci.canonical_json(config)
-    registry.push_blob(name, config_bytes)
-    manifest["config"] = oci.descriptor(oci.MEDIA_CONFIG, config_bytes)
-    return registry.push_manifest(name, tag, oci.canonical_json(manifest), oci.MEDIA_MANIFEST)

@@ -23,13 +23,14 @@ UNHEALTHY = """\
 """
 
 
-def start_sync(host: LoopHost, repo: Repo) -> None:
+def start_sync(host: LoopHost, repo: Repo, deadline: str = "4s") -> subprocess.Popen[str]:
     log = (host.root / f"loop-{len(host.procs)}.log").open("w")
     host.procs.append(subprocess.Popen(
         [*RECONCILE, "--state-dir", str(host.state), "--log-format", "json", "sync",
          "--repo", str(repo.path), "--path", "stacks", "--interval", "1s",
-         "--health-deadline", "4s", "--prune"],
+         "--health-deadline", deadline, "--prune"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True))
+    return host.procs[-1]
 
 
 def in_force(host: LoopHost, stack: str) -> dict[str, Any]:

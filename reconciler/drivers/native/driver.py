@@ -128,6 +128,8 @@ class NativeDriver(NativeOperations):
         )
         records = {name: f.record for name, f in facts.items()}
         containers = network_hooks.annotate(self.network, containers, records)
+        containers = self.secretfs.annotate(  # after a reboot: secrets gone, to re-make
+            containers, {name: r.spec_data for name, r in records.items()})
         return Observed(
             containers=containers,
             images=self.images.identities(),

@@ -33,6 +33,14 @@ FILES = {
                             "    depends_on: [nope]\n",
         "stacks/bad.yaml": "version: 1\ncontainers: [\n",
     },
+    "mixed": {  # an invalid file beside a risky valid one: both are reported
+        "stacks/shop.yaml": f"version: 1\ncontainers:\n  web:\n    image: {IMG}\n"
+                            "    portz: [\"8080:80\"]\n",
+        "stacks/ops.yaml": f"version: 1\ncontainers:\n  exporter:\n    image: {IMG}\n"
+                           "    volumes: [\"/etc:/host/etc:ro\"]\n    cap_add: [SYS_ADMIN]\n",
+        "stacks/web.yaml": f"version: 1\ncontainers:\n  api:\n    image: {IMG}\n"
+                           "    cap_add: [SYS_ADMIN]\n    depends_on: [nope]\n",
+    },
     "risky": {
         "stacks/ops.yaml": f"version: 1\ncontainers:\n  exporter:\n    image: {IMG}\n"
                            "    volumes: [\"/etc:/host/etc:ro\"]\n    cap_add: [SYS_ADMIN]\n",
@@ -41,7 +49,7 @@ FILES = {
         "stacks/shop.yaml": f"version: 1\ncontainers:\n  web:\n    image: {IMG}\n",
     },
 }
-EXIT = {"invalid": 3, "risky": 0, "valid": 0}
+EXIT = {"invalid": 3, "mixed": 3, "risky": 0, "valid": 0}
 
 
 def _validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

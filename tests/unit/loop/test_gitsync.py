@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
+from reconciler.model.labels import SOURCE_COMMIT
 from tests.gitrepos import Repo, SyncHost, running, stack_yaml, wait
 
 
@@ -27,6 +28,8 @@ def test_a_commit_adding_a_stack_converges(repo: Repo, tmp_path: Path) -> None:
         host.fetch()
         wait(lambda: running(host, "shop-web") and host.stack("shop").get("commit") == added)
         assert host.env("shop-web") == {"VERSION": "1"}
+        # provenance: the synced tree is no git work tree, the commit comes from sync
+        assert host.driver.containers["shop-web"].labels[SOURCE_COMMIT] == added
         [entry] = host.history("shop")
         assert entry["commit"] == added and entry["result"] == "ok"
         assert entry["author"] == "Test Author <author@example.invalid>"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
+from reconciler.model.labels import SOURCE_COMMIT
 from tests.fakes import digest_of
 from tests.gitrepos import Repo, SyncHost, running, stack_yaml, wait
 
@@ -86,6 +87,7 @@ def test_rollback_to_a_named_revision_restores_its_image_digests(
         host.fetch()
         wait(lambda: host.stack("shop").get("commit") == second)
         assert host.driver.containers["shop-web"].image_digest == moved
+        assert host.driver.containers["shop-web"].labels[SOURCE_COMMIT] == second
         assert host.history("shop")[-1]["images"] == {TAG: moved}
 
         done: list[int] = []
@@ -97,6 +99,7 @@ def test_rollback_to_a_named_revision_restores_its_image_digests(
         assert f"rolled back shop to {first[:12]}" in capsys.readouterr().out
         seen = host.driver.containers["shop-web"]
         assert seen.image_digest == old  # pinned: the moved tag is not what runs
+        assert seen.labels[SOURCE_COMMIT] == first  # made from the revision put back
         assert seen.recorded_spec and seen.recorded_spec["image"] == f"{TAG}@{old}"
         assert host.env("shop-web") == {"VERSION": "1"}
         assert host.driver.images[TAG] == moved

@@ -8,9 +8,11 @@ to `/dev/shm/reconcile-<instance>/<name>/bundle`. The clear env is kept there to
 (`secrets/<n>`), bind-mounted read-only at its target. The record on disk (`spec.json`)
 keeps names, targets and hashes only. Nothing clear is written under the state dir.
 
-After a reboot the tmpfs is empty: starting such a container again fails with a message
-saying so, and the next apply with the key re-creates it (its config hash is unchanged, so
-`reconcile down` + `apply`, or any change, does it).
+After a reboot the tmpfs is empty and such a container could not start again: observe
+reports it with the lost fields marked (`env_file`, `secrets.<target>.content` become
+LOST) and its config hash changed accordingly, so the planner replaces it with a
+field-level reason, and the apply (which has the key) re-creates it. Starting it by hand
+meanwhile fails saying so.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from reconciler.drivers.native.container.state import ContainerPaths
 from reconciler.model.desired import ContainerSpec, Mount
 from reconciler.model.errors import DriverError
+from reconciler.model.observed import ObservedContainer
 from reconciler.support.trees import remove_tree
 
 SHM = Path("/dev/shm")
+LOST = "(gone from the tmpfs: host rebooted?)"
 
 
 def _is_tmpfs(path: Path) -> bool:
@@ -86,6 +92,33 @@ class SecretFS:
         spec = replace(recorded, secret_env=tuple(
             (k, str(values.get(k, ""))) for k, _ in recorded.secret_env))
         return self.with_mounts(spec)
+
+    def annotate(self, containers: tuple[ObservedContainer, ...],
+                 specs: Mapping[str, Mapping[str, Any]]) -> tuple[ObservedContainer, ...]:
+        """Mark the containers whose decrypted secrets are gone from the tmpfs (`specs`:
+        each container's recorded spec data): a start would fail, a replace re-makes them."""
+        return tuple(self._checked(c, specs.get(c.name) or {}) for c in containers)
+
+    def _checked(self, seen: ObservedContainer, spec: Mapping[str, Any]) -> ObservedContainer:
+        env, files = spec.get("secret_env") or (), spec.get("secret_files") or ()
+        if not env and not files:
+            return seen
+        folder = self.folder(seen.name)
+        fields = dict(seen.recorded_spec or {})
+        lost = []
+        if env and not (folder / "env.json").is_file():
+            fields["env_file"] = LOST
+            lost.append("env_file")
+        secrets = {t: dict(v) for t, v in (fields.get("secrets") or {}).items()}
+        for n, secret in enumerate(files):
+            target = secret.get("target") if isinstance(secret, dict) else None
+            if not (folder / "secrets" / str(n)).is_file() and target in secrets:
+                secrets[target]["content"] = LOST
+                lost.append(f"secrets.{target}")
+        if not lost:
+            return seen
+        return replace(seen, config_hash=f"{seen.config_hash}:lost:{','.join(lost)}",
+                       recorded_spec={**fields, **({"secrets": secrets} if secrets else {})})
 
     def remove(self, name: str) -> None:
         folder = self.folder(name)
