@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.loader import JsonPath, LoadedFile
+from reconciler.spec.loaded import JsonPath, LoadedFile
 
 if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be checked
     from jsonschema import Draft202012Validator
