@@ -47,10 +47,11 @@ def _check(
 
 
 def _check_file(path: Path, cache_dir: Path | None) -> tuple[Checked | None, list[Problem]]:
-    """One file: from the stack cache when its bytes are known valid (no YAML parse, no
-    schema check), else read in full. The semantic checks always run (they read the host
-    and the referenced files); a problem or a warning in a cached file is reported after
-    reading it in full, so that it carries its line and column."""
+    """One file, None when it could not be read or failed the schema: from the stack cache
+    when its bytes are known valid (no YAML parse, no schema check), else read in full.
+    The semantic checks always run (they read the host and the referenced files); a
+    problem or a warning in a cached file is reported after reading it in full, so that
+    it carries its line and column."""
     bare = LoadedFile(path)
     raw = read_raw(bare)
     if raw is None:
@@ -76,7 +77,7 @@ def _check_file(path: Path, cache_dir: Path | None) -> tuple[Checked | None, lis
     file_problems, ports = check_file(loaded)
     if cache_dir is not None and known is stack_cache.MISS and not file_problems:
         stack_cache.remember(cache_dir, key, loaded.data)
-    return ((loaded, ports) if not file_problems else None), file_problems
+    return (loaded, ports), file_problems  # with problems too: clashes are still looked for
 
 
 def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:

@@ -135,3 +135,19 @@ def test_a_damaged_entry_is_a_miss(tmp_path: Path, counted: dict[str, int]) -> N
         entry.write_text("{not json")
     assert _env(path, cache)["MODE"] == "prod"
     assert counted["parse"] == 2
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_file_with_a_problem_still_takes_part_in_the_clash_check(tmp_path: Path,
+                                                                    cached: bool) -> None:
+    path, cache = _write(tmp_path), tmp_path / "cache"
+    if cached:
+        load_stacks([path], cache)
+    (tmp_path / "web.env").unlink()
+    other = tmp_path / "other.yaml"
+    other.write_text("version: 1\nname: other\ncontainers:\n  api:\n"
+                     "    image: r.io/api:1\n    ports: [\"8080:80\"]\n")
+    with pytest.raises(SpecError) as raised:
+        load_stacks([tmp_path], cache if cached else None)
+    messages = " | ".join(p.message for p in raised.value.problems)
+    assert "web.env" in messages and "8080" in messages, messages
