@@ -61,6 +61,11 @@ def compose_v2() -> str | None:
 COMPOSE_V2 = compose_v2()
 
 
+def bytecode_env() -> dict[str, str]:
+    """The environment without PYTHONDONTWRITEBYTECODE (to compile a checkout once)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """A checked call whose output is dropped (unless asked for): timings exclude printing."""
     kwargs.setdefault("stdout", subprocess.DEVNULL)

@@ -13,7 +13,8 @@ TIMED = (("converge.cold", "Cold converge"), ("converge.noop", "No-op re-apply")
          ("teardown", "Teardown"))
 HEADLINE_PAIRS = (  # (metric, ours, peer)
     ("converge.cold", OURS, "runc-loop"), ("converge.cold", OURS, "docker-compose"),
-    ("converge.noop", OURS, "docker-compose"), ("teardown", OURS, "runc-loop"),
+    ("converge.noop", OURS, "docker-compose"), ("converge.noop", OURS, "compose-v2"),
+    ("teardown", OURS, "runc-loop"),
     ("teardown", OURS, "docker-compose"),
 )
 DOCKER_PAIRS = tuple(  # reconcile's docker driver vs both Composes, on the same engine

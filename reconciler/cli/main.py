@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from reconciler.cli.context import Context
 from reconciler.drivers.base import FullDriver
@@ -19,6 +19,40 @@ from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.support.logsetup import configure_logging, logger
 
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
+# the global options that take a value: what command_of() skips to find the command
+_VALUED = ("--driver", "--state-dir", "--log-format", "--insecure-registry",
+           "--registry-config", "--pull-timeout", "--age-key-file")
+
+
+class Subcommands:
+    """argparse's subparsers, building only the parser of the command asked for: building
+    all of them costs ~15 ms, a tenth of a no-op apply. `only` None: all (for --help and
+    for errors that list the commands)."""
+
+    def __init__(self, action: argparse._SubParsersAction[argparse.ArgumentParser],
+                 only: str | None) -> None:  # fmt: skip
+        self.action, self.only = action, only
+
+    def add(self, name: str, **kwargs: Any) -> argparse.ArgumentParser | None:
+        if self.only is not None and name != self.only:
+            return None
+        return self.action.add_parser(name, **kwargs)
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command word of `argv`, or None when it cannot be told (help asked for, no
+    command, or an option spelled so that its value might be taken for the command)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("-h", "--help"):
+            return None
+        if token.startswith("--") and "=" not in token:
+            if any(option.startswith(token) for option in _VALUED):
+                next(tokens, None)  # its value
+            continue
+        if not token.startswith("-"):
+            return token
+    return None
 
 
 def _add_paths(p: argparse.ArgumentParser) -> None:
@@ -29,123 +63,125 @@ def _add_output(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     p.add_argument("-o", "--output", choices=choices, default="text")
 
 
-def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="check stack files")
-    _add_paths(p)
-    _add_output(p, ["text", "json", "sarif"])
-    p = sub.add_parser("plan", help="show what apply would do, and why")
-    _add_paths(p)
-    _add_output(p, ["text", "json", "markdown"])
-    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes pend")
-    p.add_argument("--prune", action="store_true", help="plan removal of orphans")
-    p.add_argument("--out", type=Path, metavar="FILE",
-                   help="also save the plan, with fingerprints of the host and the stacks, "
-                   "for apply --plan FILE")
-    p = sub.add_parser("apply", help="converge the host on the stacks")
-    p.add_argument("paths", nargs="*", metavar="FILE|DIR",
-                   help="stack files or folders (with --plan: default, the plan's own)")
-    p.add_argument("--plan", type=Path, metavar="FILE", dest="saved_plan",
-                   help="apply exactly this saved plan (plan --out), or refuse if it is stale")
-    _add_output(p, ["text", "json", "markdown"])
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
-    p.add_argument("--parallelism", type=int, default=4)
-    p.add_argument("--wait-timeout", default="120s",
-                   help="how long to wait for depends_on healthy/completed conditions")
-    p = sub.add_parser("down", help="remove everything a stack owns")
-    p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
-    p.add_argument("--volumes", action="store_true", help="remove named volumes too")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    _add_output(p, ["text", "json", "markdown"])
+def _spec_commands(sub: Subcommands) -> None:
+    if p := sub.add("validate", help="check stack files"):
+        _add_paths(p)
+        _add_output(p, ["text", "json", "sarif"])
+    if p := sub.add("plan", help="show what apply would do, and why"):
+        _add_paths(p)
+        _add_output(p, ["text", "json", "markdown"])
+        p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes pend")
+        p.add_argument("--prune", action="store_true", help="plan removal of orphans")
+        p.add_argument("--out", type=Path, metavar="FILE",
+                       help="also save the plan, with fingerprints of the host and the stacks, "
+                       "for apply --plan FILE")
+    if p := sub.add("apply", help="converge the host on the stacks"):
+        p.add_argument("paths", nargs="*", metavar="FILE|DIR",
+                       help="stack files or folders (with --plan: default, the plan's own)")
+        p.add_argument("--plan", type=Path, metavar="FILE", dest="saved_plan",
+                       help="apply exactly this saved plan (plan --out), or refuse if it is stale")
+        _add_output(p, ["text", "json", "markdown"])
+        p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+        p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
+        p.add_argument("--parallelism", type=int, default=4)
+        p.add_argument("--wait-timeout", default="120s",
+                       help="how long to wait for depends_on healthy/completed conditions")
+    if p := sub.add("down", help="remove everything a stack owns"):
+        p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
+        p.add_argument("--volumes", action="store_true", help="remove named volumes too")
+        p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+        _add_output(p, ["text", "json", "markdown"])
     _loop_commands(sub)
 
 
-def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="the control loop: keep the host equal to watched stacks")
-    p.add_argument("paths", nargs="*", metavar="FILE", help="stack files to watch")
-    p.add_argument("--watch", action="append", default=[], metavar="DIR",
-                   help="a folder of stack files (repeatable)")
-    p.add_argument("--resync", default="30s", help="full re-read and converge period")
-    p.add_argument("--prune", action="store_true",
-                   help="remove containers of deleted stack files (else: orphans)")
-    p.add_argument("--parallelism", type=int, default=4)
-    p = sub.add_parser("status", help="what the control loop manages and how it went")
-    _add_output(p, ["text", "json"])
+def _loop_commands(sub: Subcommands) -> None:
+    if p := sub.add("run", help="the control loop: keep the host equal to watched stacks"):
+        p.add_argument("paths", nargs="*", metavar="FILE", help="stack files to watch")
+        p.add_argument("--watch", action="append", default=[], metavar="DIR",
+                       help="a folder of stack files (repeatable)")
+        p.add_argument("--resync", default="30s", help="full re-read and converge period")
+        p.add_argument("--prune", action="store_true",
+                       help="remove containers of deleted stack files (else: orphans)")
+        p.add_argument("--parallelism", type=int, default=4)
+    if p := sub.add("status", help="what the control loop manages and how it went"):
+        _add_output(p, ["text", "json"])
     _sync_commands(sub)
 
 
-def _sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sync", help="the control loop on a git ref: pull, converge, roll back")
-    p.add_argument("--repo", required=True, metavar="URL|PATH", help="the git repository")
-    p.add_argument("--ref", default="main", help="branch, tag or full ref to follow")
-    p.add_argument("--path", default=".", help="the folder of stack files in the repository")
-    p.add_argument("--interval", default="30s", help="how often to fetch")
-    p.add_argument("--webhook", metavar="HOST:PORT",
-                   help="listen for signed push events here (default: no listener)")
-    p.add_argument("--webhook-secret-file", metavar="FILE", help="the webhook's HMAC secret")
-    p.add_argument("--verify-signatures", action="store_true",
-                   help="refuse commits not signed by a key in --keyring")
-    p.add_argument("--keyring", metavar="DIR", help="a GnuPG home with the allowed keys")
-    p.add_argument("--health-deadline", default="2m",
-                   help="how long a new revision may take to be ready before it is rolled "
-                   "back (a stack's update.deadline wins)")
-    p.add_argument("--resync", default="30s", help="full re-read and converge period")
-    p.add_argument("--prune", action="store_true",
-                   help="remove containers of stack files deleted from the repository")
-    p.add_argument("--parallelism", type=int, default=4)
-    p = sub.add_parser("history", help="the revisions `sync` applied to a stack")
-    p.add_argument("stack", metavar="STACK")
-    _add_output(p, ["text", "json"])
-    p = sub.add_parser("rollback", help="put an earlier revision of a stack back")
-    p.add_argument("stack", metavar="STACK")
-    p.add_argument("revision", nargs="?", metavar="REV",
-                   help="a commit (prefix) from `history` (default: the previous good one)")
-    p.add_argument("--timeout", default="60s", help="how long to wait for the running loop")
+def _sync_commands(sub: Subcommands) -> None:
+    if p := sub.add("sync", help="the control loop on a git ref: pull, converge, roll back"):
+        p.add_argument("--repo", required=True, metavar="URL|PATH", help="the git repository")
+        p.add_argument("--ref", default="main", help="branch, tag or full ref to follow")
+        p.add_argument("--path", default=".", help="the folder of stack files in the repository")
+        p.add_argument("--interval", default="30s", help="how often to fetch")
+        p.add_argument("--webhook", metavar="HOST:PORT",
+                       help="listen for signed push events here (default: no listener)")
+        p.add_argument("--webhook-secret-file", metavar="FILE", help="the webhook's HMAC secret")
+        p.add_argument("--verify-signatures", action="store_true",
+                       help="refuse commits not signed by a key in --keyring")
+        p.add_argument("--keyring", metavar="DIR", help="a GnuPG home with the allowed keys")
+        p.add_argument("--health-deadline", default="2m",
+                       help="how long a new revision may take to be ready before it is rolled "
+                       "back (a stack's update.deadline wins)")
+        p.add_argument("--resync", default="30s", help="full re-read and converge period")
+        p.add_argument("--prune", action="store_true",
+                       help="remove containers of stack files deleted from the repository")
+        p.add_argument("--parallelism", type=int, default=4)
+    if p := sub.add("history", help="the revisions `sync` applied to a stack"):
+        p.add_argument("stack", metavar="STACK")
+        _add_output(p, ["text", "json"])
+    if p := sub.add("rollback", help="put an earlier revision of a stack back"):
+        p.add_argument("stack", metavar="STACK")
+        p.add_argument("revision", nargs="?", metavar="REV",
+                       help="a commit (prefix) from `history` (default: the previous good one)")
+        p.add_argument("--timeout", default="60s", help="how long to wait for the running loop")
 
 
-def _ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ps", help="list containers")
-    p.add_argument("stacks", nargs="*", metavar="STACK")
-    _add_output(p, ["text", "json"])
-    p = sub.add_parser("inspect", help="everything known about a container")
-    p.add_argument("name", metavar="STACK/NAME")
-    p.add_argument("--show-secrets", action="store_true",
-                   help="print env values that look secret (masked by default)")
-    p = sub.add_parser("logs", help="a container's output")
-    p.add_argument("name", metavar="STACK/NAME")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("--tail", type=int)
-    p.add_argument("--since", help="a duration (10m) or a Unix time")
-    p = sub.add_parser("exec", help="run a command in a container")
-    p.add_argument("-i", "--interactive", action="store_true")
-    p.add_argument("-t", "--tty", action="store_true")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("-u", "--user")
-    p.add_argument("-w", "--workdir")
-    p.add_argument("name", metavar="STACK/NAME")
-    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND")
-    p = sub.add_parser("stats", help="cpu, memory and pids from the cgroup")
-    p.add_argument("names", nargs="*", metavar="STACK/NAME")
-    _add_output(p, ["text", "json"])
-    p = sub.add_parser("kill", help="send a signal")
-    p.add_argument("-s", "--signal", default="SIGKILL")
-    p.add_argument("name", metavar="STACK/NAME")
-    for verb in ("pause", "unpause", "stop", "start"):
-        p = sub.add_parser(verb, help=f"{verb} a container")
+def _ops_commands(sub: Subcommands) -> None:
+    if p := sub.add("ps", help="list containers"):
+        p.add_argument("stacks", nargs="*", metavar="STACK")
+        _add_output(p, ["text", "json"])
+    if p := sub.add("inspect", help="everything known about a container"):
         p.add_argument("name", metavar="STACK/NAME")
-    p = sub.add_parser("events", help="what happened to containers")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("--since", help="a duration (10m) or a Unix time")
-    _add_output(p, ["text", "json"])
-    p = sub.add_parser("images", help="manage the image store")
-    p.add_argument("verb", choices=["ls", "rm", "prune", "pull"])
-    p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
-    _add_output(p, ["text", "json"])
-    sub.add_parser("info", help="host facts and configuration")
-    sub.add_parser("version", help="print the version")
+        p.add_argument("--show-secrets", action="store_true",
+                       help="print env values that look secret (masked by default)")
+    if p := sub.add("logs", help="a container's output"):
+        p.add_argument("name", metavar="STACK/NAME")
+        p.add_argument("-f", "--follow", action="store_true")
+        p.add_argument("--tail", type=int)
+        p.add_argument("--since", help="a duration (10m) or a Unix time")
+    if p := sub.add("exec", help="run a command in a container"):
+        p.add_argument("-i", "--interactive", action="store_true")
+        p.add_argument("-t", "--tty", action="store_true")
+        p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+        p.add_argument("-u", "--user")
+        p.add_argument("-w", "--workdir")
+        p.add_argument("name", metavar="STACK/NAME")
+        p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    if p := sub.add("stats", help="cpu, memory and pids from the cgroup"):
+        p.add_argument("names", nargs="*", metavar="STACK/NAME")
+        _add_output(p, ["text", "json"])
+    if p := sub.add("kill", help="send a signal"):
+        p.add_argument("-s", "--signal", default="SIGKILL")
+        p.add_argument("name", metavar="STACK/NAME")
+    for verb in ("pause", "unpause", "stop", "start"):
+        if p := sub.add(verb, help=f"{verb} a container"):
+            p.add_argument("name", metavar="STACK/NAME")
+    if p := sub.add("events", help="what happened to containers"):
+        p.add_argument("-f", "--follow", action="store_true")
+        p.add_argument("--since", help="a duration (10m) or a Unix time")
+        _add_output(p, ["text", "json"])
+    if p := sub.add("images", help="manage the image store"):
+        p.add_argument("verb", choices=["ls", "rm", "prune", "pull"])
+        p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
+        _add_output(p, ["text", "json"])
+    sub.add("info", help="host facts and configuration")
+    sub.add("version", help="print the version")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` a command's name, the parser of that one command
+    (the same arguments parse the same way)."""
     parser = argparse.ArgumentParser(prog="reconcile", description=__doc__)
     parser.add_argument("--driver", choices=["native", "docker"],
                         default=os.environ.get("RECONCILE_DRIVER") or "native",
@@ -164,15 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--age-key-file", type=Path, metavar="FILE",
                         help="age identity for encrypted env and secret files "
                         "(default: the RECONCILE_AGE_KEY variable holding it)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = Subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+                      only)
     _spec_commands(sub)
     _ops_commands(sub)
+    if only is not None and only not in sub.action.choices:
+        return build_parser()  # not a command: the whole parser says so, listing them
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None) -> int:
     """Run one command. `driver` injects a driver (tests); otherwise --driver picks one."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_of(words)).parse_args(words)
     configure_logging(args.log_format, args.verbose)
     if args.age_key_file is not None:  # spec/secrets.py reads it at each load (the loop too)
         import os
@@ -199,6 +239,8 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
 
 
 def _report_bug(exc: Exception, verbose: bool) -> int:
+    import traceback  # only for a bug: it brings linecache and tokenize
+
     from reconciler import __version__
 
     if verbose:

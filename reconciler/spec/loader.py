@@ -9,8 +9,6 @@ strings (so `restart: no` means what it says) and `80:80` is not a base-60 numbe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,20 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.model.errors import Problem
+from reconciler.spec.loaded import (  # re-exported: the loader's callers import them here
+    MAX_FILE_BYTES,
+    JsonPath,
+    LoadedFile,
+    Location,
+    iter_stack_files,
+    read_raw,
+)
 
-MAX_FILE_BYTES = 1 << 20
+__all__ = ["MAX_FILE_BYTES", "JsonPath", "LoadedFile", "Location", "iter_stack_files",
+           "load_file"]
+
 MAX_NODES = 100_000
 MAX_DEPTH = 100
-
-JsonPath = tuple[str | int, ...]
-Location = tuple[int, int]
 
 STR_TAG = "tag:yaml.org,2002:str"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -84,33 +89,6 @@ if getattr(yaml, "__with_libyaml__", False):
         yaml_constructors = StackYamlLoader.yaml_constructors
 
     FastStackYamlLoader = _CStackYamlLoader
-
-
-@dataclass
-class LoadedFile:
-    """One stack file: its data (None if unreadable) and where each value came from."""
-
-    path: Path  # as given (used in messages)
-    data: Any = None
-    values: dict[JsonPath, Location] = field(default_factory=dict)
-    keys: dict[JsonPath, Location] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    # the application tags met (only those load_file was told to accept), by JSON path
-    tags: dict[JsonPath, str] = field(default_factory=dict)
-
-    def problem(self, where: JsonPath | None, message: str, *, at_key: bool = False) -> Problem:
-        line, col = self.locate(where, at_key=at_key)
-        return Problem(str(self.path), line, col, message)
-
-    def locate(self, where: JsonPath | None, *, at_key: bool = False) -> Location:
-        if where is None:
-            return (0, 0)
-        table = self.keys if at_key else self.values
-        path = where
-        while path not in table and path:
-            path = path[:-1]
-            table = self.values
-        return table.get(path, (1, 1))
 
 
 class _Refused(Exception):
@@ -198,25 +176,13 @@ def _mark(node: Node) -> Location:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _read_text(loaded: LoadedFile) -> str | None:
-    def fail(message: str) -> None:
-        loaded.problems.append(Problem(str(loaded.path), 0, 0, message))
-
-    try:
-        size = loaded.path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            fail(f"file is {size / MAX_FILE_BYTES:.1f} MiB; stack files are limited to 1 MiB")
-            return None
-        raw = loaded.path.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read file: {exc.strerror or exc}")
-        return None
+def _decode(loaded: LoadedFile, raw: bytes) -> str | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = "\0"
     if "\0" in text:
-        fail("not a UTF-8 text file")
+        loaded.problems.append(Problem(str(loaded.path), 0, 0, "not a UTF-8 text file"))
         return None
     return text.removeprefix("\ufeff")
 
@@ -247,13 +213,17 @@ def _compose(loaded: LoadedFile, text: str) -> tuple[Any, Node | None]:
 STACK_EXPECTED = "expected a mapping with `version` and `containers`"
 
 
-def load_file(path: Path, *, accepted_tags: frozenset[str] = frozenset(),
+def load_file(path: Path, raw: bytes | None = None, *,
+              accepted_tags: frozenset[str] = frozenset(),
               expected: str = STACK_EXPECTED) -> LoadedFile:
     """Read and construct one file; problems are collected on the result, never raised.
-    `accepted_tags` are application tags (Compose's `!reset`, `!override`) recorded in
-    `LoadedFile.tags` instead of refused; stack files accept none."""
+    `raw`: the file's bytes, already read (the stack cache keys them). `accepted_tags` are
+    application tags (Compose's `!reset`, `!override`) recorded in `LoadedFile.tags`
+    instead of refused; stack files accept none."""
     loaded = LoadedFile(path)
-    text = _read_text(loaded)
+    if raw is None:
+        raw = read_raw(loaded)
+    text = _decode(loaded, raw) if raw is not None else None
     if text is None:
         return loaded
     loader, node = _compose(loaded, text)
@@ -279,15 +249,3 @@ def load_file(path: Path, *, accepted_tags: frozenset[str] = frozenset(),
     finally:
         loader.dispose()
     return loaded
-
-
-def iter_stack_files(paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
-    """Expand directories into their *.yaml / *.yml files, sorted. Yields (path, problem)."""
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
-            yield from ((p, None) for p in found if p.is_file())
-        elif path.exists():
-            yield path, None
-        else:
-            yield path, "no such file or directory"

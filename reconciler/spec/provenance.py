@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # sha1 or sha256 object names
 
 
+def _in_a_work_tree(folder: Path) -> bool:
+    """False when no folder from `folder` up to / holds a `.git`: git (run without GIT_DIR)
+    then finds no repository either, and the program need not be started (a no-op apply
+    of stacks outside git pays no process for it)."""
+    here = folder.absolute()
+    for candidate in (here, *here.parents):
+        if os.path.lexists(os.path.join(candidate, ".git")):
+            return True
+    return False
+
+
 def git_commit(folder: Path) -> str:
+    if not _in_a_work_tree(folder):
+        return ""
+    import subprocess  # only where there is a repository to ask
+
     # GIT_DIR and friends of the caller's environment must not point elsewhere; git has
     # no business seeing the age key.
     env = {k: v for k, v in os.environ.items()

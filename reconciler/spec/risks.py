@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.model.errors import Problem
 from reconciler.spec import units
 from reconciler.spec.files import resolve_path
-from reconciler.spec.loader import JsonPath, LoadedFile
+from reconciler.spec.loaded import JsonPath, LoadedFile
 
 _KERNEL = ("/proc", "/sys", "/dev")
 _SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")

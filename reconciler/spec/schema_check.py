@@ -4,25 +4,32 @@ readable Problems ("unknown key `restrat` in container `web`; did you mean `rest
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.loader import JsonPath, LoadedFile
+from reconciler.spec.loaded import JsonPath, LoadedFile
 
 if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be checked
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-# Package data, so that an installed wheel finds it as well as a source checkout.
-SCHEMA = resources.files("reconciler").joinpath("schemas", "stack.schema.json")
+# Package data, next to this package in a checkout and in an installed wheel alike;
+# importlib.resources (and the zipfile it brings) only where it is not a plain file.
+_SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "stack.schema.json"
+
+
+def _schema_resource() -> Any:
+    if _SCHEMA_FILE.is_file():
+        return _SCHEMA_FILE
+    from importlib import resources
+
+    return resources.files("reconciler").joinpath("schemas", "stack.schema.json")
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -37,13 +44,14 @@ _TYPE_NAMES = {
 
 @cache
 def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(_schema_resource().read_text(encoding="utf-8"))
     return loaded
 
 
 @cache
-def _schema_bytes() -> bytes:
-    return SCHEMA.read_bytes()
+def schema_bytes() -> bytes:
+    data: bytes = _schema_resource().read_bytes()
+    return data
 
 
 @cache
@@ -81,6 +89,8 @@ def show(value: Any) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only once a problem is worded
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 
@@ -203,7 +213,7 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
 
 def _cache_key(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
-    digest = hashlib.sha256(_schema_bytes())
+    digest = hashlib.sha256(schema_bytes())
     digest.update(canonical.encode())
     return digest.hexdigest()
 

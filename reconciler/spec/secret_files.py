@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from reconciler.model.desired import SecretFile
 from reconciler.spec.files import resolve_path
-from reconciler.spec.loader import JsonPath
+from reconciler.spec.loaded import JsonPath
 from reconciler.spec.secrets import SecretError, decrypt_file, file_entry
 
 MAX_SECRET_BYTES = 1 << 20

@@ -14,7 +14,7 @@ from reconciler.model.errors import Problem
 from reconciler.model.reference import looks_like_reference, parse_reference
 from reconciler.spec import units
 from reconciler.spec.files import parse_env_file, resolve_path, stack_name
-from reconciler.spec.loader import JsonPath, LoadedFile
+from reconciler.spec.loaded import JsonPath, LoadedFile
 from reconciler.spec.schema_check import describe, did_you_mean
 from reconciler.spec.secret_files import check_secret_files
 from reconciler.spec.secrets import SecretError, file_entry, read_env_text

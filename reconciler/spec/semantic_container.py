@@ -11,7 +11,7 @@ from reconciler.model.desired import PortMapping
 from reconciler.model.errors import Problem, ReconcileError
 from reconciler.spec import units
 from reconciler.spec.files import resolve_path
-from reconciler.spec.loader import JsonPath, LoadedFile
+from reconciler.spec.loaded import JsonPath, LoadedFile
 from reconciler.spec.schema_check import did_you_mean
 from reconciler.support import rlimits
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.spec import hostfacts, units
 from reconciler.spec.files import env_name_problem
-from reconciler.spec.loader import JsonPath
+from reconciler.spec.loaded import JsonPath
 from reconciler.spec.schema_check import describe, show
 from reconciler.spec.semantic_container import ContainerChecker, ulimit_pair
 

@@ -18,36 +18,68 @@ from pathlib import Path
 
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import Problem, SpecError
-from reconciler.spec.loader import LoadedFile, iter_stack_files, load_file
+from reconciler.spec import stack_cache
+from reconciler.spec.loaded import LoadedFile, iter_stack_files, read_raw
 from reconciler.spec.normalize import normalize_stack
 from reconciler.spec.risks import stack_risks
-from reconciler.spec.schema_check import check_schema
 from reconciler.spec.semantic import check_across, check_file
 from reconciler.spec.semantic_container import PortUse
+
+Checked = tuple[LoadedFile, list[PortUse]]
 
 
 def _check(
     paths: Sequence[str | Path], cache_dir: Path | None = None
 ) -> tuple[list[LoadedFile], list[Problem]]:
     problems: list[Problem] = []
-    valid: list[tuple[LoadedFile, list[PortUse]]] = []
+    valid: list[Checked] = []
     for path, missing in iter_stack_files([Path(p) for p in paths]):
         if missing:
             problems.append(Problem(str(path), 0, 0, missing))
             continue
-        loaded = load_file(path)
-        problems.extend(loaded.problems)
-        if loaded.problems:
-            continue
-        schema_problems = check_schema(loaded, cache_dir)
-        problems.extend(schema_problems)
-        if schema_problems:
-            continue
-        file_problems, ports = check_file(loaded)
+        checked, file_problems = _check_file(path, cache_dir)
         problems.extend(file_problems)
-        valid.append((loaded, ports))
-    problems.extend(check_across(valid))
+        if checked is not None:
+            valid.append(checked)
+    across = check_across(valid)
+    if across and any(not loaded.located for loaded, _ in valid):
+        return _check(paths)  # a clash needs the line and column of both sides
+    problems.extend(across)
     return [loaded for loaded, _ in valid], sorted(set(problems))
+
+
+def _check_file(path: Path, cache_dir: Path | None) -> tuple[Checked | None, list[Problem]]:
+    """One file, None when it could not be read or failed the schema: from the stack cache
+    when its bytes are known valid (no YAML parse, no schema check), else read in full.
+    The semantic checks always run (they read the host and the referenced files); a
+    problem or a warning in a cached file is reported after reading it in full, so that
+    it carries its line and column."""
+    bare = LoadedFile(path)
+    raw = read_raw(bare)
+    if raw is None:
+        return None, bare.problems
+    key = stack_cache.file_key(raw) if cache_dir is not None else ""
+    known = stack_cache.lookup(cache_dir, key) if cache_dir is not None else stack_cache.MISS
+    if isinstance(known, dict):
+        cached = LoadedFile(path, data=known, located=False)
+        file_problems, ports = check_file(cached)
+        if not file_problems and not stack_risks(cached):
+            return (cached, ports), []
+    from reconciler.spec.loader import load_file  # PyYAML: only for a new or changed file
+
+    loaded = load_file(path, raw)
+    if loaded.problems:
+        return None, loaded.problems
+    if known is stack_cache.MISS:
+        from reconciler.spec.schema_check import check_schema
+
+        schema_problems = check_schema(loaded, cache_dir)  # by data: an edited comment
+        if schema_problems:
+            return None, schema_problems
+    file_problems, ports = check_file(loaded)
+    if cache_dir is not None and known is stack_cache.MISS and not file_problems:
+        stack_cache.remember(cache_dir, key, loaded.data)
+    return (loaded, ports), file_problems  # with problems too: clashes are still looked for
 
 
 def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
@@ -57,7 +89,7 @@ def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
 
 def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None) -> Desired:
     """Load, validate and normalize; raise SpecError carrying every problem. `cache_dir`
-    remembers data that passed the schema (see schema_check.check_schema)."""
+    remembers files that passed the checks, by their bytes (spec/stack_cache.py)."""
     loaded_files, problems = _check(paths, cache_dir)
     if problems:
         raise SpecError(problems)

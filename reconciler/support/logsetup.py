@@ -8,7 +8,6 @@ never pays for it.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any, Literal
 
@@ -22,6 +21,8 @@ def configure_logging(fmt: LogFormat = "console", verbose: bool = False) -> None
 
 
 def _configure() -> None:
+    import logging  # for its level numbers only, with structlog: on the first log call
+
     import structlog
 
     level = logging.DEBUG if _settings["verbose"] else logging.INFO

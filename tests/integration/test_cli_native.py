@@ -173,3 +173,19 @@ def test_kill_9_of_apply_at_random_points_then_apply_converges(cli: Cli) -> None
     runc = subprocess.run(["runc", "--root", str(cli.state / "runc"), "list", "-q"],
                           capture_output=True, text=True, check=True).stdout.split()
     assert sorted(runc) == sorted(rows)  # no duplicate or stray runtime containers
+
+
+def test_noop_reapply_on_real_containers_stays_lean(cli: Cli, tmp_path: Path) -> None:
+    """The import guard of tests/unit/cli/test_noop_imports.py on containers runc runs (on
+    a private network, so networking is observed too and may be imported)."""
+    from tests.unit.cli.test_noop_imports import PROBE, unwanted
+
+    cli.run("apply", str(cli.stack))
+    _wait_exited(cli, f"{cli.name}-job")
+    out = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), "--state-dir", str(cli.state),
+                           "apply", str(cli.stack)], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120, check=False)
+    assert done.returncode == 0 and "Nothing to do" in done.stdout, done.stderr
+    modules = json.loads(out.read_text())["modules"]
+    assert unwanted(modules, allowed=("reconciler.drivers.native.network", "pyroute2")) == []

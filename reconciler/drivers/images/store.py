@@ -30,6 +30,7 @@ from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.blobio import VerifiedCopy
 from reconciler.drivers.images.limits import Budget, UnpackLimits
+from reconciler.drivers.images.refs import REFS_FILE, read_identities
 from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
@@ -63,7 +64,7 @@ class ImageStore:
         self.layers = root / "layers"
         self.layer_meta = root / "layer-meta"
         self.tmp = root / "tmp"
-        self.refs_path = root / "refs.json"
+        self.refs_path = root / REFS_FILE
         for directory in (root, root / "blobs", self.blobs, self.layers, self.layer_meta, self.tmp):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Layers hold images' device nodes and setuid files: no other host user may reach them,
@@ -77,11 +78,7 @@ class ImageStore:
     # -- queries ------------------------------------------------------------------------
 
     def identities(self) -> dict[str, str]:
-        try:
-            refs = json.loads(self.refs_path.read_bytes())
-        except (OSError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in refs.items()} if isinstance(refs, dict) else {}
+        return read_identities(self.root)
 
     def get(self, identity: str) -> ImageRecord | None:
         digest = self.identities().get(identity)

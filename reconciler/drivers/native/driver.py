@@ -15,16 +15,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.images.defaults import with_image_defaults
-from reconciler.drivers.images.store import ImageRecord
-from reconciler.drivers.native import hostinfo
-from reconciler.drivers.native.container import rootfs
-from reconciler.drivers.native.container.cgroups import Cgroups, instance_id
+from reconciler.drivers.images.refs import read_identities
 from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
-from reconciler.drivers.native.container.runtime import Runc, RuncState
-from reconciler.drivers.native.container.secretfs import SecretFS, blanked
 from reconciler.drivers.native.container.state import (
     DIR_MODE,
     ContainerPaths,
@@ -37,13 +32,7 @@ from reconciler.drivers.native.container.state import (
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge
-from reconciler.drivers.native.library import ImageLibrary
-from reconciler.drivers.native.network import hooks as network_hooks
-from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.drivers.native.operations import NativeOperations
-from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.model import hashing
-from reconciler.model import labels as labelkeys
 from reconciler.model.desired import (
     STOP_GRACE_PERIOD,
     STOP_SIGNAL,
@@ -53,9 +42,19 @@ from reconciler.model.desired import (
 )
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.model.observed import Observed
-from reconciler.support import atomic
 from reconciler.support.pids import process_alive
-from reconciler.support.trees import remove_tree
+
+# A no-op apply only observes: what only making, changing or removing containers needs
+# (runc, cgroups, the image library, networking, bundles) is imported on first use, so
+# that observe stays a scan of the state dir (tests/unit/cli/test_noop_imports.py).
+if TYPE_CHECKING:
+    from reconciler.drivers.images.store import ImageRecord
+    from reconciler.drivers.native.container.cgroups import Cgroups
+    from reconciler.drivers.native.container.runtime import Runc, RuncState
+    from reconciler.drivers.native.container.secretfs import SecretFS
+    from reconciler.drivers.native.library import ImageLibrary
+    from reconciler.drivers.native.network.manager import NetworkManager
+    from reconciler.drivers.native.registry.options import RegistryOptions
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
@@ -79,21 +78,25 @@ class NativeDriver(NativeOperations):
         registry: RegistryOptions | None = None,
     ) -> None:
         self.layout = StateLayout(Path(state_dir))
-        self.images = ImageLibrary(self.layout.images, registry)
         self.volumes = VolumeStore(self.layout.volumes)
-        self.network = NetworkManager(self.layout.root, self.layout.containers)
         self.log_max_bytes = log_max_bytes
         self.log_max_files = log_max_files
+        self._registry = registry
         self._runtime_override = runtime
         self._runc: Runc | None = None
         self._cgroups: Cgroups | None = None
-        self.secretfs = SecretFS(instance_id(self.layout.root))
+        self._images: ImageLibrary | None = None
+        self._network: NetworkManager | None = None
+        self._secretfs: SecretFS | None = None
 
-    # -- host facts, looked up on first use so that constructing the driver is free --
+    # -- host facts and helpers, made on first use so that constructing the driver is free --
 
     @property
     def runc(self) -> Runc:
         if self._runc is None:
+            from reconciler.drivers.native import hostinfo
+            from reconciler.drivers.native.container.runtime import Runc
+
             override = self._runtime_override
             if override and os.path.isabs(override):
                 path = override
@@ -107,8 +110,36 @@ class NativeDriver(NativeOperations):
     @property
     def cgroups(self) -> Cgroups:
         if self._cgroups is None:
+            from reconciler.drivers.native.container.cgroups import Cgroups, instance_id
+
             self._cgroups = Cgroups(instance_id(self.layout.root))
         return self._cgroups
+
+    @property
+    def images(self) -> ImageLibrary:
+        """The store plus import, build and pull (making it creates the store's dirs)."""
+        if self._images is None:
+            from reconciler.drivers.native.library import ImageLibrary
+
+            self._images = ImageLibrary(self.layout.images, self._registry)
+        return self._images
+
+    @property
+    def network(self) -> NetworkManager:
+        if self._network is None:
+            from reconciler.drivers.native.network.manager import NetworkManager
+
+            self._network = NetworkManager(self.layout.root, self.layout.containers)
+        return self._network
+
+    @property
+    def secretfs(self) -> SecretFS:
+        if self._secretfs is None:
+            from reconciler.drivers.native.container.cgroups import instance_id
+            from reconciler.drivers.native.container.secretfs import SecretFS
+
+            self._secretfs = SecretFS(instance_id(self.layout.root))
+        return self._secretfs
 
     # -- observe --
 
@@ -127,12 +158,17 @@ class NativeDriver(NativeOperations):
             to_observed(name, f, states.get(name), name in states) for name, f in facts.items()
         )
         records = {name: f.record for name, f in facts.items()}
-        containers = network_hooks.annotate(self.network, containers, records)
-        containers = self.secretfs.annotate(  # after a reboot: secrets gone, to re-make
-            containers, {name: r.spec_data for name, r in records.items()})
+        if any(r.network == "private" for r in records.values()):  # else no netlink at all
+            from reconciler.drivers.native.network import hooks as network_hooks
+
+            containers = network_hooks.annotate(self.network, containers, records)
+        if any(r.spec_data.get("secret_env") or r.spec_data.get("secret_files")
+               for r in records.values()):  # after a reboot: secrets gone, to re-make
+            containers = self.secretfs.annotate(
+                containers, {name: r.spec_data for name, r in records.items()})
         return Observed(
             containers=containers,
-            images=self.images.identities(),
+            images=read_identities(self.layout.images),  # refs.json; the store unopened
             volumes=self.volumes.names(),
         )
 
@@ -171,16 +207,22 @@ class NativeDriver(NativeOperations):
 
     @edge("create")
     def create(self, spec: ContainerSpec) -> None:
-        image = self._image_for(spec)
-        original, spec = spec, with_image_defaults(spec, image.config or {})
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
         # only observes does not pay for importing it.
+        from reconciler.drivers.images.defaults import with_image_defaults
         from reconciler.drivers.native.container.prepare import (
             ImageView,
             init_binary,
             prepare,
             resolve_mounts,
         )
+        from reconciler.drivers.native.container.secretfs import blanked
+        from reconciler.drivers.native.network import hooks as network_hooks
+        from reconciler.model import hashing
+        from reconciler.model import labels as labelkeys
+
+        image = self._image_for(spec)
+        original, spec = spec, with_image_defaults(spec, image.config or {})
 
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
         init_binary(spec)  # so does a missing tini (`init: true`)
@@ -259,6 +301,8 @@ class NativeDriver(NativeOperations):
                 return
             if state is None or state.status == "stopped":
                 self._recreate(name, paths, state)
+        from reconciler.support import atomic
+
         self.runc.start(name)
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
@@ -279,8 +323,10 @@ class NativeDriver(NativeOperations):
             stale.unlink(missing_ok=True)
         spec = self.secretfs.restore(name, record.spec)
         image = self._image_for(spec)
-        netns, hosts = network_hooks.attach(self.network, spec)  # repairs drift too
         from reconciler.drivers.native.container.prepare import ImageView, prepare
+        from reconciler.drivers.native.network import hooks as network_hooks
+
+        netns, hosts = network_hooks.attach(self.network, spec)  # repairs drift too
 
         view = ImageView(image.config, image.layers)
         prepare(paths, spec, view, self.volumes, netns, hosts,
@@ -345,6 +391,8 @@ class NativeDriver(NativeOperations):
     def _cleanup(self, name: str) -> None:
         """Remove every trace of `name`, whatever stage it reached: runc state, monitor,
         overlay mount, cgroups, the container dir. Safe to repeat."""
+        from reconciler.drivers.native.container import rootfs
+
         paths = self.layout.container(name)
         with contextlib.suppress(NotFound):
             self.runc.delete(name)
@@ -368,6 +416,8 @@ class NativeDriver(NativeOperations):
         cut short (kill -9) leaves a folder observe still sees (dead) and down finishes,
         never a folder without a record that nothing owns any more. Errors leave through
         the edge, naming the path."""
+        from reconciler.support.trees import remove_tree
+
         if not paths.root.is_dir():
             return
         last = {paths.record.name, paths.removing.name}

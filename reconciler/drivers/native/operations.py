@@ -8,9 +8,8 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers import probes
 from reconciler.drivers.base import (
     ContainerStats,
     DriverEvent,
@@ -20,33 +19,37 @@ from reconciler.drivers.base import (
     Progress,
     Subscription,
 )
-from reconciler.drivers.native import hostinfo
-from reconciler.drivers.native.container.cgroups import Cgroups, sample_stats
-from reconciler.drivers.native.container.logs import read_logs
-from reconciler.drivers.native.container.runtime import Runc, RuncState
 from reconciler.drivers.native.container.state import (
     ContainerPaths,
     StateLayout,
     load_record,
     read_json,
 )
-from reconciler.drivers.native.deaths import DeathWatch
 from reconciler.drivers.native.edge import edge, guarded
-from reconciler.drivers.native.library import ImageLibrary
-from reconciler.drivers.native.network.hostfacts import host_changes
-from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.model.desired import Healthcheck, ImageSource
 from reconciler.model.errors import DriverError, NotFound, ReconcileError
 from reconciler.model.observed import ObservedContainer
-from reconciler.model.reference import normalize_reference
-from reconciler.support import rlimits
 from reconciler.support.pids import process_alive
+
+# Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
+# facts) are imported by that command: a no-op apply, which only observes, pays for none.
+if TYPE_CHECKING:
+    from reconciler.drivers.native.container.cgroups import Cgroups
+    from reconciler.drivers.native.container.runtime import Runc, RuncState
+    from reconciler.drivers.native.library import ImageLibrary
+    from reconciler.drivers.native.network.manager import NetworkManager
 
 
 class NativeOperations:
     layout: StateLayout
-    images: ImageLibrary
-    network: NetworkManager
+
+    @property
+    def images(self) -> ImageLibrary:
+        raise NotImplementedError  # NativeDriver's
+
+    @property
+    def network(self) -> NetworkManager:
+        raise NotImplementedError  # NativeDriver's
 
     @property
     def runc(self) -> Runc:
@@ -71,10 +74,14 @@ class NativeOperations:
             except (OSError, subprocess.TimeoutExpired):
                 return False
             return done.returncode == 0
+        from reconciler.drivers import probes
+
         return probes.netns_probe(container.pid, check)
 
     @edge("event stream")
     def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
+        from reconciler.drivers.native.deaths import DeathWatch
+
         return DeathWatch(self.layout.containers, on_event).start()
 
     # -- operators' commands --
@@ -91,6 +98,8 @@ class NativeOperations:
 
     @edge("pull", image=True)
     def pull_image(self, ref: str, progress: Progress | None = None) -> str:
+        from reconciler.model.reference import normalize_reference
+
         try:
             normal = normalize_reference(ref)
         except ValueError as exc:
@@ -110,6 +119,10 @@ class NativeOperations:
 
     @edge("host facts")
     def host_facts(self) -> dict[str, Any]:
+        from reconciler.drivers.native import hostinfo
+        from reconciler.drivers.native.network.hostfacts import host_changes
+        from reconciler.support import rlimits
+
         facts: dict[str, Any] = {}
         try:
             mode = hostinfo.cgroup_mode()
@@ -144,6 +157,8 @@ class NativeOperations:
     def logs(
         self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
     ) -> Iterator[LogLine]:
+        from reconciler.drivers.native.container.logs import read_logs
+
         paths = self._existing(name)
         # Follow until the monitor is gone: it drains the pipes after recording the exit.
         lines = read_logs(paths.log_file, tail, since, follow, lambda: self._monitor_alive(paths))
@@ -180,6 +195,8 @@ class NativeOperations:
 
     @edge("stats")
     def stats(self, name: str) -> ContainerStats:
+        from reconciler.drivers.native.container.cgroups import sample_stats
+
         self._existing(name)
         return sample_stats(self.cgroups, name)
 

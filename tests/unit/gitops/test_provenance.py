@@ -63,3 +63,16 @@ def test_no_commit_outside_git(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_a_repository_without_commits_has_no_commit(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     assert git_commit(tmp_path) == ""
+
+
+def test_no_git_process_where_no_folder_holds_a_git_dir(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[object] = []
+    run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: started.append(a) or run(*a, **k))
+    folder = tmp_path / "stacks" / "deep"
+    folder.mkdir(parents=True)
+    assert git_commit(folder) == "" and started == []  # nothing up to / is a repository
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
+    assert git_commit(folder) == git(tmp_path, "rev-parse", "HEAD") and started  # git asked

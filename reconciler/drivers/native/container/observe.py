@@ -17,6 +17,7 @@ removal cut short (a killed `down` or replace) is finished and re-made, never le
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from typing import Any
 
 from reconciler.drivers.native.container.runtime import RuncState
 from reconciler.drivers.native.container.state import (
+    EXIT_FILE,
+    PID_FILE,
+    RECORD_FILE,
+    STARTED_FILE,
     ContainerPaths,
     RecordHead,
     read_json,
@@ -42,7 +47,8 @@ _LIVE: dict[str, State] = {
 
 def container_names(containers_dir: Path) -> list[str]:
     try:
-        return sorted(p.name for p in containers_dir.iterdir() if p.is_dir())
+        with os.scandir(containers_dir) as entries:  # the entry types come with the listing
+            return sorted(e.name for e in entries if e.is_dir())
     except FileNotFoundError:
         return []
 
@@ -76,7 +82,11 @@ def read_facts(
 ) -> Facts | None:
     """None when the dir is not ours (no ownership labels) or not of `stacks`. Reads the
     record head, never the decoded spec: observe must stay fast."""
-    record = read_record(paths)
+    try:  # one listing says which records exist: no open() of a missing one
+        present = frozenset(os.listdir(paths.root))
+    except OSError:
+        return None
+    record = read_record(paths) if RECORD_FILE in present else None
     if record is None:
         return None
     labels = record.labels
@@ -84,14 +94,15 @@ def read_facts(
         return None
     if stacks is not None and labels[labelkeys.STACK] not in stacks:
         return None
-    exit_info = _dict(read_json(paths.exit))
-    started_info = _dict(read_json(paths.started))
+    # An exit recorded after the listing is read below (_exit_imminent), never missed.
+    exit_info = _dict(read_json(paths.exit)) if EXIT_FILE in present else {}
+    started_info = _dict(read_json(paths.started)) if STARTED_FILE in present else {}
     state: State | None = None
     pid = None
-    if not exit_info:
+    if not exit_info and PID_FILE in present:
         pid = _live_child_of_monitor(paths)
-        if pid is None:
-            exit_info = _exit_imminent(paths)
+    if not exit_info and pid is None:
+        exit_info = _exit_imminent(paths)
     if exit_info:
         state = "dead" if paths.removing.exists() else "exited"
     elif pid is not None and started_info.get("pid") != pid:
