@@ -30,10 +30,19 @@ def render(plan: Plan, output: str, color: bool) -> str:
     return render_text(plan, color=color)
 
 
+def _paths(ctx: Context) -> list[str]:
+    """The stack inputs: positional paths, or `-f` Compose files; at least one."""
+    paths: list[str] = ctx.args.paths
+    if not paths and not getattr(ctx.args, "compose_files", None):
+        raise ReconcileError(f"{ctx.args.command} needs stack files, Compose files (-f) "
+                             "or folders")
+    return paths
+
+
 def cmd_validate(ctx: Context) -> int:
     if ctx.args.output != "text":
         return _validate_report(ctx)
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     for warning in desired.warnings():  # on stderr, like errors; the exit code stays 0
         print(warning, file=sys.stderr)
     names = ", ".join(s.name for s in desired.stacks) or "no stacks"
@@ -49,7 +58,7 @@ def _validate_report(ctx: Context) -> int:
 
     desired: Desired | None = None
     try:
-        desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+        desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
         problems = list(desired.warnings())
     except SpecError as err:
         problems = list(err.problems)
@@ -70,7 +79,7 @@ def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> Pl
 
 def cmd_plan(ctx: Context) -> int:
     # every input is checked before the host is read
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.out is not None:
         from reconciler.cli.saved import plan_and_save
@@ -111,9 +120,10 @@ def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
 def cmd_apply(ctx: Context) -> int:
     if ctx.args.saved_plan is not None:
         return _apply_saved(ctx)
-    if not ctx.args.paths:
-        raise ReconcileError("apply needs stack files or folders, or --plan FILE")
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    if not ctx.args.paths and not ctx.args.compose_files:
+        raise ReconcileError("apply needs stack files, Compose files (-f) or folders, or "
+                             "--plan FILE")
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
@@ -210,10 +220,17 @@ def cmd_down(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
+    import os
+
     from reconciler.loop.control import Loop
     from reconciler.spec.units import parse_duration
 
     sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths]]
+    # The loop reads each file anew: the Compose options go the way Compose's own do.
+    if ctx.args.project_name:
+        os.environ["COMPOSE_PROJECT_NAME"] = ctx.args.project_name
+    if ctx.args.profile:
+        os.environ["COMPOSE_PROFILES"] = ",".join(ctx.args.profile)
     if not sources:
         raise ReconcileError("run needs --watch DIR or stack files to watch")
     for source in sources:
@@ -236,6 +253,10 @@ def dispatch(ctx: Context) -> int:
         "run": cmd_run,
         "status": cmd_status,
     }
+    if ctx.args.command == "convert":
+        from reconciler.cli.convert import cmd_convert
+
+        handlers["convert"] = cmd_convert
     if ctx.args.command in ("sync", "history", "rollback"):
         from reconciler.cli import sync  # only then: git, the webhook server
 

@@ -36,9 +36,14 @@ def _load_project(files: list[Path], options: ComposeOptions) -> ComposeProject:
     try:
         from reconciler.spec.compose.load import load_compose  # type: ignore[import-not-found]
     except ImportError:  # part 1 of issue 15 not merged yet: one file, as written
-        return single_file_project(files[0], options)
-    project: ComposeProject = load_compose(files, options)
-    return project
+        project = single_file_project(files[0], options)
+        if len(files) > 1:
+            project.problems.append(Problem(str(files[1]), 0, 0, "merging several Compose "
+                                            "files needs the Compose loader, which this "
+                                            "build lacks; give one file"))
+        return project
+    loaded: ComposeProject = load_compose(files, options)
+    return loaded
 
 
 _PROJECT_NAME = re.compile(r"[^a-z0-9_-]")

@@ -73,11 +73,11 @@ def same(svc: Service, key: str, value: Any) -> None:
 
 
 def image(svc: Service, key: str, value: Any) -> None:
-    policy = svc.spec.get("pull_policy")
-    if policy is None or policy == "missing" or policy not in PULL_POLICIES:
+    pull = PULL_POLICIES.get(str(svc.spec.get("pull_policy") or "missing"), "missing")
+    if pull == "missing":
         svc.put("image", value, key)
         return
-    svc.out.put(("images", svc.name), {"ref": value, "pull": PULL_POLICIES[policy]},
+    svc.out.put(("images", svc.name), {"ref": value, "pull": pull},
                 svc.at(key))
     svc.out.trace(("images", svc.name, "pull"), svc.at("pull_policy"))
     svc.put("image", svc.name, key)

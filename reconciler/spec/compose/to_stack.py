@@ -55,7 +55,8 @@ def _volume(out: StackOut, name: str, spec: dict[str, Any]) -> None:
     out.put(at, {}, at)
     if spec.get("external"):
         out.error((*at, "external"), "an external volume cannot be expressed: reconcile "
-                  f"creates and owns its volumes (named <project>-{name})", at_key=True)
+                  f"creates and owns its volumes (this one: {out.project.name}-{name})",
+                  at_key=True)
     for option in sorted(set(spec) - {"external"}):
         out.unsupported((*at, option), why="reconcile's volumes are local folders")
 
@@ -78,7 +79,8 @@ def compose_loaded(project: ComposeProject, strict: bool = False) -> ComposeLoad
     loaded = ComposeLoadedFile(path, data=out.data, project=project, trail=out.trail)
     loaded.problems = [*project.problems, *out.errors]
     if strict:
-        loaded.problems += [replace(w, severity="error") for w in out.warnings]
+        loaded.problems += [replace(w, severity="error", message=f"{w.message} (--strict)")
+                            for w in out.warnings]
     else:
         loaded.warnings = list(out.warnings)
     return loaded
