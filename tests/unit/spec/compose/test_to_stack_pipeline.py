@@ -1,0 +1,171 @@
+"""A Compose file through the whole stack pipeline: names, located problems from the stack
+checks, warnings, --strict, `convert` and its round trip, detection of Compose files."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli.main import main
+from reconciler.drivers.docker.driver import _clash
+from reconciler.model.errors import SpecError
+from reconciler.spec.compose.entry import ComposeRequest
+from reconciler.spec.compose.project import ComposeOptions
+from reconciler.spec.stacks import load_stacks
+from tests.fakes import InMemoryDriver
+
+COMPOSE = """\
+name: shop
+services:
+  web:
+    image: registry.local:5000/acme/web:1
+    command: ["serve", "--port", "80"]
+    environment: {TZ: UTC}
+    ports: ["8080:80"]
+    volumes: ["data:/data", "./html:/html:ro"]
+    depends_on: {db: {condition: service_healthy}}
+    privileged: true
+  db:
+    image: registry.local:5000/acme/db:1
+    healthcheck: {test: [CMD, pg_isready], interval: 2s}
+    deploy: {replicas: 2}
+volumes:
+  data:
+"""
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "html").mkdir()
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], driver: InMemoryDriver, tmp_path: Path,
+         *argv: str) -> tuple[int, str, str]:
+    code = main(["--state-dir", str(tmp_path / "state"), *argv], driver=driver)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_names_agree_with_docker_compose(folder: Path) -> None:
+    stack = load_stacks([folder / "compose.yaml"]).stacks[0]
+    assert stack.name == "shop"
+    assert [c.name for c in stack.containers] == ["shop-db-1", "shop-db-2", "shop-web-1"]
+    assert [v.full_name for v in stack.volumes] == ["shop-data"]
+    assert stack.source == str(folder / "compose.yaml")
+    assert [(w.file, w.line, w.column) for w in stack.warnings] == [
+        (str(folder / "compose.yaml"), 10, 5)]
+
+
+def test_project_name_from_the_options_and_the_folder(folder: Path) -> None:
+    request = ComposeRequest(options=ComposeOptions(project_name="other", environ={}))
+    assert load_stacks([folder / "compose.yaml"], compose=request).stacks[0].name == "other"
+    (folder / "compose.yaml").write_text(COMPOSE.replace("name: shop\n", ""))
+    named = folder / "My_App"
+    named.mkdir()
+    (named / "compose.yaml").write_text(COMPOSE.replace("name: shop\n", ""))
+    (named / "html").mkdir()
+    request = ComposeRequest(options=ComposeOptions(environ={}))
+    with pytest.raises(SpecError) as raised:  # Compose allows `_`, a stack name does not
+        load_stacks([named / "compose.yaml"], compose=request)
+    assert "my_app" in str(raised.value)
+
+
+def test_stack_checks_name_the_compose_file_line_and_column(folder: Path) -> None:
+    path = folder / "compose.yaml"
+    path.write_text(COMPOSE.replace('ports: ["8080:80"]', 'ports: ["70000:80"]')
+                    .replace("interval: 2s", "interval: soon"))
+    with pytest.raises(SpecError) as raised:
+        load_stacks([path])
+    assert sorted((p.file, p.line, p.column) for p in raised.value.problems) == [
+        (str(path), 7, 13), (str(path), 13, 54)]
+
+
+def test_semantic_checks_run_on_compose_data(folder: Path) -> None:
+    path = folder / "compose.yaml"
+    path.write_text(COMPOSE.replace("depends_on: {db:", "depends_on: {nope:"))
+    with pytest.raises(SpecError) as raised:
+        load_stacks([path])
+    problem = raised.value.problems[0]
+    assert (problem.file, problem.line) == (str(path), 9)
+    assert "nope" in problem.message
+
+
+def test_any_yaml_with_services_is_compose(folder: Path) -> None:
+    other = folder / "app.yml"
+    other.write_text(COMPOSE)
+    assert load_stacks([other]).stacks[0].containers[0].name == "shop-db-1"
+
+
+def test_init_waits_for_the_stack_schema(folder: Path) -> None:
+    """`init: true` is emitted as the stack's `init`; a schema without it refuses it, at
+    the Compose line."""
+    path = folder / "compose.yaml"
+    path.write_text(COMPOSE.replace("    privileged: true\n", "    init: true\n"))
+    try:
+        stack = load_stacks([path]).stacks[0]
+    except SpecError as err:
+        assert [(p.line, p.column) for p in err.problems] == [(10, 5)]
+        assert "`init`" in err.problems[0].message
+    else:
+        assert all(getattr(c, "init", None) is True for c in stack.containers if c.key == "web")
+
+
+def test_warnings_are_printed_and_strict_makes_them_errors(
+        capsys: pytest.CaptureFixture[str], folder: Path) -> None:
+    driver = InMemoryDriver()
+    code, out, err = _run(capsys, driver, folder, "validate", str(folder / "compose.yaml"))
+    assert code == 0 and "valid: shop (3 container(s))" in out
+    assert "compose.yaml:10:5: warning: compose key `privileged` is not supported" in err
+    code, out, err = _run(capsys, driver, folder, "plan", "--strict", "-f",
+                          str(folder / "compose.yaml"))
+    assert code == 3
+    assert "compose.yaml:10:5: compose key `privileged` is not supported by reconcile" in err
+    assert driver.calls == []
+
+
+def test_convert_output_validates_and_plans_identically(
+        capsys: pytest.CaptureFixture[str], folder: Path) -> None:
+    driver = InMemoryDriver()
+    code, text, err = _run(capsys, driver, folder, "convert", str(folder / "compose.yaml"))
+    assert code == 0 and "`privileged`" in err
+    converted = folder / "stack.yaml"
+    converted.write_text(text)
+    code, out, _ = _run(capsys, driver, folder, "validate", str(converted))
+    assert (code, out) == (0, "valid: shop (3 container(s))\n")
+    plans = [_run(capsys, driver, folder, "plan", str(p))[1]
+             for p in (folder / "compose.yaml", converted)]
+    assert "create shop-db-1" in plans[0]
+    # the one difference: the Compose file's ignored key is warned (and is gone from stack.yaml)
+    warned = [line for line in plans[0].splitlines() if line.startswith("⚠")]
+    assert len(warned) == 1 and "compose.yaml:10:5" in warned[0]
+    assert plans[0].replace(warned[0] + "\n", "") == plans[1]
+    code, _, _ = _run(capsys, driver, folder, "apply", str(folder / "compose.yaml"))
+    assert code == 0 and len(driver.containers) == 3
+    for path in (folder / "compose.yaml", converted):  # same config hashes: nothing to do
+        code, out, _ = _run(capsys, driver, folder, "plan", "--detailed-exitcode", str(path))
+        assert code == 0, out
+
+
+def test_convert_refuses_invalid_compose_input(capsys: pytest.CaptureFixture[str],
+                                               folder: Path) -> None:
+    path = folder / "compose.yaml"
+    path.write_text(textwrap.dedent("""\
+        services:
+          web: {build: ., image: x}
+        """))
+    code, out, err = _run(capsys, InMemoryDriver(), folder, "convert", str(path))
+    assert code == 3 and out == ""
+    assert "compose.yaml:2:9: service `web`: `build`" in err
+
+
+def test_a_compose_container_in_the_way_names_the_way_over() -> None:
+    info = {"Id": "0123456789abcdef", "Config": {"Image": "nginx", "Labels": {
+        "com.docker.compose.project": "shop"}}}
+    message = str(_clash("shop-web-1", info))
+    assert "Compose project 'shop'" in message
+    assert "`docker compose -p shop down`, then `reconcile apply`" in message
+    assert "rename or remove it" in str(_clash("x", {"Config": {"Labels": {}}}))
