@@ -97,6 +97,8 @@ class LoadedFile:
     problems: list[Problem] = field(default_factory=list)
     # Allowed input worth a second look, found while reading (a Compose key ignored here).
     warnings: list[Problem] = field(default_factory=list)
+    # the application tags met (only those load_file was told to accept), by JSON path
+    tags: dict[JsonPath, str] = field(default_factory=dict)
 
     def problem(self, where: JsonPath | None, message: str, *, at_key: bool = False) -> Problem:
         return Problem(*self.site(where, at_key=at_key), message)
@@ -121,9 +123,11 @@ class _Refused(Exception):
 
 
 class _Constructor:
-    def __init__(self, loaded: LoadedFile, loader: yaml.SafeLoader) -> None:
+    def __init__(self, loaded: LoadedFile, loader: yaml.SafeLoader,
+                 accepted_tags: frozenset[str]) -> None:
         self.loaded = loaded
         self.loader = loader
+        self.accepted_tags = accepted_tags
         self.count = 0
 
     def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
@@ -136,6 +140,13 @@ class _Constructor:
         if depth > MAX_DEPTH:
             raise _Refused(f"document is nested deeper than {MAX_DEPTH} levels")
         self.loaded.values[path] = _mark(node)
+        if node.tag in self.accepted_tags:
+            self.loaded.tags[path] = node.tag
+            if isinstance(node, ScalarNode):  # read the value as if it were untagged
+                implicit = self.loader.resolve(  # type: ignore[no-untyped-call]
+                    ScalarNode, node.value, (True, False))
+                node = ScalarNode(implicit,
+                                  node.value, node.start_mark, node.end_mark, node.style)
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
@@ -238,8 +249,14 @@ def _compose(loaded: LoadedFile, text: str) -> tuple[Any, Node | None]:
     return loader, None
 
 
-def load_file(path: Path) -> LoadedFile:
-    """Read and construct one file; problems are collected on the result, never raised."""
+STACK_EXPECTED = "expected a mapping with `version` and `containers`"
+
+
+def load_file(path: Path, *, accepted_tags: frozenset[str] = frozenset(),
+              expected: str = STACK_EXPECTED) -> LoadedFile:
+    """Read and construct one file; problems are collected on the result, never raised.
+    `accepted_tags` are application tags (Compose's `!reset`, `!override`) recorded in
+    `LoadedFile.tags` instead of refused; stack files accept none."""
     loaded = LoadedFile(path)
     text = _read_text(loaded)
     if text is None:
@@ -253,11 +270,11 @@ def load_file(path: Path) -> LoadedFile:
                         str(path),
                         0,
                         0,
-                        "file is empty; expected a mapping with `version` and `containers`",
+                        f"file is empty; {expected}",
                     )
                 )
             return loaded
-        loaded.data = _Constructor(loaded, loader).build(node, ())
+        loaded.data = _Constructor(loaded, loader, accepted_tags).build(node, ())
     except _Refused as exc:
         loaded.data = None
         loaded.problems.append(Problem(str(path), 0, 0, str(exc)))

@@ -3,7 +3,11 @@
     load_compose(files, options) -> ComposeProject      (compose/load.py)
 
 `data` is what Compose itself would see after interpolation, `include`, `extends`, the
-merge of every `-f` file (with `!reset` / `!override`) and the `profiles` filter; `values`
+merge of every `-f` file (with `!reset` / `!override`) and the `profiles` filter, before
+Compose expands short forms: each value keeps the form its user wrote, except that the
+relative paths Compose resolves (build contexts, bind-mount sources, env_file, secret and
+config files) are absolute, a bare `environment` entry `FOO` becomes `FOO=value` when the
+variable is set, `x-` keys and `version` are gone and `name` is the project's name; `values`
 and `keys` say where each value and key came from (file, line, column) by its JSON path in
 `data`, so a later problem (an unsupported key, a bad port) points at the user's own line
 even when the value came from an included or extended file.
@@ -38,6 +42,8 @@ class ComposeOptions:
     env_files: tuple[Path, ...] = ()  # --env-file (default: .env in the project folder)
     profiles: tuple[str, ...] = ()  # --profile (COMPOSE_PROFILES joins them)
     environ: Mapping[str, str] | None = None  # None: os.environ
+    # services named on the command line: one in a profile is enabled by being named
+    services: tuple[str, ...] = ()
 
 
 @dataclass
@@ -49,6 +55,9 @@ class ComposeProject:
     values: dict[JsonPath, Origin] = field(default_factory=dict)
     keys: dict[JsonPath, Origin] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # errors: nothing may be applied
+    # the variables interpolation used (process environment over the env files), for
+    # what Compose resolves later from them (`environment: {FOO: null}`)
+    environment: dict[str, str] = field(default_factory=dict)
 
     def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
         """The nearest recorded origin of `where` (a parent's when the value has none)."""

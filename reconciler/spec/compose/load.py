@@ -1,0 +1,129 @@
+"""Load a Compose project: `load_compose(files, options) -> ComposeProject`.
+
+The variables come from the process environment over the `.env` file of the project folder
+(or the `--env-file` files, later ones winning); the files are merged (`model.py`); `x-`
+extension keys are dropped; services outside the selected profiles are left out; the
+project is named by Compose's rules (`discover.py`). Problems are collected on the result,
+never raised, each at its file, line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.model.errors import Problem
+from reconciler.spec.compose.discover import (
+    find_compose_files,
+    invalid_project_name,
+    normalize_project_name,
+)
+from reconciler.spec.compose.dotenv import read_env_file
+from reconciler.spec.compose.model import ModelLoader
+from reconciler.spec.compose.nodes import ComposeFailure, Node, at, flatten, problem_at
+from reconciler.spec.compose.profiles import select_profiles
+from reconciler.spec.compose.project import ComposeOptions, ComposeProject
+
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")
+RESOURCE_KINDS = ("services", "networks", "volumes", "secrets", "configs", "models")
+# Mappings whose keys are the user's own names (a label `x-y` is a real label).
+_USER_KEYED = frozenset({"environment", "labels", "annotations", "sysctls", "extra_hosts",
+                         "args", "driver_opts", "options", "depends_on", "networks",
+                         "additional_contexts", "ulimits", "external_links", "aliases"})
+
+
+def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProject:
+    environ = dict(os.environ if options.environ is None else options.environ)
+    problems: list[Problem] = []
+    paths = [Path(f).absolute() for f in files]
+    if not paths:
+        paths, warning = find_compose_files(Path.cwd(), environ)
+        if warning:
+            problems.append(Problem(".", 0, 0, warning, "warning"))
+    if not paths:
+        problems.append(Problem(".", 0, 0, "no Compose file found (compose.yaml, "
+                                "compose.yml, docker-compose.yml, docker-compose.yaml)"))
+        return ComposeProject("", (), Path.cwd().absolute(), problems=problems)
+    project = ComposeProject("", tuple(paths), paths[0].parent, problems=problems)
+    variables = project_environment(project.project_dir, options, environ, problems)
+    project.environment = variables
+    try:
+        root = ModelLoader(problems).load(paths, project.project_dir, variables)
+        root = _checked(drop_extensions(root), problems)
+        profiles = options.profiles or tuple(
+            p.strip() for p in variables.get("COMPOSE_PROFILES", "").split(",") if p.strip())
+        root = select_profiles(root, profiles, options.services, problems)
+    except ComposeFailure as failure:
+        problems.append(failure.problem)
+        return project
+    project.name = _project_name(project, root, options, variables)
+    root = at(root, {"name": Node(project.name, (root.get("name") or root).origin), **{
+        k: v for k, v in root.value.items() if k != "name"}})
+    project.data = flatten(root, (), project.values, project.keys)
+    return project
+
+
+def project_environment(project_dir: Path, options: ComposeOptions, environ: dict[str, str],
+                        problems: list[Problem]) -> dict[str, str]:
+    """The variables interpolation sees: the process environment over the env files."""
+    env_files = [Path(p) for p in options.env_files]
+    if not env_files and (project_dir / ".env").is_file():
+        env_files = [project_dir / ".env"]
+    from_files: dict[str, str] = {}
+    for path in env_files:
+        if not path.is_file():
+            problems.append(Problem(str(path), 0, 0, "env file not found"))
+            continue
+        problems.extend(read_env_file(path, environ, from_files))
+    return {**from_files, **environ}
+
+
+def _project_name(project: ComposeProject, root: Node, options: ComposeOptions,
+                  variables: dict[str, str]) -> str:
+    explicit = options.project_name or variables.get("COMPOSE_PROJECT_NAME")
+    if explicit:
+        invalid = invalid_project_name(explicit)
+        if invalid:
+            source = "-p" if options.project_name else "COMPOSE_PROJECT_NAME"
+            project.problems.append(Problem(source, 0, 0, invalid))
+        return explicit
+    written = root.get("name")
+    if written is not None and isinstance(written.value, str) and written.value:
+        name = normalize_project_name(written.value)
+        if name:
+            return name
+    name = normalize_project_name(project.project_dir.name)
+    if not name:
+        project.problems.append(problem_at(root.origin, "the project folder's name gives no "
+                                           "valid project name; set `name:` or use -p"))
+    return name
+
+
+def drop_extensions(node: Node, depth: int = 0, parent: str = "") -> Node:
+    """The tree without `x-` keys: at the top, in each resource and in its structure, but
+    not in mappings of the user's own names (labels, environment ...)."""
+    if isinstance(node.value, list):
+        return at(node, [drop_extensions(v, depth + 1, parent) for v in node.value])
+    named = depth == 1 and parent in RESOURCE_KINDS  # a table of resources by name
+    if not isinstance(node.value, dict) or (parent in _USER_KEYED and not named):
+        return node
+    return at(node, {k: drop_extensions(v, depth + 1, "" if named else k)
+                     for k, v in node.value.items() if named or not k.startswith("x-")})
+
+
+def _checked(root: Node, problems: list[Problem]) -> Node:
+    services = root.get("services")
+    if services is None:
+        return root
+    if not services.is_map:
+        raise ComposeFailure(problem_at(services.origin, "`services` must be a mapping of "
+                                        "service names to services"))
+    for name, service in services.value.items():
+        if not SERVICE_NAME.fullmatch(name):
+            problems.append(problem_at(service.key or service.origin, f"invalid service name "
+                                       f"{name!r}: use letters, digits, `.`, `_` and `-`"))
+        if not service.is_map:
+            problems.append(problem_at(service.origin, f"service `{name}` must be a mapping"))
+    return root

@@ -1,0 +1,102 @@
+"""Compose data as a tree of located nodes, so that every value keeps the place it was
+written at through interpolation, merge, `include` and `extends`.
+
+A `Node` holds a scalar, a `dict[str, Node]` or a `list[Node]`; `origin` is where the value
+was written and `key` where its mapping key was (None for list items and the root). Each
+stage builds new nodes or reuses the user's own; at the end `flatten` turns the tree into
+the plain data and the by-path origin tables of a `ComposeProject`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.model.errors import Problem
+from reconciler.spec.compose.project import JsonPath, Origin
+
+
+@dataclass(eq=False)
+class Node:
+    value: Any  # None | bool | int | float | str | dict[str, Node] | list[Node]
+    origin: Origin
+    key: Origin | None = None
+
+    @property
+    def is_map(self) -> bool:
+        return isinstance(self.value, dict)
+
+    @property
+    def is_list(self) -> bool:
+        return isinstance(self.value, list)
+
+    def get(self, name: str) -> Node | None:
+        return self.value.get(name) if isinstance(self.value, dict) else None
+
+
+class ComposeFailure(Exception):
+    """Stop loading: the input cannot be processed further (a cycle, a missing file)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def problem_at(origin: Origin, message: str, *, warning: bool = False) -> Problem:
+    return Problem(origin.file, origin.line, origin.column, message,
+                   "warning" if warning else "error")
+
+
+def at(node: Node, value: Any) -> Node:
+    """A new value written where `node` was (a converted form keeps the user's place)."""
+    return replace(node, value=value)
+
+
+def clone(node: Node) -> Node:
+    """A deep copy: merges rebuild mappings in place, and a base is shared by extenders."""
+    if isinstance(node.value, dict):
+        return replace(node, value={k: clone(v) for k, v in node.value.items()})
+    if isinstance(node.value, list):
+        return replace(node, value=[clone(v) for v in node.value])
+    return replace(node)
+
+
+def plain(node: Node | None) -> Any:
+    if node is None:
+        return None
+    if isinstance(node.value, dict):
+        return {k: plain(v) for k, v in node.value.items()}
+    if isinstance(node.value, list):
+        return [plain(v) for v in node.value]
+    return node.value
+
+
+def flatten(node: Node, path: JsonPath, values: dict[JsonPath, Origin],
+            keys: dict[JsonPath, Origin]) -> Any:
+    values[path] = node.origin
+    if node.key is not None and path:
+        keys[path] = node.key
+    if isinstance(node.value, dict):
+        return {k: flatten(v, (*path, k), values, keys) for k, v in node.value.items()}
+    if isinstance(node.value, list):
+        return [flatten(v, (*path, i), values, keys) for i, v in enumerate(node.value)]
+    return node.value
+
+
+def dotted(path: JsonPath) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def matches(path: JsonPath, pattern: tuple[str, ...]) -> bool:
+    """Compose's path patterns: `*` stands for any one mapping key or list index."""
+    return len(path) == len(pattern) and all(
+        want == "*" or want == got for got, want in zip(path, pattern, strict=True))
+
+
+def go_text(value: Any) -> str:
+    """A scalar written as Go's `%v` writes it (Compose turns `KEY: 1` into "KEY=1")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return "" if value is None else str(value)

@@ -1,0 +1,115 @@
+"""One entry per key in the sequences Compose keys (compose-go override/uncity.go).
+
+After each merge, a later entry with the same key replaces the earlier one in the earlier
+one's place: `environment`/`labels` by name, `volumes` and `devices` by target, `secrets`
+and `configs` by target (default `/run/secrets/<source>`, `/<source>`), `ports` by host
+address, published port, target and protocol, `env_file` by path. Compose compares ports
+and volumes in its long form; the short forms are read here into the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.spec.compose.nodes import Node, at, go_text, matches
+
+Indexer = Callable[[Any], str]
+
+
+def _key_value(value: Any) -> str:
+    return go_text(value).split("=", 1)[0]
+
+
+def volume_target(value: Any) -> str:
+    if isinstance(value, dict):
+        return go_text(_plain(value.get("target")))
+    parts = go_text(value).split(":")
+    return parts[0] if len(parts) == 1 else parts[1]
+
+
+def _device_target(value: Any) -> str:
+    if isinstance(value, dict):
+        return go_text(_plain(value.get("target")))
+    parts = go_text(value).split(":")
+    return parts[0] if len(parts) == 1 else parts[1]
+
+
+def _mount(default_dir: str) -> Indexer:
+    def index(value: Any) -> str:
+        if isinstance(value, dict):
+            target = _plain(value.get("target"))
+            if target is not None:
+                return go_text(target)
+            return f"{default_dir}/{go_text(_plain(value.get('source')))}"
+        return f"{default_dir}/{go_text(value)}"
+    return index
+
+
+def port_key(value: Any) -> str:
+    """`[host_ip:][published:]target[/protocol]` or its long form, as one comparable key."""
+    if isinstance(value, dict):
+        fields = {k: _plain(v) for k, v in value.items()}
+        return "|".join(go_text(fields.get(k)) or default for k, default in
+                        (("host_ip", "0.0.0.0"), ("published", ""), ("target", ""),
+                         ("protocol", "tcp")))
+    address, _, protocol = go_text(value).partition("/")
+    parts = address.split(":")
+    if address.startswith("["):  # [::1]:8080:80
+        closing = address.find("]")
+        parts = [address[1:closing], *address[closing + 2:].split(":")]
+    host_ip, published, target = ["0.0.0.0", "", *parts][-3:] if len(parts) < 3 else parts[:3]
+    return "|".join((host_ip or "0.0.0.0", published, target, protocol or "tcp"))
+
+
+def _env_file(value: Any) -> str:
+    if isinstance(value, dict):
+        return go_text(_plain(value.get("path")))
+    return go_text(value)
+
+
+def _plain(node: Any) -> Any:
+    return node.value if isinstance(node, Node) else node
+
+
+_KEYED = ("annotations", "build.args", "build.additional_contexts", "build.platform",
+          "build.tags", "build.labels", "cap_add", "cap_drop", "deploy.labels", "dns",
+          "dns_opt", "dns_search", "environment", "labels", "links", "networks.*.aliases",
+          "networks.*.link_local_ips", "profiles", "sysctls", "tmpfs")
+_SERVICE_INDEXERS: list[tuple[tuple[str, ...], Indexer]] = [
+    *((tuple(p.split(".")), _key_value) for p in _KEYED),
+    (("devices",), _device_target), (("configs",), _mount("")),
+    (("secrets",), _mount("/run/secrets")), (("env_file",), _env_file),
+    (("expose",), go_text), (("ports",), port_key), (("volumes",), volume_target),
+]
+_TOP_INDEXERS: list[tuple[tuple[str, ...], Indexer]] = [
+    (("networks", "*", "labels"), _key_value), (("networks", "*", "ipam", "options"), _key_value),
+]
+
+
+def _indexer(path: tuple[str | int, ...]) -> Indexer | None:
+    if len(path) >= 3 and path[0] == "services":
+        tail = path[2:]
+        return next((index for pattern, index in _SERVICE_INDEXERS
+                     if matches(tail, pattern)), None)
+    return next((index for pattern, index in _TOP_INDEXERS if matches(path, pattern)), None)
+
+
+def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
+    if isinstance(node.value, dict):
+        return at(node, {k: enforce_unique(v, (*path, k)) for k, v in node.value.items()})
+    if not isinstance(node.value, list):
+        return node
+    index = _indexer(path)
+    if index is None:
+        return node
+    kept: list[Node] = []
+    where: dict[str, int] = {}
+    for item in node.value:
+        key = index(item.value)
+        if key in where:
+            kept[where[key]] = item
+        else:
+            where[key] = len(kept)
+            kept.append(item)
+    return at(node, kept)
