@@ -7,6 +7,7 @@ relative to the project folder: save the output next to the first Compose file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ def convert(files: list[Path], request: ComposeRequest) -> tuple[str, list[Probl
     names = ", ".join(f.name for f in files)
     head = (f"# The stack equivalent to {names} (made by `reconcile convert`); relative paths "
             "start from\n# the project folder, so keep this file there.\n")
-    return head + yaml.dump(_plain(loaded.data), Dumper=_Dumper, sort_keys=False,
+    data = _relative(_plain(loaded.data), str(loaded.path.absolute().parent))
+    return head + yaml.dump(data, Dumper=_Dumper, sort_keys=False,
                             allow_unicode=True, width=100), loaded.warnings
 
 
@@ -42,6 +44,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _relative(data: dict[str, Any], folder: str) -> dict[str, Any]:
+    """The loader makes the paths Compose resolves absolute; those inside the project folder
+    go back to `./...`, so the stack file stays right in another checkout."""
+
+    def short(path: str) -> str:
+        inside = path.startswith(folder + os.sep)
+        return "./" + os.path.relpath(path, folder) if inside else path
+
+    for spec in (data.get("containers") or {}).values():
+        for mount in spec.get("volumes") or []:
+            if mount.get("type") == "bind":
+                mount["source"] = short(mount["source"])
+        for secret in spec.get("secrets") or []:
+            secret["source"] = short(secret["source"])
+        if "env_file" in spec:
+            spec["env_file"] = [{**f, "path": short(f["path"])} if isinstance(f, dict)
+                                else short(f) for f in spec["env_file"]]
+    return data
 
 
 class _Dumper(yaml.SafeDumper):

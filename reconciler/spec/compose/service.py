@@ -112,12 +112,14 @@ def argv(svc: Service, key: str, value: Any) -> None:
 
 
 def environment(svc: Service, key: str, value: Any) -> None:
-    """A variable without a value is Compose's "take it from the shell"; the loader resolves
-    those it can, so one still without a value is unset, as in Compose."""
+    """A variable without a value is Compose's "take it from the shell" (the variables the
+    loader saw); one that is not there is unset, as in Compose."""
     env: dict[str, Any] = {}
     sources: dict[str, JsonPath] = {}
     if isinstance(value, dict):
         for name, item in value.items():
+            if item is None:
+                item = svc.out.project.environment.get(name)
             if item is not None:
                 env[name], sources[name] = item, (key, name)
     else:

@@ -1,5 +1,5 @@
-"""A Compose project from one YAML text, as the mapping's input (the Compose loader of
-part 1 of issue 15 is not needed for one file taken as written)."""
+"""A Compose project from one YAML text through the Compose loader, as the mapping's
+input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from reconciler.spec.compose.entry import single_file_project
+from reconciler.spec.compose.load import load_compose
 from reconciler.spec.compose.located import StackOut
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
 from reconciler.spec.compose.to_stack import compose_to_stack
@@ -16,7 +16,7 @@ from reconciler.spec.compose.to_stack import compose_to_stack
 def project(tmp_path: Path, text: str, name: str = "compose.yaml") -> ComposeProject:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
-    return single_file_project(path, ComposeOptions(project_name="proj", environ={}))
+    return load_compose([path], ComposeOptions(project_name="proj", environ={}))
 
 
 def mapped(tmp_path: Path, text: str) -> StackOut:

@@ -81,12 +81,13 @@ def test_volume_forms(tmp_path: Path) -> None:
         """)
     assert messages(out) == ["15:60 warning compose key `volumes[5].volume.nocopy` is not "
                              "supported by reconcile; ignored"]
+    home = str(Path("~").expanduser())
     assert out.data["containers"]["web"]["volumes"] == [
-        {"type": "bind", "source": "./html", "target": "/srv", "read_only": True},
+        {"type": "bind", "source": f"{tmp_path}/html", "target": "/srv", "read_only": True},
         {"type": "volume", "source": "data", "target": "/data"},
         {"type": "volume", "source": "web-anon-1", "target": "/cache"},
-        {"type": "bind", "source": "~/x", "target": "/x"},
-        {"type": "bind", "source": "./conf", "target": "/conf", "read_only": True},
+        {"type": "bind", "source": f"{home}/x", "target": "/x"},
+        {"type": "bind", "source": f"{tmp_path}/conf", "target": "/conf", "read_only": True},
         {"type": "volume", "source": "data", "target": "/d2"},
         {"type": "tmpfs", "target": "/tmp", "size": "64m"},
         {"type": "volume", "source": "web-anon-2", "target": "/anon"},
@@ -137,13 +138,16 @@ def test_secrets_and_configs_from_files(tmp_path: Path) -> None:
     web = out.data["containers"]["web"]
     assert messages(out) == []
     assert web["secrets"] == [
-        {"source": "./token.txt", "target": "/run/secrets/token", "encrypted": "none"},
-        {"source": "./key.pem", "target": "/run/secrets/app.key", "encrypted": "none",
+        {"source": f"{tmp_path}/token.txt", "target": "/run/secrets/token",
+         "encrypted": "none"},
+        {"source": f"{tmp_path}/key.pem", "target": "/run/secrets/app.key", "encrypted": "none",
          "mode": 0o400},
     ]
     assert web["volumes"] == [
-        {"type": "bind", "source": "./app.conf", "target": "/conf", "read_only": True},
-        {"type": "bind", "source": "./app.conf", "target": "/etc/app.conf", "read_only": True},
+        {"type": "bind", "source": f"{tmp_path}/app.conf", "target": "/conf",
+         "read_only": True},
+        {"type": "bind", "source": f"{tmp_path}/app.conf", "target": "/etc/app.conf",
+         "read_only": True},
     ]
 
 

@@ -133,6 +133,7 @@ def test_convert_output_validates_and_plans_identically(
     code, text, err = _run(capsys, driver, folder, "convert", str(folder / "compose.yaml"))
     assert code == 0 and "`privileged`" in err
     converted = folder / "stack.yaml"
+    assert "source: ./html" in text  # paths inside the project stay relative
     converted.write_text(text)
     code, out, _ = _run(capsys, driver, folder, "validate", str(converted))
     assert (code, out) == (0, "valid: shop (3 container(s))\n")

@@ -104,10 +104,11 @@ def test_unbalanced_quote_in_command_is_an_error(tmp_path: Path) -> None:
 def test_env_file_forms(tmp_path: Path) -> None:
     (tmp_path / "a.env").write_text("A=1\n")
     got, out = service(tmp_path, IMAGE + "env_file: a.env")
-    assert got["env_file"] == ["a.env"]
+    assert got["env_file"] == [f"{tmp_path}/a.env"]
     got, out = service(tmp_path, IMAGE + "env_file:\n  - a.env\n  - path: gone.env\n"
                        "    required: false\n  - path: s.env.age\n")
-    assert got["env_file"] == ["a.env", {"path": "s.env.age", "encrypted": "none"}]
+    assert got["env_file"] == [f"{tmp_path}/a.env",
+                               {"path": f"{tmp_path}/s.env.age", "encrypted": "none"}]
     assert messages(out) == []
     _, out = service(tmp_path, IMAGE + "env_file: [{path: a.env, format: raw}]")
     assert messages(out) == ["4:30 warning compose key `env_file[0].format` is not supported "
