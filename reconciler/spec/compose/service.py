@@ -72,7 +72,15 @@ def same(svc: Service, key: str, value: Any) -> None:
     svc.put(SAME[key], value, key, deep=True)
 
 
+def tagged(ref: str) -> str:
+    """Compose's `busybox` is `busybox:latest`; a stack spells the tag out (a bare word
+    would be taken for a key of `images:`)."""
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last or "@" in last else f"{ref}:latest"
+
+
 def image(svc: Service, key: str, value: Any) -> None:
+    value = tagged(str(value)) if isinstance(value, str) and value else value
     pull = PULL_POLICIES.get(str(svc.spec.get("pull_policy") or "missing"), "missing")
     if pull == "missing":
         svc.put("image", value, key)

@@ -170,3 +170,34 @@ def test_a_compose_container_in_the_way_names_the_way_over() -> None:
     assert "Compose project 'shop'" in message
     assert "`docker compose -p shop down`, then `reconcile apply`" in message
     assert "rename or remove it" in str(_clash("x", {"Config": {"Labels": {}}}))
+
+
+def test_cli_merges_f_files_with_project_name_profile_and_env_file(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          web: {image: "busybox:${TAG}", command: [sleep, "1"]}
+          debug: {image: busybox, profiles: [debug]}
+        """))
+    (tmp_path / "override.yaml").write_text("services:\n  web: {command: [sleep, '2']}\n")
+    (tmp_path / "vars.env").write_text("TAG=1.36\n")
+    driver = InMemoryDriver()
+    base = ["-f", str(tmp_path / "compose.yaml"), "-f", str(tmp_path / "override.yaml"),
+            "-p", "demo", "--env-file", str(tmp_path / "vars.env")]
+    code, text, err = _run(capsys, driver, tmp_path, "convert", *base)
+    assert code == 0, err
+    assert "name: demo" in text and "image: busybox:1.36" in text
+    assert "- sleep\n    - '2'" in text and "debug" not in text
+    code, text, err = _run(capsys, driver, tmp_path, "plan", *base, "--profile", "debug")
+    assert code == 0, err
+    assert "create demo-debug-1" in text and "create demo-web-1" in text
+
+
+def test_the_loop_reads_a_compose_file_like_a_stack_file(folder: Path) -> None:
+    from reconciler.loop.stacks import StackSet
+
+    stacks = StackSet([folder])
+    changes = stacks.reload()
+    assert [(c.kind, c.stack) for c in changes] == [("loaded", "shop")]
+    assert [c.name for c in stacks.desired().containers()] == [
+        "shop-db-1", "shop-db-2", "shop-web-1"]

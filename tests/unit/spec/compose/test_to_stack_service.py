@@ -12,7 +12,7 @@ from tests.unit.spec.compose.helpers import mapped, messages, service
 IMAGE = "image: busybox\n"
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
-    ("image", "", {"image": "busybox"}),
+    ("image without a tag is :latest", "", {"image": "busybox:latest"}),
     ("command string is split like a shell", "command: sh -c 'echo hi; sleep 1'",
      {"command": ["sh", "-c", "echo hi; sleep 1"]}),
     ("command list", "command: [echo, hi]", {"command": ["echo", "hi"]}),
@@ -58,7 +58,13 @@ def test_service_key_maps_onto_its_stack_field(tmp_path: Path, body: str,
     got, out = service(tmp_path, IMAGE + body)
     assert messages(out) == []
     assert {k: got[k] for k in want} == want
-    assert got["image"] == "busybox"
+    assert got["image"] == "busybox:latest"
+
+
+def test_image_references_keep_their_tag_or_digest(tmp_path: Path) -> None:
+    for ref in ("busybox:1.36", "127.0.0.1:5000/a/b", "a/b@sha256:" + "0" * 64):
+        got, _ = service(tmp_path, f"image: '{ref}'\n")
+        assert got["image"] == (ref if ref != "127.0.0.1:5000/a/b" else ref + ":latest")
 
 
 def test_pull_policy_makes_an_image_entry(tmp_path: Path) -> None:
