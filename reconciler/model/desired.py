@@ -194,6 +194,9 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
+    # Docker's `--init`: a minimal init (tini) as PID 1 that forwards signals to the
+    # command and reaps the zombies it leaves (docs/spec.md).
+    init: bool = False
     stop_signal: str | None = None  # None: the image's StopSignal, else STOP_SIGNAL
     stop_grace_period: float = STOP_GRACE_PERIOD
     mac_address: str | None = None

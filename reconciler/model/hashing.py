@@ -15,6 +15,10 @@ because the reconciler applies them without replacing the container:
 - `secret_env`: the clear values of encrypted env files must never be hashed or recorded;
   `env_file` (the hash of their clear text) stands for them, so a changed secret replaces.
 
+Fields added after containers were first made (`ADDED_LATER`) enter only when they differ
+from their default, so upgrading reconcile replaces nothing; a plan still explains a toggle
+as `init false -> true`, since the diff fills in the default on the side that lacks it.
+
 The image enters as its *identity* (what the spec names); the image *digest* is compared
 separately by the planner, so that a moved tag shows up as `image_digest a -> b`.
 """
@@ -43,6 +47,9 @@ EXCLUDED_FROM_HASH = (
     "update_order",
     "update_deadline",
 )
+
+# Field -> default of the fields hashed only when set (see the module docstring).
+ADDED_LATER: Mapping[str, Any] = {"init": False}
 
 # Names Docker, Compose and Kubernetes users give secrets: *_PASSWORD, MYSQL_PWD, *_PASSWD,
 # *_SECRET, *_TOKEN, *_API_KEY, *_PRIVATE_KEY, TLS_CERT, *_CREDENTIALS, *_AUTH, SENTRY_DSN,
@@ -149,6 +156,7 @@ def hashed_fields(spec: ContainerSpec) -> dict[str, Any]:
         "network": spec.network,
         # Only when named, so containers made before `networks:` existed keep their hash.
         **({"subnet": spec.subnet} if spec.subnet else {}),
+        **({"init": True} if spec.init else {}),
         # Secret files by the hash of their clear content, never the content (nor `source`:
         # where the encrypted file lies does not change what the container reads).
         **({"secrets": {s.target: {"content": s.content_hash, "mode": s.mode}
@@ -179,9 +187,9 @@ def _masked(path: str, value: Any) -> Any:
 
 def diff_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     """Field-level changes, dotted paths, sorted; secrets masked (`mask_env`, `mask_text`).
-    A field absent on one side shows as None there."""
-    flat_old: dict[str, Any] = {}
-    flat_new: dict[str, Any] = {}
+    A field absent on one side shows as None there (an `ADDED_LATER` one as its default)."""
+    flat_old: dict[str, Any] = dict(ADDED_LATER)
+    flat_new: dict[str, Any] = dict(ADDED_LATER)
     _flatten(old, "", flat_old)
     _flatten(new, "", flat_new)
     changes = []

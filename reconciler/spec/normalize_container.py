@@ -84,6 +84,7 @@ def container_fields(key: str, spec: dict[str, Any], base_dir: Path) -> dict[str
         "cap_add": tuple(spec.get("cap_add") or ()),
         "cap_drop": tuple(spec.get("cap_drop") or ()),
         "security_opt": tuple(spec.get("security_opt") or ()),
+        "init": spec.get("init", False),
         "stop_signal": units.parse_signal(spec["stop_signal"]) if "stop_signal" in spec else None,
         "stop_grace_period": units.parse_duration(spec.get("stop_grace_period", STOP_GRACE_PERIOD)),
         "mac_address": spec.get("mac_address"),

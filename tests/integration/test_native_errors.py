@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -50,4 +51,20 @@ def test_restart_with_a_file_where_a_folder_should_be(native: NativeHarness) -> 
     assert message.startswith(f"{spec.name}: start failed: ") and str(etc) in message
     assert "secret" not in message
     native.driver.remove(spec.name)  # a half re-created container is still removable
+    assert native.leaks() == []
+
+
+def test_init_on_a_host_without_tini_names_binary_and_package_and_makes_nothing(
+        native: NativeHarness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    spec = native.spec("init", ["sleep", "60"], init=True)
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))  # checked before anything is made, runc too
+        with pytest.raises(DriverError) as caught:
+            native.driver.create(spec)
+    message = str(caught.value)
+    assert message.startswith(f"{spec.name}: init: true: no statically linked tini")
+    assert "tini-static" in message and "apt-get install tini" in message
+    assert not native.driver.layout.container(spec.name).root.exists()
+    assert native.observed(spec.name) is None
+    native.names.discard(spec.name)  # nothing to remove
     assert native.leaks() == []

@@ -251,6 +251,12 @@ CASES: list[BrokenStack] = [
         "6:15",
         "has 3 replicas and a fixed host port",
     ),
+    BrokenStack(  # YAML 1.1's `yes` is no boolean here, as in Compose
+        "init-not-a-boolean",
+        _stack(f"  web:\n    image: {IMG}\n    init: yes\n"),
+        "5:11",
+        'expected a boolean (true or false), got string "yes"',
+    ),
     BrokenStack(
         "bad-restart-string",
         _stack(f"  web:\n    image: {IMG}\n    restart: sometimes\n"),

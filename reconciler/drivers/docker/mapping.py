@@ -108,6 +108,7 @@ def host_config_args(spec: ContainerSpec) -> dict[str, Any]:
         "read_only": spec.read_only or None,
         "security_opt": list(spec.security_opt) or None,
         "dns": list(spec.dns) or None,
+        "init": spec.init or None,  # the engine's docker-init (tini), as `docker run --init`
         # The loop owns restarts (docs/docker.md): the engine never restarts on its own.
         "restart_policy": {"Name": "no"},
     }

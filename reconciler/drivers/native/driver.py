@@ -173,9 +173,15 @@ class NativeDriver(NativeOperations):
         original, spec = spec, with_image_defaults(spec, image.config or {})
         # prepare (bundle, seccomp, users) is needed only to make containers: a plan that
         # only observes does not pay for importing it.
-        from reconciler.drivers.native.container.prepare import ImageView, prepare, resolve_mounts
+        from reconciler.drivers.native.container.prepare import (
+            ImageView,
+            init_binary,
+            prepare,
+            resolve_mounts,
+        )
 
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
+        init_binary(spec)  # so does a missing tini (`init: true`)
         network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
         runc = self.runc  # RuntimeMissing before anything is made, too
         paths = self.layout.container(spec.name)

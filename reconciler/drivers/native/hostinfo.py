@@ -1,4 +1,5 @@
-"""Host facts the native driver depends on: the cgroup layout, the OCI runtime, rlimits.
+"""Host facts the native driver depends on: the cgroup layout, the OCI runtime, rlimits,
+the init binary of `init: true` containers.
 
 cgroup v2 hosts are served best by crun (fast, full v2 support) and fall back to runc.
 On v1 and hybrid hosts only runc applies resource limits (crun 1.8 refuses them there), so
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +21,11 @@ from reconciler.model.errors import ReconcileError, RuntimeMissing
 CgroupMode = Literal["v1", "hybrid", "v2"]
 RUNTIMES: tuple[str, ...] = ("crun", "runc")
 INSTALL_HINT = "install runc: apt-get install runc"
+# Debian's `tini` ships tini-static; docker.io's docker-init is a link to it.
+INIT_NAMES: tuple[str, ...] = ("tini-static", "docker-init")
+INIT_MISSING = ("no statically linked tini found (looked for tini-static and docker-init on "
+                "PATH); install it: apt-get install tini")
+PT_INTERP = 3  # an ELF program header naming the dynamic loader
 
 
 def cgroup_mode(root: str = "/sys/fs/cgroup") -> CgroupMode:
@@ -77,3 +84,35 @@ def _preferred(mode: CgroupMode, available: Mapping[str, str]) -> str:
     raise RuntimeMissing(f"no OCI runtime found (looked for {', '.join(RUNTIMES)}); {INSTALL_HINT}")
 
 
+def find_init(path: str | None = None) -> str | None:
+    """The real path of the host's statically linked tini, or None. A dynamically linked
+    one is passed over: it would not start inside an image without the host's libc."""
+    for name in INIT_NAMES:
+        found = shutil.which(name, path=path)
+        if found and is_static_elf(found):
+            return os.path.realpath(found)
+    return None
+
+
+def is_static_elf(path: str) -> bool:
+    """An ELF executable without a PT_INTERP program header (no dynamic loader needed)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] not in (1, 2):
+                return False
+            order = "<" if head[5] == 1 else ">"
+            if head[4] == 2:  # 64-bit: e_phoff at 32, e_phentsize and e_phnum at 54
+                (offset,) = struct.unpack_from(order + "Q", head, 32)
+                size, count = struct.unpack_from(order + "HH", head, 54)
+            else:  # 32-bit: e_phoff at 28, e_phentsize and e_phnum at 42
+                (offset,) = struct.unpack_from(order + "I", head, 28)
+                size, count = struct.unpack_from(order + "HH", head, 42)
+            f.seek(offset)
+            table = f.read(size * count)
+    except OSError:
+        return False
+    if size < 4 or len(table) < size * count:
+        return False
+    types = (struct.unpack_from(order + "I", table, i * size)[0] for i in range(count))
+    return PT_INTERP not in types

@@ -120,6 +120,11 @@ class NativeOperations:
         except ReconcileError as err:
             facts["runtime_error"] = str(err)
         facts["nofile_hard_limit"] = rlimits.host_hard_limit("nofile")
+        init = hostinfo.find_init()
+        if init:
+            facts["init"] = init
+        else:
+            facts["init_error"] = f"`init: true` containers cannot be made: {hostinfo.INIT_MISSING}"
         facts["host_changes"] = host_changes(Path(self.layout.root))
         return facts
 

@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.model.actions import FieldChange
 from reconciler.model.desired import ContainerSpec
-from reconciler.model.hashing import EXCLUDED_FROM_HASH, MASK, diff_fields, mask_env, mask_secrets
+from reconciler.model.hashing import (
+    EXCLUDED_FROM_HASH,
+    MASK,
+    diff_fields,
+    hashed_fields,
+    mask_env,
+    mask_secrets,
+)
 from reconciler.spec.stacks import load_stacks
 
 BASE = {
@@ -140,6 +148,7 @@ def test_change_of_excluded_field_keeps_the_hash(field: str, tmp_path: Path) -> 
         {"limits": "{memory: 64Mi}"},
         {"user": "'1000'"},
         {"read_only": "true"},
+        {"init": "true"},
         {"network": "host", "ports": "[]"},  # ports are refused with network: host
         {"labels": "{team: x}"},
     ],
@@ -147,6 +156,23 @@ def test_change_of_excluded_field_keeps_the_hash(field: str, tmp_path: Path) -> 
 )
 def test_change_of_included_field_changes_the_hash(extra: dict[str, str], tmp_path: Path) -> None:
     assert web(tmp_path).config_hash != web(tmp_path, extra).config_hash
+
+
+def test_init_false_keeps_the_hash_of_containers_made_before_init_existed(
+        tmp_path: Path) -> None:
+    """`init` is hashed only when true: an upgrade must not replace every container."""
+    default, explicit = web(tmp_path / "a"), web(tmp_path / "b", {"init": "false"})
+    assert "init" not in hashed_fields(default)
+    assert default.config_hash == explicit.config_hash
+    assert hashed_fields(web(tmp_path / "c", {"init": "true"}))["init"] is True
+
+
+def test_a_toggled_init_is_explained_as_false_to_true_and_back(tmp_path: Path) -> None:
+    recorded_before = hashed_fields(web(tmp_path / "a"))  # a record without the field
+    with_init = hashed_fields(web(tmp_path / "b", {"init": "true"}))
+    assert diff_fields(recorded_before, with_init) == (FieldChange("init", False, True),)
+    assert diff_fields(with_init, recorded_before) == (FieldChange("init", True, False),)
+    assert diff_fields(recorded_before, recorded_before) == ()
 
 
 def test_editing_a_bind_mounted_file_changes_the_hash(tmp_path: Path) -> None:

@@ -77,6 +77,14 @@ CASES: list[tuple[str, Mutation, str]] = [
         + REPLACE_ONE,
     ),
     (
+        "turning init on replaces the container, naming the field",
+        change("db", init=True),
+        "~ replace shop-db  (init false → true)\n"
+        "    [replace:shop-db]\n"
+        + unchanged("cache", "job", "web")
+        + REPLACE_ONE,
+    ),
+    (
         "an edited bind-mounted file replaces the container",
         nginx_conf_edited,
         f"~ replace shop-web  (mounts./etc/nginx.conf.content {NGINX_CONF})\n"

@@ -245,3 +245,9 @@ def test_images_oci_archive_and_build(tmp_path: Path) -> None:
     assert app.build is not None and app.build.cmd == ("/bin/sh", "-c", "/app/run")
     assert app.build.copy[0].src == str(tmp_path / "app")
     assert stack.containers[0].image == app
+
+
+def test_init_defaults_to_false_and_is_kept_when_set(tmp_path: Path) -> None:
+    assert container(tmp_path, "").init is False
+    assert container(tmp_path, "    init: true\n").init is True
+    assert container(tmp_path, "    init: false\n").init is False

@@ -22,6 +22,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_DEFAULT_NOFILE = 1048576
 CPU_PERIOD = 100000  # microseconds, the kernel's and Docker's default CFS period
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+INIT_TARGET = "/sbin/docker-init"  # where Docker mounts its init, so tools find it there
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BundleInputs:
     additional_gids: tuple[int, ...] = ()
     host_nofile_hard: int = MAX_DEFAULT_NOFILE
     seccomp: Mapping[str, Any] | None = None  # linux.seccomp; None means unconfined
+    init_binary: str | None = None  # host path of the static tini run as PID 1 (spec.init)
 
 
 def _fail(spec: ContainerSpec, message: str) -> DriverError:
@@ -68,6 +70,24 @@ def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[s
     if not args:
         raise _fail(spec, "no command: the image has no Cmd/Entrypoint and the spec sets none")
     return args
+
+
+def with_init(inputs: BundleInputs, args: list[str]) -> list[str]:
+    """`init: true`: tini is PID 1 and runs the args as its child, forwarding the signals it
+    gets (the stop signal) and reaping orphans; `--` keeps the args' own options its own."""
+    if not inputs.spec.init:
+        return args
+    if inputs.init_binary is None:
+        raise _fail(inputs.spec, "init: true but no init binary was resolved")
+    return [INIT_TARGET, "--", *args]
+
+
+def init_mount(inputs: BundleInputs) -> list[dict[str, Any]]:
+    """The init binary, read-only and without setuid or devices, like Docker's."""
+    if not inputs.spec.init or inputs.init_binary is None:
+        return []
+    return [{"destination": INIT_TARGET, "type": "bind", "source": inputs.init_binary,
+             "options": ["rbind", "rprivate", "ro", "nosuid", "nodev"]}]  # fmt: skip
 
 
 def process_env(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
@@ -119,7 +139,7 @@ def process_section(inputs: BundleInputs) -> dict[str, Any]:
     return {
         "terminal": False,
         "user": user,
-        "args": process_args(spec, inputs.image_config),
+        "args": with_init(inputs, process_args(spec, inputs.image_config)),
         "env": process_env(spec, inputs.image_config),
         "cwd": spec.workdir or inputs.image_config.get("WorkingDir") or "/",
         "capabilities": {
@@ -177,7 +197,7 @@ def mounts_section(inputs: BundleInputs) -> list[dict[str, Any]]:
 
     A user mount on a default's destination (say /dev/shm) replaces the default, and one on
     /etc/hosts (or hostname, resolv.conf) replaces the generated file, as in Docker."""
-    user = [user_mount(m) for m in inputs.mounts]
+    user = [user_mount(m) for m in inputs.mounts] + init_mount(inputs)
     user_targets = {posixpath.normpath(m.target) for m in inputs.mounts}
     etc_access = "ro" if inputs.spec.read_only else "rw"
     etc = [

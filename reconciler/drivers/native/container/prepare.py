@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers.native import hostinfo
 from reconciler.drivers.native.container import etcfiles, rootfs, seccomp, security, users
 from reconciler.drivers.native.container.bundle import (
     MAX_DEFAULT_NOFILE,
@@ -52,6 +53,17 @@ def resolve_mounts(spec: ContainerSpec, volumes: VolumeStore) -> tuple[ResolvedM
             ResolvedMount(mount.type, mount.target, source, mount.read_only, mount.size)
         )
     return tuple(resolved)
+
+
+def init_binary(spec: ContainerSpec) -> str | None:
+    """The host's static tini for an `init: true` container (None without init); its
+    absence is an error found before anything is made, naming the package to install."""
+    if not spec.init:
+        return None
+    found = hostinfo.find_init()
+    if found is None:
+        raise DriverError(spec.name, f"init: true: {hostinfo.INIT_MISSING}")
+    return found
 
 
 def make_volumes(mounts: tuple[ResolvedMount, ...], volumes: VolumeStore) -> None:
@@ -128,6 +140,7 @@ def bundle_inputs(
         additional_gids=user.additional_gids,
         host_nofile_hard=nofile,
         seccomp=profile,
+        init_binary=init_binary(spec),
     )
 
 
