@@ -100,18 +100,12 @@ def test_any_yaml_with_services_is_compose(folder: Path) -> None:
     assert load_stacks([other]).stacks[0].containers[0].name == "shop-db-1"
 
 
-def test_init_waits_for_the_stack_schema(folder: Path) -> None:
-    """`init: true` is emitted as the stack's `init`; a schema without it refuses it, at
-    the Compose line."""
+def test_init_is_the_stack_init(folder: Path) -> None:
     path = folder / "compose.yaml"
     path.write_text(COMPOSE.replace("    privileged: true\n", "    init: true\n"))
-    try:
-        stack = load_stacks([path]).stacks[0]
-    except SpecError as err:
-        assert [(p.line, p.column) for p in err.problems] == [(10, 5)]
-        assert "`init`" in err.problems[0].message
-    else:
-        assert all(getattr(c, "init", None) is True for c in stack.containers if c.key == "web")
+    stack = load_stacks([path]).stacks[0]
+    assert {c.key: c.init for c in stack.containers} == {"db": False, "web": True}
+    assert stack.warnings == ()
 
 
 def test_warnings_are_printed_and_strict_makes_them_errors(
