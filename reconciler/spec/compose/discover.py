@@ -3,6 +3,7 @@
 Files: `COMPOSE_FILE` (separated by `COMPOSE_PATH_SEPARATOR`, default `:`), else the first of
 compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml in the folder or the
 nearest parent that has one, plus the first matching override file next to it.
+`looks_like_compose` tells a Compose file from a stack file.
 Name: `-p`, else `COMPOSE_PROJECT_NAME` (both must already be valid), else the top-level
 `name:` of the last file that sets one, else the project folder's name (both normalized).
 """
@@ -38,6 +39,24 @@ def find_compose_files(folder: Path, environ: Mapping[str, str]) -> tuple[list[P
         if here.parent == here:
             return [], None
         here = here.parent
+
+
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
+
+
+def looks_like_compose(path: Path) -> bool:
+    """A Compose file by its name (compose.yaml, docker-compose.override.yml ...) or, for
+    another name, by a top-level `services:` without the stack spec's `containers:`. A
+    cheap look at the text: it decides which loader reads the file, which then checks it."""
+    if path.name in DEFAULT_FILES or path.name in OVERRIDE_FILES:
+        return True
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return False
+    keys = set(_TOP_LEVEL_KEY.findall(head))
+    return "services" in keys and "containers" not in keys
 
 
 def normalize_project_name(name: str) -> str:

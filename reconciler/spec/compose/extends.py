@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reconciler.model.errors import Problem
 from reconciler.spec.compose.merge import merge
-from reconciler.spec.compose.nodes import ComposeFailure, Node, at, clone, problem_at
+from reconciler.spec.compose.nodes import ComposeFailure, Node, at, clone, problem_at, shown
 from reconciler.spec.compose.project import JsonPath
 
 # Loads the file an `extends: file:` names: (path) -> (its services, its resets).
@@ -40,7 +40,7 @@ class Extender:
         extends = service.get("extends")
         if extends is None:
             return service
-        ref, base_file = self._target(name, extends)
+        ref, base_file, written = self._target(name, extends)
         where = (str(file), name)
         if where in self.chain:
             cycle = [*self.chain[self.chain.index(where):], where]
@@ -53,9 +53,8 @@ class Extender:
                 base_path = working_dir / base_path
             base_services, base_resets = self.load_base(base_path)
         if ref not in base_services:
-            in_file = f" in {base_file}" if base_file else ""
             raise ComposeFailure(problem_at(extends.origin, f"service `{name}` extends "
-                                            f"`{ref}`, which is not defined{in_file}"))
+                                            f"`{written}`, which is not defined"))
         self.chain.append(where)
         try:
             base = self._resolve(ref, base_services, base_path,
@@ -69,14 +68,17 @@ class Extender:
         services[name] = merged
         return merged
 
-    def _target(self, name: str, extends: Node) -> tuple[str, str | None]:
+    def _target(self, name: str, extends: Node) -> tuple[str, str | None, str]:
+        """The base's name, its file (None: this one), and both as written."""
         if isinstance(extends.value, str):
-            return extends.value, None
+            return extends.value, None, shown(extends)
         if extends.is_map:
             service, file = extends.get("service"), extends.get("file")
             if (service is not None and isinstance(service.value, str)
                     and (file is None or isinstance(file.value, str))):
-                return service.value, None if file is None else file.value
+                if file is None:
+                    return service.value, None, shown(service)
+                return service.value, file.value, f"{shown(service)}` in `{shown(file)}"
         raise ComposeFailure(problem_at(extends.origin, f"`services.{name}.extends` must be "
                                         "a service name or a mapping with `service` "
                                         "(and optionally `file`)"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reconciler.model.errors import Problem
 from reconciler.spec.compose.dotenv import read_env_file
-from reconciler.spec.compose.nodes import ComposeFailure, Node, at, plain, problem_at
+from reconciler.spec.compose.nodes import ComposeFailure, Node, at, plain, problem_at, shown
 from reconciler.spec.compose.paths import absolute
 
 RESOURCES = ("services", "volumes", "networks", "secrets", "configs", "models")
@@ -27,11 +27,14 @@ class Inclusion:
     project_dir: Path
     env_files: list[Path]
     origin: Node
+    written: list[str]  # the paths as written, for messages (never a variable's value)
 
 
 def apply_include(cfg: Node, working_dir: Path, environ: dict[str, str],
                   chain: tuple[str, ...], load_model: LoadModel,
-                  problems: list[Problem]) -> Node:
+                  problems: list[Problem], inputs: list[Path]) -> Node:
+    """`cfg` with the resources of its included projects; the env files read are appended
+    to `inputs` (the Compose files are, by `load_model`)."""
     entries = cfg.get("include")
     if entries is None:
         return cfg
@@ -42,30 +45,36 @@ def apply_include(cfg: Node, working_dir: Path, environ: dict[str, str],
         inclusion = _read_entry(entry, working_dir)
         main = str(inclusion.files[0])
         if main in chain:
-            names = " -> ".join(Path(f).name for f in (*chain[chain.index(main):], main))
-            raise ComposeFailure(problem_at(entry.origin, f"include cycle: {names}"))
+            names = " -> ".join(Path(f).name for f in chain[chain.index(main):])
+            raise ComposeFailure(problem_at(entry.origin, f"include cycle: {names} -> "
+                                            f"{inclusion.written[0]}"))
         env = _environment(inclusion, environ, problems)
+        inputs.extend(inclusion.env_files)
         imported = load_model(inclusion.files, inclusion.project_dir, env, chain)
         cfg = _import(imported, cfg, entry)
     return cfg
 
 
 def _read_entry(entry: Node, working_dir: Path) -> Inclusion:
-    def texts(node: Node | None, what: str) -> list[str]:
+    def nodes(node: Node | None, what: str) -> list[Node]:
         if node is None:
             return []
-        items = node.value if node.is_list else [node]
+        items: list[Node] = node.value if node.is_list else [node]
         if not all(isinstance(i.value, str) and i.value for i in items):
             raise ComposeFailure(problem_at(node.origin, f"`include` {what} must be a "
                                             "path or a list of paths"))
-        return [i.value for i in items]
+        return items
+
+    def texts(node: Node | None, what: str) -> list[str]:
+        return [str(i.value) for i in nodes(node, what)]
 
     if isinstance(entry.value, str):
         entry = at(entry, {"path": entry})
     if not entry.is_map:
         raise ComposeFailure(problem_at(entry.origin, "an `include` entry must be a path or "
                                         "a mapping with `path`"))
-    files = [Path(absolute(p, working_dir)) for p in texts(entry.get("path"), "`path`")]
+    paths = nodes(entry.get("path"), "`path`")
+    files = [Path(absolute(str(p.value), working_dir)) for p in paths]
     if not files:
         raise ComposeFailure(problem_at(entry.origin, "an `include` entry needs a `path`"))
     folder = texts(entry.get("project_directory"), "`project_directory`")
@@ -74,11 +83,16 @@ def _read_entry(entry: Node, working_dir: Path) -> Inclusion:
                  for p in texts(entry.get("env_file"), "`env_file`") if p != "/dev/null"]
     if entry.get("env_file") is None and (project_dir / ".env").is_file():
         env_files = [project_dir / ".env"]
-    for path in (*files, *env_files):
+    written = [shown(p) for p in paths]
+    for path, text in zip(files, written, strict=True):
         if not path.is_file():
-            raise ComposeFailure(problem_at(entry.origin, f"included file {path} does not "
+            raise ComposeFailure(problem_at(entry.origin, f"included file `{text}` does not "
                                             "exist"))
-    return Inclusion(files, project_dir, env_files, entry)
+    for path in env_files:
+        if not path.is_file():
+            raise ComposeFailure(problem_at(entry.origin, "an `env_file` of this include "
+                                            "does not exist"))
+    return Inclusion(files, project_dir, env_files, entry, written)
 
 
 def _environment(inclusion: Inclusion, environ: dict[str, str],

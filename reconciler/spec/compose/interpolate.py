@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.compose.nodes import Node, at, dotted, matches, problem_at
+from reconciler.spec.compose.nodes import Node, PatternTable, at, dotted, problem_at
 from reconciler.spec.compose.project import JsonPath
 
 NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
@@ -144,13 +144,13 @@ _SERVICE_CASTS: dict[tuple[str, ...], Callable[[str], Any]] = {
     ("ulimits", "*", "soft"): _integer, ("volumes", "*", "read_only"): _boolean,
     ("volumes", "*", "volume", "nocopy"): _boolean,
 }
-CASTS: dict[tuple[str, ...], Callable[[str], Any]] = {
-    **{("services", "*", *tail): cast for tail, cast in _SERVICE_CASTS.items()},
-    **{(kind, "*", "external"): _boolean for kind in ("networks", "volumes", "secrets",
-                                                      "configs")},
-    **{("networks", "*", flag): _boolean for flag in ("internal", "attachable",
-                                                      "enable_ipv4", "enable_ipv6")},
-}
+CASTS: PatternTable[Callable[[str], Any]] = PatternTable([
+    *((("services", "*", *tail), cast) for tail, cast in _SERVICE_CASTS.items()),
+    *(((kind, "*", "external"), _boolean) for kind in ("networks", "volumes", "secrets",
+                                                       "configs")),
+    *((("networks", "*", flag), _boolean) for flag in ("internal", "attachable",
+                                                       "enable_ipv4", "enable_ipv6")),
+])
 
 
 def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
@@ -165,6 +165,9 @@ def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
                          for i, v in enumerate(node.value)])
     if not isinstance(node.value, str):
         return node
+    if "$" not in node.value:
+        cast = CASTS.find(path)
+        return node if cast is None else at(node, _cast(node.value, path, node, problems))
     where = dotted(path)
     try:
         text, unset = substitute(node.value, environ)
@@ -174,11 +177,14 @@ def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
     for name in dict.fromkeys(unset):
         problems.append(problem_at(node.origin, f"`{where}`: variable {name} is not set; "
                                    "it defaults to an empty string", warning=True))
-    return at(node, _cast(text, path, node, problems))
+    result = at(node, _cast(text, path, node, problems))
+    if text != node.value:
+        result.written = node.value
+    return result
 
 
 def _cast(text: str, path: JsonPath, node: Node, problems: list[Problem]) -> Any:
-    cast = next((c for pattern, c in CASTS.items() if matches(path, pattern)), None)
+    cast = CASTS.find(path)
     if cast is None:
         return text
     try:

@@ -49,8 +49,9 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
     project = ComposeProject("", tuple(paths), paths[0].parent, problems=problems)
     variables = project_environment(project.project_dir, options, environ, problems)
     project.environment = variables
+    loader = ModelLoader(problems, inputs=env_files_for(project.project_dir, options, environ))
     try:
-        root = ModelLoader(problems).load(paths, project.project_dir, variables)
+        root = loader.load(paths, project.project_dir, variables)
         root = _checked(drop_extensions(root), problems)
         profiles = options.profiles or tuple(
             p.strip() for p in variables.get("COMPOSE_PROFILES", "").split(",") if p.strip())
@@ -58,6 +59,8 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
     except ComposeFailure as failure:
         problems.append(failure.problem)
         return project
+    finally:
+        project.inputs = tuple(dict.fromkeys(loader.inputs))
     project.name = _project_name(project, root, options, variables)
     root = at(root, {"name": Node(project.name, (root.get("name") or root).origin), **{
         k: v for k, v in root.value.items() if k != "name"}})
@@ -68,11 +71,8 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
 def project_environment(project_dir: Path, options: ComposeOptions, environ: dict[str, str],
                         problems: list[Problem]) -> dict[str, str]:
     """The variables interpolation sees: the process environment over the env files."""
-    env_files = [Path(p) for p in options.env_files]
-    if not env_files and (project_dir / ".env").is_file():
-        env_files = [project_dir / ".env"]
     from_files: dict[str, str] = {}
-    for path in env_files:
+    for path in env_files_for(project_dir, options, environ):
         if not path.is_file():
             problems.append(Problem(str(path), 0, 0, "env file not found"))
             continue
@@ -80,14 +80,28 @@ def project_environment(project_dir: Path, options: ComposeOptions, environ: dic
     return {**from_files, **environ}
 
 
+def env_files_for(project_dir: Path, options: ComposeOptions,
+                  environ: dict[str, str]) -> list[Path]:
+    """The `--env-file` files, else the project folder's `.env` (unless
+    COMPOSE_DISABLE_ENV_FILE is true)."""
+    if options.env_files:
+        return [Path(p) for p in options.env_files]
+    disabled = environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "true", "t")
+    dotenv = project_dir / ".env"
+    return [dotenv] if not disabled and dotenv.is_file() else []
+
+
 def _project_name(project: ComposeProject, root: Node, options: ComposeOptions,
                   variables: dict[str, str]) -> str:
     explicit = options.project_name or variables.get("COMPOSE_PROJECT_NAME")
     if explicit:
         invalid = invalid_project_name(explicit)
-        if invalid:
-            source = "-p" if options.project_name else "COMPOSE_PROJECT_NAME"
-            project.problems.append(Problem(source, 0, 0, invalid))
+        if invalid and options.project_name:
+            project.problems.append(Problem("-p", 0, 0, invalid))
+        elif invalid:  # a variable's value is never shown
+            project.problems.append(Problem("COMPOSE_PROJECT_NAME", 0, 0, "the variable is "
+                                            "not a valid project name: " + invalid.split(
+                                                ": ", 1)[1]))
         return explicit
     written = root.get("name")
     if written is not None and isinstance(written.value, str) and written.value:

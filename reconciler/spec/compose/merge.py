@@ -21,6 +21,7 @@ from reconciler.spec.compose.nodes import (
     dotted,
     go_text,
     matches,
+    plain,
     problem_at,
 )
 from reconciler.spec.compose.project import JsonPath
@@ -43,8 +44,6 @@ def merge(base: Node | None, over: Node, path: JsonPath) -> Node:
     if over.value is None:
         return base
     if isinstance(base.value, dict):
-        if not isinstance(over.value, dict):
-            _incompatible(over, path, "mapping")
         return merge_mappings(base, over, path)
     if isinstance(base.value, list):
         if not isinstance(over.value, list):
@@ -54,6 +53,12 @@ def merge(base: Node | None, over: Node, path: JsonPath) -> Node:
 
 
 def merge_mappings(base: Node, over: Node, path: JsonPath) -> Node:
+    if not isinstance(over.value, dict):
+        _incompatible(over, path, "mapping")
+    if not isinstance(base.value, dict):
+        raise ComposeFailure(problem_at(over.origin, f"cannot merge `{dotted(path)}`: this "
+                                        "file gives a mapping where what it merges onto has "
+                                        "none (use `!override` to replace it)"))
     merged = dict(base.value)
     for key, value in over.value.items():
         merged[key] = merge(merged.get(key), value, (*path, key))
@@ -107,8 +112,9 @@ def _sequence(node: Node) -> list[Node]:
 
 def _extra_hosts(base: Node, over: Node, path: JsonPath) -> Node:
     before = _sequence(base)
-    seen = {item.value for item in before}
-    return at(base, [*before, *(item for item in _sequence(over) if item.value not in seen)])
+    seen = {repr(plain(item)) for item in before}
+    return at(base, [*before, *(item for item in _sequence(over)
+                                if repr(plain(item)) not in seen)])
 
 
 def _as_mapping(default: dict[str, object] | None) -> Merger:

@@ -3,12 +3,13 @@
 Per file, in order: parse (with `!reset` / `!override`), interpolate, `include`, drop from
 the files before it what this one resets, `extends`, merge onto the files before it, keep
 one entry per key. Then relative paths are made absolute against the project's folder and
-a bare `environment` entry (`- FOO`) takes the project's variable when it has one.
+an `environment` entry without a value (`- FOO`, `FOO:`) takes the project's variable when
+it has one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.model.errors import Problem
@@ -26,6 +27,9 @@ from reconciler.spec.compose.yamlload import load_compose_file
 @dataclass
 class ModelLoader:
     problems: list[Problem]
+    inputs: list[Path] = field(default_factory=list)  # every file read, in order
+    # the files `extends: file:` named, loaded once however many services extend them
+    bases: dict[Path, tuple[dict[str, Node], list[JsonPath]]] = field(default_factory=dict)
 
     def load(self, files: list[Path], working_dir: Path, environ: dict[str, str],
              chain: tuple[str, ...] = ()) -> Node:
@@ -38,13 +42,14 @@ class ModelLoader:
     def _one_file(self, path: Path, merged: Node, working_dir: Path,
                   environ: dict[str, str], chain: tuple[str, ...]) -> Node:
         loaded = load_compose_file(path)
+        self.inputs.append(path)
         self.problems.extend(loaded.problems)
         if loaded.root is None:
             return merged
         cfg = interpolate(loaded.root, environ, self.problems)
         cfg = self._drop_version(cfg)
         cfg = apply_include(cfg, working_dir, environ, (*chain, str(path)), self.load,
-                            self.problems)
+                            self.problems, self.inputs)
         merged = drop_paths(merged, loaded.resets, ())
         extender = Extender(lambda base: self._extends_base(base, environ), self.problems)
         cfg = extender.apply(cfg, path, working_dir, loaded.resets)
@@ -54,7 +59,11 @@ class ModelLoader:
                       ) -> tuple[dict[str, Node], list[JsonPath]]:
         """The services of a file an `extends: file:` names: interpolated, their paths
         relative to that file's folder, their own `extends` left for the caller."""
+        path = path.absolute()
+        if path in self.bases:
+            return self.bases[path]
         loaded = load_compose_file(path)
+        self.inputs.append(path)
         self.problems.extend(loaded.problems)
         if loaded.root is None:
             raise ComposeFailure(Problem(str(path), 0, 0, "cannot load the file `extends` "
@@ -64,7 +73,8 @@ class ModelLoader:
         if services is None or not services.is_map:
             raise ComposeFailure(problem_at(cfg.origin, "this file has no `services` "
                                             "mapping to extend"))
-        return dict(services.value), loaded.resets
+        self.bases[path] = dict(services.value), loaded.resets
+        return self.bases[path]
 
     def _drop_version(self, cfg: Node) -> Node:
         version = cfg.get("version")
@@ -87,5 +97,9 @@ def _resolve_bare_environment(root: Node, environ: dict[str, str]) -> Node:
                      if isinstance(item.value, str) and item.value in environ else item
                      for item in env.value]
             service = at(service, {**service.value, "environment": at(env, items)})
+        elif env is not None and env.is_map:
+            resolved = {k: at(v, environ[k]) if v.value is None and k in environ else v
+                        for k, v in env.value.items()}
+            service = at(service, {**service.value, "environment": at(env, resolved)})
         table[name] = service
     return at(root, {**root.value, "services": at(services, table)})

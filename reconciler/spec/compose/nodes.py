@@ -9,8 +9,8 @@ the plain data and the by-path origin tables of a `ComposeProject`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from reconciler.model.errors import Problem
 from reconciler.spec.compose.project import JsonPath, Origin
@@ -21,6 +21,9 @@ class Node:
     value: Any  # None | bool | int | float | str | dict[str, Node] | list[Node]
     origin: Origin
     key: Origin | None = None
+    # the text as written when interpolation changed it: messages show this one, so that
+    # they never carry a variable's value
+    written: str | None = None
 
     @property
     def is_map(self) -> bool:
@@ -42,6 +45,11 @@ class ComposeFailure(Exception):
         self.problem = problem
 
 
+def shown(node: Node) -> str:
+    """The value as its user wrote it, for a message."""
+    return node.written if node.written is not None else go_text(node.value)
+
+
 def problem_at(origin: Origin, message: str, *, warning: bool = False) -> Problem:
     return Problem(origin.file, origin.line, origin.column, message,
                    "warning" if warning else "error")
@@ -49,16 +57,16 @@ def problem_at(origin: Origin, message: str, *, warning: bool = False) -> Proble
 
 def at(node: Node, value: Any) -> Node:
     """A new value written where `node` was (a converted form keeps the user's place)."""
-    return replace(node, value=value)
+    return Node(value, node.origin, node.key)
 
 
 def clone(node: Node) -> Node:
     """A deep copy: merges rebuild mappings in place, and a base is shared by extenders."""
     if isinstance(node.value, dict):
-        return replace(node, value={k: clone(v) for k, v in node.value.items()})
+        return at(node, {k: clone(v) for k, v in node.value.items()})
     if isinstance(node.value, list):
-        return replace(node, value=[clone(v) for v in node.value])
-    return replace(node)
+        return at(node, [clone(v) for v in node.value])
+    return at(node, node.value)
 
 
 def plain(node: Node | None) -> Any:
@@ -91,6 +99,28 @@ def matches(path: JsonPath, pattern: tuple[str, ...]) -> bool:
     """Compose's path patterns: `*` stands for any one mapping key or list index."""
     return len(path) == len(pattern) and all(
         want == "*" or want == got for got, want in zip(path, pattern, strict=True))
+
+
+T = TypeVar("T")
+
+
+class PatternTable(Generic[T]):
+    """Path patterns (`*` for any one key or index) -> values, found by the path's last
+    segment first: a lookup per value of a large file stays cheap."""
+
+    def __init__(self, entries: list[tuple[tuple[str, ...], T]]) -> None:
+        self.by_last: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+        for pattern, value in entries:
+            self.by_last.setdefault(pattern[-1], []).append((pattern, value))
+
+    def find(self, path: JsonPath) -> T | None:
+        if not path:
+            return None
+        for bucket in (self.by_last.get(str(path[-1])), self.by_last.get("*")):
+            for pattern, value in bucket or ():
+                if matches(path, pattern):
+                    return value
+        return None
 
 
 def go_text(value: Any) -> str:

@@ -67,6 +67,8 @@ def _build(node: Node, base: Path) -> Node:
         return at(node, _context(node.value, base))
     if not node.is_map:
         return node
+    if "context" not in node.value:  # Compose's default: the project's folder
+        node = at(node, {**node.value, "context": Node(".", node.origin, node.origin)})
     node = _with(node, "context", _string(node.get("context"), base, _context))
     extra = node.get("additional_contexts")
     if extra is not None and extra.is_map:

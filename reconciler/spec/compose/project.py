@@ -6,8 +6,9 @@
 merge of every `-f` file (with `!reset` / `!override`) and the `profiles` filter, before
 Compose expands short forms: each value keeps the form its user wrote, except that the
 relative paths Compose resolves (build contexts, bind-mount sources, env_file, secret and
-config files) are absolute, a bare `environment` entry `FOO` becomes `FOO=value` when the
-variable is set, `x-` keys and `version` are gone and `name` is the project's name; `values`
+config files) are absolute (a `build` mapping without `context` gets the project's folder),
+an `environment` entry without a value (`- FOO`, `FOO:`) gets the variable's value when it
+is set, `x-` keys and `version` are gone and `name` is the project's name; `values`
 and `keys` say where each value and key came from (file, line, column) by its JSON path in
 `data`, so a later problem (an unsupported key, a bad port) points at the user's own line
 even when the value came from an included or extended file.
@@ -58,6 +59,10 @@ class ComposeProject:
     # the variables interpolation used (process environment over the env files), for
     # what Compose resolves later from them (`environment: {FOO: null}`)
     environment: dict[str, str] = field(default_factory=dict)
+    # every file loading read (the -f files, included and extended files, the env files
+    # of the variables), so a watcher knows what to watch; env_file files of services
+    # are read by the mapping, not here
+    inputs: tuple[Path, ...] = ()
 
     def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
         """The nearest recorded origin of `where` (a parent's when the value has none)."""

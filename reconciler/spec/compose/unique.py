@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.spec.compose.nodes import Node, at, go_text, matches
+from reconciler.spec.compose.nodes import Node, PatternTable, at, go_text
 
 Indexer = Callable[[Any], str]
 
@@ -22,9 +22,16 @@ def _key_value(value: Any) -> str:
 
 
 def volume_target(value: Any) -> str:
+    """The target of a volume, as Compose's ParseVolume reads the short form: a single
+    letter before `:` is a Windows drive (`c:/data`), even on Linux, so `v:/a` is a target."""
     if isinstance(value, dict):
         return go_text(_plain(value.get("target")))
-    parts = go_text(value).split(":")
+    text = go_text(value)
+    parts = text.split(":")
+    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha():
+        parts = [f"{parts[0]}:{parts[1]}", *parts[2:]]
+    if len(parts) > 2 and len(parts[1]) == 1 and parts[1].isalpha():
+        parts = [parts[0], f"{parts[1]}:{parts[2]}", *parts[3:]]
     return parts[0] if len(parts) == 1 else parts[1]
 
 
@@ -76,23 +83,14 @@ _KEYED = ("annotations", "build.args", "build.additional_contexts", "build.platf
           "build.tags", "build.labels", "cap_add", "cap_drop", "deploy.labels", "dns",
           "dns_opt", "dns_search", "environment", "labels", "links", "networks.*.aliases",
           "networks.*.link_local_ips", "profiles", "sysctls", "tmpfs")
-_SERVICE_INDEXERS: list[tuple[tuple[str, ...], Indexer]] = [
-    *((tuple(p.split(".")), _key_value) for p in _KEYED),
-    (("devices",), _device_target), (("configs",), _mount("")),
-    (("secrets",), _mount("/run/secrets")), (("env_file",), _env_file),
-    (("expose",), go_text), (("ports",), port_key), (("volumes",), volume_target),
-]
-_TOP_INDEXERS: list[tuple[tuple[str, ...], Indexer]] = [
+_INDEXERS: PatternTable[Indexer] = PatternTable([
+    *((("services", "*", *p.split(".")), _key_value) for p in _KEYED),
+    (("services", "*", "devices"), _device_target), (("services", "*", "configs"), _mount("")),
+    (("services", "*", "secrets"), _mount("/run/secrets")),
+    (("services", "*", "env_file"), _env_file), (("services", "*", "expose"), go_text),
+    (("services", "*", "ports"), port_key), (("services", "*", "volumes"), volume_target),
     (("networks", "*", "labels"), _key_value), (("networks", "*", "ipam", "options"), _key_value),
-]
-
-
-def _indexer(path: tuple[str | int, ...]) -> Indexer | None:
-    if len(path) >= 3 and path[0] == "services":
-        tail = path[2:]
-        return next((index for pattern, index in _SERVICE_INDEXERS
-                     if matches(tail, pattern)), None)
-    return next((index for pattern, index in _TOP_INDEXERS if matches(path, pattern)), None)
+])
 
 
 def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
@@ -100,7 +98,7 @@ def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
         return at(node, {k: enforce_unique(v, (*path, k)) for k, v in node.value.items()})
     if not isinstance(node.value, list):
         return node
-    index = _indexer(path)
+    index = _INDEXERS.find(path)
     if index is None:
         return node
     kept: list[Node] = []

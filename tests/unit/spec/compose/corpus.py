@@ -1,6 +1,7 @@
 """Compose projects loaded both by reconcile and by Compose v2 (`config --format json`),
-for the parity test. Each case: files (name -> text; the `-f` files are those listed in
-`compose`, in order), the variables, the profiles."""
+for the parity test: the basic ones (corpus_more.py has the rest, and CASES). Each case:
+files (name -> text; the `-f` files are those listed in `compose`, in order), the
+variables, the profiles."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class Case:
     folder: str = ""  # a sub-folder of the case's folder to run in
 
 
-CASES = [
+BASIC_CASES = [
     Case("minimal", {"compose.yaml": "services:\n  web:\n    image: nginx:1.25\n"}),
     Case("command-forms", {"compose.yaml": """
 services:
@@ -367,156 +368,4 @@ services:
 services:
   web: {dns: [1.1.1.1, 9.9.9.9], tmpfs: /tmp, sysctls: [net.ipv4.tcp_syncookies=0]}
 """}, compose=("compose.yaml", "o.yaml")),
-]
-
-CASES += [
-    Case("merge-ports-across-forms", {"compose.yaml": """
-services:
-  web: {image: x, ports: ["8080:80", "127.0.0.1:53:53/udp"], expose: ["9000", 9001]}
-""", "o.yaml": """
-services:
-  web:
-    ports: [{target: 80, published: "8080"}, {target: 53, published: "53", protocol: udp,
-            host_ip: 127.0.0.1}, "7000:70"]
-    expose: [9000, "9002"]
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("merge-volumes-and-secrets-by-target", {"compose.yaml": """
-services:
-  web:
-    image: x
-    volumes: ["./a:/data", {type: volume, source: v, target: /v}]
-    secrets: [s1, {source: s2, target: /run/secrets/two}]
-volumes: {v: {}, w: {}}
-secrets: {s1: {file: ./s1}, s2: {file: ./s2}, s3: {file: ./s3}}
-""", "o.yaml": """
-services:
-  web:
-    volumes: [{type: bind, source: ./b, target: /data}, {type: volume, source: w, target: /v}]
-    secrets: [{source: s3, target: s1}, s2]
-""", "s1": "1", "s2": "2", "s3": "3"}, compose=("compose.yaml", "o.yaml")),
-    Case("merge-networks-and-depends-forms", {"compose.yaml": """
-services:
-  web: {image: x, networks: [front], depends_on: [db]}
-  db: {image: y, networks: {back: {aliases: [database]}}}
-  cache: {image: z}
-networks: {front: {}, back: {}}
-""", "o.yaml": """
-services:
-  web: {networks: {back: {}}, depends_on: {cache: {condition: service_started}}}
-  db: {networks: [front]}
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("merge-build-string-and-map", {"compose.yaml": """
-services:
-  app: {build: ./app, image: app}
-""", "o.yaml": """
-services:
-  app: {build: {dockerfile: Dockerfile.prod, args: [A=1]}}
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("merge-environment-null-and-override-list", {"compose.yaml": """
-services:
-  web: {image: x, environment: {A: "1", B: "2"}, cap_add: [A, B], dns: [1.1.1.1]}
-""", "o.yaml": """
-services:
-  web: {environment: {A: null}, cap_add: !override [C], dns: !reset []}
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("merge-scalars-and-nested-maps", {"compose.yaml": """
-services:
-  web:
-    image: x
-    restart: always
-    healthcheck: {test: [CMD, a], interval: 5s, timeout: 1s}
-    deploy: {resources: {limits: {cpus: "0.5", memory: 64M}}}
-""", "o.yaml": """
-services:
-  web:
-    restart: unless-stopped
-    healthcheck: {interval: 9s}
-    deploy: {resources: {limits: {memory: 128M}}}
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("env-file-option", {"compose.yaml": "services:\n  web: {image: '${IMG}:${TAG}'}\n",
-                             "one.env": "IMG=first\nTAG=one\n", "two.env": "TAG=two\n",
-                             ".env": "IMG=ignored\n"}, env_files=("one.env", "two.env")),
-    Case("discover-default-files", {"compose.yaml": "services:\n  web: {image: a}\n",
-                                    "compose.override.yaml": "services:\n  web: {image: b}\n"},
-         compose=(), discover=True),
-    Case("discover-docker-compose-yml", {"docker-compose.yml": "services:\n  web: {image: a}\n",
-                                         "docker-compose.override.yml":
-                                         "services:\n  web: {user: nobody}\n"},
-         compose=(), discover=True),
-    Case("discover-in-parent", {"compose.yaml": "services:\n  web: {image: p}\n",
-                                "sub/readme.txt": "x"}, compose=(), discover=True,
-         folder="sub"),
-    Case("discover-compose-file-variable", {"a.yaml": "services:\n  web: {image: a}\n",
-                                            "b.yaml": "services:\n  web: {image: b}\n"},
-         compose=(), discover=True, env={"COMPOSE_FILE": "a.yaml:b.yaml"}),
-    Case("dotenv-references-process-env", {"compose.yaml": "services:\n  web: {image: '${IMG}'}\n",
-                                           ".env": "IMG=${REGISTRY}/app\n"},
-         env={"REGISTRY": "reg.local"}),
-    Case("dotenv-sets-project-name-and-profiles", {"compose.yaml": """
-services:
-  web: {image: x}
-  dbg: {image: y, profiles: [debug]}
-""", ".env": "COMPOSE_PROJECT_NAME=fromdotenv\nCOMPOSE_PROFILES=debug\n"}),
-    Case("extends-base-depends-and-ports", {"compose.yaml": """
-services:
-  db: {image: db}
-  base: {image: x, depends_on: [db], ports: ["80:80"], volumes: ["./a:/a"]}
-  web: {extends: base, ports: ["80:80", "81:81"], volumes: ["./b:/a"]}
-"""}),
-    Case("extends-then-override-file", {"compose.yaml": """
-services:
-  base: {image: x, environment: {A: "1"}}
-  web: {extends: base, environment: {B: "1"}}
-""", "o.yaml": """
-services:
-  web: {environment: {C: "1"}, image: y}
-"""}, compose=("compose.yaml", "o.yaml")),
-    Case("interpolation-in-lists-and-nested", {"compose.yaml": """
-services:
-  web:
-    image: x
-    command: ["${CMD:-run}", "--port=${PORT:-80}"]
-    ports: ["${PORT:-80}:80"]
-    healthcheck: {test: [CMD-SHELL, "curl -f http://localhost:${PORT:-80}/ || exit 1"]}
-    labels: {url: "http://${HOST-localhost}:${PORT}/"}
-"""}, env={"PORT": "8080"}),
-    Case("project-name-weird-folder", {"compose.yaml": "services:\n  web: {image: x}\n"},
-         folder="_My Weird.Folder", discover=True, compose=()),
-]
-
-# Input Compose refuses: reconcile must refuse it too (an error problem), located.
-ERROR_CASES = [
-    Case("required-variable", {"compose.yaml":
-                               "services:\n  web: {image: '${IMG:?set IMG first}'}\n"}),
-    Case("required-variable-unset-only", {"compose.yaml":
-                                          "services:\n  web: {image: '${IMG?needed}'}\n"}),
-    Case("invalid-template", {"compose.yaml": "services:\n  web: {image: 'x${'}\n"}),
-    Case("invalid-template-name", {"compose.yaml": "services:\n  web: {image: '${1A}'}\n"}),
-    Case("extends-cycle", {"compose.yaml": """
-services:
-  a: {image: x, extends: b}
-  b: {extends: c}
-  c: {extends: a}
-"""}),
-    Case("extends-unknown", {"compose.yaml": "services:\n  a: {image: x, extends: nope}\n"}),
-    Case("include-cycle", {"compose.yaml": "include: [a.yaml]\nservices:\n  m: {image: m}\n",
-                           "a.yaml": "include: [compose.yaml]\nservices:\n  s: {image: s}\n"}),
-    Case("include-conflict", {"compose.yaml": "include: [a.yaml]\nservices:\n  s: {image: m}\n",
-                              "a.yaml": "services:\n  s: {image: other}\n"}),
-    Case("include-missing", {"compose.yaml": "include: [nope.yaml]\nservices:\n  s: {image: m}\n"}),
-    Case("merge-incompatible", {"compose.yaml": "services:\n  web: {image: x, ports: ['80']}\n",
-                                "o.yaml": "services:\n  web: {ports: {a: 1}}\n"},
-         compose=("compose.yaml", "o.yaml")),
-    Case("invalid-service-name", {"compose.yaml": "services:\n  'web app': {image: x}\n"}),
-    Case("invalid-project-name-env", {"compose.yaml": "services:\n  web: {image: x}\n"},
-         env={"COMPOSE_PROJECT_NAME": "Bad!"}),
-    Case("profile-dependency-disabled", {"compose.yaml": """
-services:
-  web: {image: x, depends_on: [db]}
-  db: {image: y, profiles: [db]}
-"""}),
-    Case("duplicate-key", {"compose.yaml": "services:\n  web: {image: x}\n  web: {image: y}\n"}),
-    Case("bad-cast", {"compose.yaml": "services:\n  web: {image: x, read_only: '${RO:-maybe}'}\n"}),
-    Case("dotenv-unterminated", {"compose.yaml": "services:\n  web: {image: x}\n",
-                                 ".env": "A=\"open\n"}),
 ]

@@ -1,34 +1,35 @@
-"""A Compose project from one YAML text through the Compose loader, as the mapping's
-input."""
+"""Writing small Compose projects for the loader's tests."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-from typing import Any
 
 from reconciler.spec.compose.load import load_compose
-from reconciler.spec.compose.located import StackOut
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
-from reconciler.spec.compose.to_stack import compose_to_stack
 
 
-def project(tmp_path: Path, text: str, name: str = "compose.yaml") -> ComposeProject:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return load_compose([path], ComposeOptions(project_name="proj", environ={}))
+def write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
-def mapped(tmp_path: Path, text: str) -> StackOut:
-    return compose_to_stack(project(tmp_path, text))
+def load(folder: Path, files: dict[str, str], *order: str,
+         **options: object) -> ComposeProject:
+    """Write `files` into `folder` and load the `order` files (default: the first)."""
+    write(folder, files)
+    names = order or (next(iter(files)),)
+    environ = options.pop("environ", {})
+    return load_compose([folder / n for n in names],
+                        ComposeOptions(environ=environ, **options))  # type: ignore[arg-type]
 
 
-def service(tmp_path: Path, body: str, name: str = "web") -> tuple[dict[str, Any], StackOut]:
-    """Map one service written as the indented body under `services: web:`."""
-    text = "services:\n  web:\n" + textwrap.indent(textwrap.dedent(body), "    ")
-    out = compose_to_stack(project(tmp_path, text))
-    return out.data["containers"][name], out
+def errors(project: ComposeProject) -> list[str]:
+    return [f"{Path(p.file).name}:{p.line}:{p.column}: {p.message}"
+            for p in project.problems if p.severity == "error"]
 
 
-def messages(out: StackOut) -> list[str]:
-    return [f"{p.line}:{p.column} {p.severity} {p.message}" for p in out.errors + out.warnings]
+def warnings(project: ComposeProject) -> list[str]:
+    return [f"{Path(p.file).name}:{p.line}:{p.column}: {p.message}"
+            for p in project.problems if p.severity == "warning"]

@@ -107,7 +107,25 @@ def _service(service: dict[str, Any], reads_env_files: bool) -> dict[str, Any]:
     out["healthcheck"] = _health(service.get("healthcheck"))
     out["tmpfs"] = _listed(service.get("tmpfs")) or None
     out["sysctls"] = _key_values(service.get("sysctls"))
+    out["extra_hosts"] = _hosts(service.get("extra_hosts"))
+    out["logging"] = service.get("logging")
+    out["ulimits"] = service.get("ulimits")
+    out["secrets"] = sorted(_secret(x) for x in service.get("secrets") or [])
+    out["expose"] = sorted(str(x) for x in service.get("expose") or [])
     return out
+
+
+def _hosts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return sorted(f"{host}={ip}" for host, ips in value.items()
+                      for ip in (ips if isinstance(ips, list) else [ips]))
+    return sorted(x if "=" in x else x.replace(":", "=", 1) for x in value or [])
+
+
+def _secret(mount: Any) -> tuple[str, str]:
+    source = mount["source"] if isinstance(mount, dict) else mount
+    target = mount.get("target") if isinstance(mount, dict) else None
+    return source, target or f"/run/secrets/{source}"
 
 
 def _listed(value: Any) -> list[Any]:
@@ -145,6 +163,8 @@ def _volume(volume: Any) -> tuple[str, str, bool]:
     if isinstance(volume, dict):
         return volume.get("source") or "", volume["target"], bool(volume.get("read_only"))
     parts = volume.split(":")
+    if len(parts) > 1 and len(parts[0]) == 1:  # Compose reads `v:` as a Windows drive
+        parts = [f"{parts[0]}:{parts[1]}", *parts[2:]]
     if len(parts) == 1:
         return "", parts[0], False
     return parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")

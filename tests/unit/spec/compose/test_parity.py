@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.spec.compose.load import load_compose
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
-from tests.unit.spec.compose.corpus import CASES, ERROR_CASES, Case
+from tests.unit.spec.compose.corpus import Case
+from tests.unit.spec.compose.corpus_more import CASES, ERROR_CASES
 from tests.unit.spec.compose.oracle import comparable, compose_config, run_compose_config
 
 

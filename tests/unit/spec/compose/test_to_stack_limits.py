@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.unit.spec.compose.helpers import mapped, messages, service
+from tests.unit.spec.compose.mapping_helpers import mapped, messages, service
 
 IMAGE = "image: busybox\n"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.spec.compose.helpers import mapped, messages, service
+from tests.unit.spec.compose.mapping_helpers import mapped, messages, service
 
 IMAGE = "image: busybox\n"
 
