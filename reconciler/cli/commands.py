@@ -170,7 +170,8 @@ def _apply_saved(ctx: Context) -> int:
     from reconciler.loop.intents import user_stopped
 
     doc = saved.read_saved(ctx.args.saved_plan)
-    desired = load_stacks(saved.saved_paths(doc, ctx.args.paths), ctx.schema_cache)
+    paths = ctx.args.paths if ctx.args.compose_files else saved.saved_paths(doc, ctx.args.paths)
+    desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
     options = saved.saved_options(doc, user_stopped(ctx.state_dir))
     return saved.apply_saved_plan(ctx, doc, desired, options)
 

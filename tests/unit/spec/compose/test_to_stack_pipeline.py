@@ -195,3 +195,15 @@ def test_the_loop_reads_a_compose_file_like_a_stack_file(folder: Path) -> None:
     assert [(c.kind, c.stack) for c in changes] == [("loaded", "shop")]
     assert [c.name for c in stacks.desired().containers()] == [
         "shop-db-1", "shop-db-2", "shop-web-1"]
+
+
+def test_a_saved_plan_of_f_files_applies_with_the_same_f_files(
+        capsys: pytest.CaptureFixture[str], folder: Path) -> None:
+    driver = InMemoryDriver()
+    saved = folder / "plan.json"
+    compose = ["-f", str(folder / "compose.yaml")]
+    code, _, err = _run(capsys, driver, folder, "plan", *compose, "--out", str(saved))
+    assert code == 0, err
+    code, _, err = _run(capsys, driver, folder, "apply", "--plan", str(saved), *compose)
+    assert code == 0, err
+    assert sorted(driver.containers) == ["shop-db-1", "shop-db-2", "shop-web-1"]
