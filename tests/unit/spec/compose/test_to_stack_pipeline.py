@@ -3,6 +3,9 @@ checks, warnings, --strict, `convert` and its round trip, detection of Compose f
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from reconciler.spec.compose.entry import ComposeRequest
 from reconciler.spec.compose.project import ComposeOptions
 from reconciler.spec.stacks import load_stacks
 from tests.fakes import InMemoryDriver
+
+ROOT = Path(__file__).resolve().parents[4]
 
 COMPOSE = """\
 name: shop
@@ -208,3 +213,14 @@ def test_a_saved_plan_of_f_files_applies_with_the_same_f_files(
     assert code == 0, err
     # exactly the saved plan: web waits for db to be healthy, so it is not in it
     assert sorted(driver.containers) == ["shop-db-1", "shop-db-2"]
+
+
+def test_stack_files_never_import_the_compose_modules(tmp_path: Path) -> None:
+    stack = tmp_path / "shop.yaml"
+    stack.write_text("version: 1\ncontainers:\n  web: {image: 'busybox:1'}\n")
+    probe = ("import sys; from reconciler.spec.stacks import load_stacks; "
+             f"load_stacks([{str(stack)!r}]); "
+             "print(sorted(m for m in sys.modules if m.startswith('reconciler.spec.compose')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "[]"
