@@ -79,8 +79,8 @@ def compose_loaded(project: ComposeProject, strict: bool = False) -> ComposeLoad
     loaded = ComposeLoadedFile(path, data=out.data, project=project, trail=out.trail)
     loaded.problems = [*project.problems, *out.errors]
     if strict:
-        loaded.problems += [replace(w, severity="error", message=f"{w.message} (--strict)")
-                            for w in out.warnings]
+        loaded.problems += [replace(w, severity="error", message=w.message.replace(
+            "; ignored", "", 1) + " (an error under --strict)") for w in out.warnings]
     else:
         loaded.warnings = list(out.warnings)
     return loaded

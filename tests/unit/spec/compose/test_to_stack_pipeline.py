@@ -122,7 +122,8 @@ def test_warnings_are_printed_and_strict_makes_them_errors(
     code, out, err = _run(capsys, driver, folder, "plan", "--strict", "-f",
                           str(folder / "compose.yaml"))
     assert code == 3
-    assert "compose.yaml:10:5: compose key `privileged` is not supported by reconcile" in err
+    assert ("compose.yaml:10:5: compose key `privileged` is not supported by reconcile "
+            "(grant capabilities one by one with `cap_add`) (an error under --strict)") in err
     assert driver.calls == []
 
 
