@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.model.errors import Problem
 from reconciler.spec.compose.merge import merge
 from reconciler.spec.compose.nodes import ComposeFailure, Node, at, clone, problem_at, shown
 from reconciler.spec.compose.project import JsonPath
@@ -22,7 +21,6 @@ LoadBase = Callable[[Path], tuple[dict[str, Node], list[JsonPath]]]
 @dataclass
 class Extender:
     load_base: LoadBase
-    problems: list[Problem]
     chain: list[tuple[str, str]] = field(default_factory=list)  # (file, service)
 
     def apply(self, cfg: Node, file: Path, working_dir: Path, resets: list[JsonPath]) -> Node:
@@ -41,7 +39,7 @@ class Extender:
         if extends is None:
             return service
         ref, base_file, written = self._target(name, extends)
-        where = (str(file), name)
+        where = (str(file.absolute()), name)
         if where in self.chain:
             cycle = [*self.chain[self.chain.index(where):], where]
             raise ComposeFailure(problem_at(extends.origin, "extends cycle: " + " -> ".join(

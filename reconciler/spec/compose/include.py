@@ -26,7 +26,6 @@ class Inclusion:
     files: list[Path]
     project_dir: Path
     env_files: list[Path]
-    origin: Node
     written: list[str]  # the paths as written, for messages (never a variable's value)
 
 
@@ -92,7 +91,7 @@ def _read_entry(entry: Node, working_dir: Path) -> Inclusion:
         if not path.is_file():
             raise ComposeFailure(problem_at(entry.origin, "an `env_file` of this include "
                                             "does not exist"))
-    return Inclusion(files, project_dir, env_files, entry, written)
+    return Inclusion(files, project_dir, env_files, written)
 
 
 def _environment(inclusion: Inclusion, environ: dict[str, str],

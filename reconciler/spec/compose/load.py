@@ -37,7 +37,7 @@ _USER_KEYED = frozenset({"environment", "labels", "annotations", "sysctls", "ext
 def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProject:
     environ = dict(os.environ if options.environ is None else options.environ)
     problems: list[Problem] = []
-    paths = [Path(f).absolute() for f in files]
+    paths = [Path(f) for f in files]  # as given: messages name them so
     if not paths:
         paths, warning = find_compose_files(Path.cwd(), environ)
         if warning:
@@ -46,7 +46,7 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
         problems.append(Problem(".", 0, 0, "no Compose file found (compose.yaml, "
                                 "compose.yml, docker-compose.yml, docker-compose.yaml)"))
         return ComposeProject("", (), Path.cwd().absolute(), problems=problems)
-    project = ComposeProject("", tuple(paths), paths[0].parent, problems=problems)
+    project = ComposeProject("", tuple(paths), paths[0].absolute().parent, problems=problems)
     variables = project_environment(project.project_dir, options, environ, problems)
     project.environment = variables
     loader = ModelLoader(problems, inputs=env_files_for(project.project_dir, options, environ))

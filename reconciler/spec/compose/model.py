@@ -48,10 +48,10 @@ class ModelLoader:
             return merged
         cfg = interpolate(loaded.root, environ, self.problems)
         cfg = self._drop_version(cfg)
-        cfg = apply_include(cfg, working_dir, environ, (*chain, str(path)), self.load,
+        cfg = apply_include(cfg, working_dir, environ, (*chain, str(path.absolute())), self.load,
                             self.problems, self.inputs)
         merged = drop_paths(merged, loaded.resets, ())
-        extender = Extender(lambda base: self._extends_base(base, environ), self.problems)
+        extender = Extender(lambda base: self._extends_base(base, environ))
         cfg = extender.apply(cfg, path, working_dir, loaded.resets)
         return enforce_unique(merge(merged, cfg, ()))
 

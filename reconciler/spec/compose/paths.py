@@ -102,6 +102,10 @@ def resolve_paths(root: Node, base: Path) -> Node:
     if services is not None and services.is_map:
         root = _with(root, "services", at(services, {
             name: resolve_service(s, base) for name, s in services.value.items()}))
+    volumes = root.get("volumes")
+    if volumes is not None and volumes.is_map:
+        root = _with(root, "volumes", at(volumes, {
+            name: _bind_device(v, base) for name, v in volumes.value.items()}))
     for kind in ("configs", "secrets"):
         section = root.get(kind)
         if section is not None and section.is_map:
@@ -109,6 +113,16 @@ def resolve_paths(root: Node, base: Path) -> Node:
                 name: _with(item, "file", _string(item.get("file"), base)) if item.is_map
                 else item for name, item in section.value.items()}))
     return root
+
+
+def _bind_device(volume: Node, base: Path) -> Node:
+    """A `local` volume that binds a host folder (`driver_opts: {o: bind, device: ./x}`)."""
+    options = volume.get("driver_opts")
+    if (_value(volume.get("driver")) != "local" or options is None
+            or _value(options.get("o")) != "bind"):
+        return volume
+    return _with(volume, "driver_opts", _with(options, "device",
+                                              _string(options.get("device"), base)))
 
 
 def _with(node: Node, key: str, value: Node | None) -> Node:

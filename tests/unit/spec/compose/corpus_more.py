@@ -158,6 +158,30 @@ volumes: {cache: {}}
 """}),
 ]
 
+CASES += [
+    Case("reset-and-override-whole-entries", {"compose.yaml": """
+services:
+  web: {image: x, ports: ["80:80"], environment: {A: "1"}}
+  debug: {image: y}
+  db: {image: pg, volumes: ["data:/data"], environment: {P: "1"}}
+volumes: {data: {}}
+""", "o.yaml": """
+services:
+  debug: !reset {}
+  db: !override {image: pg2}
+  web: {environment: {B: "2"}}
+volumes: !reset {}
+"""}, compose=("compose.yaml", "o.yaml")),
+]
+
+CASES.append(Case("local-bind-volume-device", {"compose.yaml": """
+services:
+  web: {image: x, volumes: ["data:/data", "other:/other"]}
+volumes:
+  data: {driver: local, driver_opts: {type: none, o: bind, device: ./data}}
+  other: {driver_opts: {o: bind, device: ./kept}}
+"""}))
+
 # Templates checked one by one against Compose's own substitution (labels are strings).
 _TEMPLATES = ["${A:-}", "${N:+}", "$A$B", "${A}${B}", "$_x", "$9", "${N:-$B}", "${N:-$$}",
               "${N:-}}", "${N:-{}}", "$${N:-x}", "${N:-a b c}", "${N-${M-${Q-d}}}", "{$A}",

@@ -73,6 +73,9 @@ def comparable(data: dict[str, Any], compose: bool,
                         for x in (s or {}).get("configs") or []}}
     for kind, names in used.items():
         out[kind] = sorted(set(data.get(kind) or {}) & names - {"default"})
+    out["volume_options"] = {name: (v or {}).get("driver_opts")
+                             for name, v in (data.get("volumes") or {}).items()
+                             if name in used["volumes"]}
     return out
 
 

@@ -12,6 +12,8 @@ from reconciler.spec.compose.discover import (
     looks_like_compose,
     normalize_project_name,
 )
+from reconciler.spec.compose.load import load_compose
+from reconciler.spec.compose.project import ComposeOptions
 from reconciler.spec.loader import load_file
 from tests.unit.spec.compose.helpers import errors, load, warnings, write
 
@@ -255,3 +257,21 @@ def test_a_base_file_is_read_once_however_many_services_extend_it(tmp_path: Path
     assert warnings(project) == ["base.yaml:2:14: `services.b.image`: variable UNSET is not "
                                  "set; it defaults to an empty string"]
     assert {s["image"] for s in project.data["services"].values()} == {"x"}
+
+
+def test_files_given_relative_are_named_so_and_cycles_through_them_are_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"compose.yaml": "include: [a.yaml]\nservices:\n  m: {image: '${NOPE}'}\n",
+                     "a.yaml": "include: [compose.yaml]\n",
+                     "c.yaml": "services:\n  a: {extends: {file: b.yaml, service: b}}\n",
+                     "b.yaml": "services:\n  b: {extends: {file: c.yaml, service: a}}\n"})
+    monkeypatch.chdir(tmp_path)
+    included = load_compose([Path("compose.yaml")], ComposeOptions(environ={}))
+    assert [str(p) for p in included.problems] == [
+        "compose.yaml:3:14: warning: `services.m.image`: variable NOPE is not set; it "
+        "defaults to an empty string",
+        f"{tmp_path}/a.yaml:1:11: include cycle: compose.yaml -> a.yaml -> compose.yaml"]
+    assert included.project_dir == tmp_path
+    extended = load_compose([Path("c.yaml")], ComposeOptions(environ={}))
+    assert [p.message for p in extended.problems] == [
+        "extends cycle: a (c.yaml) -> b (b.yaml) -> a (c.yaml)"]

@@ -147,3 +147,8 @@ def test_incompatible_forms_are_a_located_error(tmp_path: Path) -> None:
                                "in what this merges onto; give a list here too (or `!override` "
                                "to replace it)"]
     assert project.data == {}
+
+
+def test_a_reset_reached_through_an_anchor_merge_applies_where_it_lands(tmp_path: Path) -> None:
+    web = _merged(tmp_path, "x-reset: &r\n  ports: !reset []\nservices:\n  web:\n    <<: *r\n")
+    assert "ports" not in web  # Compose 2.40 keeps them: docs/compose.md
