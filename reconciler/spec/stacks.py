@@ -57,8 +57,25 @@ def _inputs(
         yield from (Problem(str(f), 0, 0, "no such file") for f in missing)
         if not missing:
             yield _load_compose(list(compose.files), compose)
-    for path, missing_path in iter_stack_files([Path(p) for p in paths]):
-        yield Problem(str(path), 0, 0, missing_path) if missing_path else _load(path, compose)
+    for given in map(Path, paths):
+        overrides = _overrides(given) if given.is_dir() else []
+        for path, missing_path in iter_stack_files([given]):
+            if missing_path:
+                yield Problem(str(path), 0, 0, missing_path)
+            elif path.name in COMPOSE_NAMES and overrides:
+                yield _load_compose([path, overrides[0]], compose)
+            elif path not in overrides:
+                yield _load(path, compose)
+
+
+def _overrides(folder: Path) -> list[Path]:
+    """In a folder, a Compose file's override file (compose.override.yaml ...) is merged
+    into it, as `docker compose` does in that folder; it is no project of its own."""
+    if not any((folder / name).is_file() for name in COMPOSE_NAMES):
+        return []
+    from reconciler.spec.compose.discover import OVERRIDE_FILES
+
+    return [folder / name for name in OVERRIDE_FILES if (folder / name).is_file()]
 
 
 def _check(

@@ -225,3 +225,16 @@ def test_stack_files_never_import_the_compose_modules(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.stdout.strip() == "[]"
+
+
+def test_a_folder_merges_the_override_file_into_its_compose_file(folder: Path) -> None:
+    (folder / "compose.override.yaml").write_text(
+        "services:\n  web: {environment: {TZ: Europe/Paris}}\n")
+    (folder / "other.yaml").write_text("version: 1\ncontainers:\n  a: {image: 'busybox:1'}\n")
+    stacks = {s.name: s for s in load_stacks([folder]).stacks}
+    assert set(stacks) == {"shop", "other"}
+    web = next(c for c in stacks["shop"].containers if c.key == "web")
+    assert web.env_map["TZ"] == "Europe/Paris"
+    # named on its own, a Compose file is that file only, as with `docker compose -f`
+    alone = load_stacks([folder / "compose.yaml"]).stacks[0]
+    assert next(c for c in alone.containers if c.key == "web").env_map["TZ"] == "UTC"
