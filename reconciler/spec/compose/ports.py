@@ -50,7 +50,7 @@ def _expand(svc: Service, i: int, text: str, ip: str, host: str, container: str,
                   "tcp or udp")
         return None
     containers, hosts = _range(container), _range(host)
-    if containers is None or (host and hosts is None):
+    if not containers or (host and hosts is None):
         svc.error(where, f"port `{text}`: expected [IP:][HOST:]CONTAINER[/PROTOCOL] with "
                   "port numbers or ranges like 8000-8010")
         return None

@@ -164,8 +164,11 @@ def depends_on(svc: Service, key: str, value: Any) -> None:
         return
     wanted: dict[str, str] = {}
     svc.put("depends_on", wanted, key)
+    services = svc.out.project.data.get("services") or {}
     for name, long in (value or {}).items():
         long = long or {}
+        if long.get("required") is False and name not in services:
+            continue  # an optional dependency on a service left out (profiles), as Compose
         condition = long.get("condition", "service_started")
         wanted[name] = CONDITIONS.get(condition, condition)
         source = (key, name, "condition") if "condition" in long else (key, name)
@@ -182,6 +185,10 @@ def healthcheck(svc: Service, key: str, value: Any) -> None:
     if value.get("disable") or test in (["NONE"], "NONE"):
         svc.warn((key,), "`healthcheck` disabled: reconcile has no switch to turn off an "
                  "image's own HEALTHCHECK; no check is declared")
+        return
+    if test is None:
+        svc.warn((key,), "a `healthcheck` without `test` only retimes the image's own "
+                 "HEALTHCHECK in Compose; reconcile declares no check from it")
         return
     if isinstance(test, str):
         test = ["CMD-SHELL", test]

@@ -160,3 +160,8 @@ def test_secret_not_from_a_file_is_a_located_error(tmp_path: Path) -> None:
         """)
     assert [m.split(": ")[0] for m in messages(out)] == ["5:9 error secret `env`",
                                                         "3:40 error service `web`"]
+
+
+def test_long_port_without_target_is_an_error(tmp_path: Path) -> None:
+    _, out = service(tmp_path, IMAGE + "ports:\n  - {published: 8080}\n")
+    assert [(p.line, p.column) for p in out.errors] == [(5, 9)]

@@ -123,11 +123,18 @@ def test_env_file_forms(tmp_path: Path) -> None:
 
 
 def test_depends_on_restart_and_optional_are_warned(tmp_path: Path) -> None:
-    _, out = service(tmp_path, IMAGE + "depends_on:\n  db: {condition: service_started, "
-                     "restart: true, required: false}")
+    out = mapped(tmp_path, """\
+        services:
+          db: {image: busybox}
+          web:
+            image: busybox
+            depends_on:
+              db: {condition: service_started, restart: true, required: false}
+        """)
+    assert out.data["containers"]["web"]["depends_on"] == {"db": "started"}
     assert [m.split(" is not")[0] for m in messages(out)] == [
-        "5:40 warning compose key `depends_on.db.restart`",
-        "5:55 warning compose key `depends_on.db.required`"]
+        "6:40 warning compose key `depends_on.db.restart`",
+        "6:55 warning compose key `depends_on.db.required`"]
 
 
 UNSUPPORTED = ["privileged: true", "expose: ['80']", "container_name: x", "sysctls: {a: 1}",
@@ -163,3 +170,16 @@ def test_unknown_top_level_key_is_a_located_warning(tmp_path: Path) -> None:
     out = mapped(tmp_path, "services: {web: {image: x}}\nversion: '3.8'\nmodels: {}\n")
     assert messages(out) == ["3:1 warning compose key `models` is not supported by "
                              "reconcile; ignored"]
+
+
+def test_healthcheck_without_test_is_warned(tmp_path: Path) -> None:
+    got, out = service(tmp_path, IMAGE + "healthcheck: {interval: 5s}")
+    assert "healthcheck" not in got
+    assert [(p.line, p.severity) for p in out.warnings] == [(4, "warning")]
+
+
+def test_optional_dependency_on_a_service_left_out_is_dropped(tmp_path: Path) -> None:
+    got, out = service(tmp_path, IMAGE + "depends_on:\n  gone: {condition: service_started, "
+                       "required: false}\n  db: {condition: service_healthy}")
+    assert got["depends_on"] == {"db": "healthy"}
+    assert messages(out) == []
