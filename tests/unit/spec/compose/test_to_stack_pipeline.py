@@ -238,3 +238,34 @@ def test_a_folder_merges_the_override_file_into_its_compose_file(folder: Path) -
     # named on its own, a Compose file is that file only, as with `docker compose -f`
     alone = load_stacks([folder / "compose.yaml"]).stacks[0]
     assert next(c for c in alone.containers if c.key == "web").env_map["TZ"] == "UTC"
+
+
+def test_problems_of_included_and_extended_files_name_those_files(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(textwrap.dedent("""\
+        services:
+          common:
+            image: busybox:1
+            privileged: true
+        """))
+    (tmp_path / "lib.yaml").write_text(textwrap.dedent("""\
+        services:
+          cache:
+            image: busybox:1
+            ports: ["70000:80"]
+        """))
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent("""\
+        name: app
+        include: [lib.yaml]
+        services:
+          web:
+            extends: {file: base.yaml, service: common}
+        """))
+    with pytest.raises(SpecError) as raised:
+        load_stacks([tmp_path / "compose.yaml"])
+    assert [(Path(p.file).name, p.line, p.column) for p in raised.value.problems] == [
+        ("lib.yaml", 4, 13)]
+    (tmp_path / "lib.yaml").write_text((tmp_path / "lib.yaml").read_text().replace("70000",
+                                                                                   "7000"))
+    stack = load_stacks([tmp_path / "compose.yaml"]).stacks[0]
+    assert [(Path(w.file).name, w.line, w.column) for w in stack.warnings] == [
+        ("base.yaml", 4, 5)]
