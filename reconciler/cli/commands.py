@@ -221,24 +221,25 @@ def cmd_down(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
-    import os
+    from dataclasses import replace
 
     from reconciler.loop.control import Loop
+    from reconciler.loop.stacks import StackSet
     from reconciler.spec.units import parse_duration
 
-    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths]]
-    # The loop reads each file anew: the Compose options go the way Compose's own do.
-    if ctx.args.project_name:
-        os.environ["COMPOSE_PROJECT_NAME"] = ctx.args.project_name
-    if ctx.args.profile:
-        os.environ["COMPOSE_PROFILES"] = ",".join(ctx.args.profile)
+    # The loop reads each file on its own: `-f` files are watched one by one, each with the
+    # Compose options.
+    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths,
+                                 *(ctx.args.compose_files or [])]]
+    compose = replace(ctx.compose, files=()) if ctx.compose is not None else None
     if not sources:
         raise ReconcileError("run needs --watch DIR or stack files to watch")
     for source in sources:
         if not source.exists():
             raise ReconcileError(f"{source}: no such file or folder")
     loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
-                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism)
+                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism,
+                stacks=StackSet(sources, compose))
     return loop.run()
 
 

@@ -82,10 +82,7 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="the control loop: keep the host equal to watched stacks")
     p.add_argument("paths", nargs="*", metavar="FILE", help="stack or Compose files to watch")
-    p.add_argument("-p", "--project-name", metavar="NAME",
-                   help="the project name of the Compose files watched (COMPOSE_PROJECT_NAME)")
-    p.add_argument("--profile", action="append", metavar="NAME",
-                   help="Compose profiles of the files watched (COMPOSE_PROFILES)")
+    _add_compose(p)
     p.add_argument("--watch", action="append", default=[], metavar="DIR",
                    help="a folder of stack files (repeatable)")
     p.add_argument("--resync", default="30s", help="full re-read and converge period")

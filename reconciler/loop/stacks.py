@@ -17,11 +17,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.loop.watch import is_stack_file
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import SpecError
 from reconciler.spec.stacks import load_stacks
+
+if TYPE_CHECKING:
+    from reconciler.spec.compose.entry import ComposeRequest
 
 
 @dataclass
@@ -68,9 +72,10 @@ def _digest(data: bytes) -> str:
 
 
 class StackSet:
-    def __init__(self, sources: Iterable[Path]) -> None:
+    def __init__(self, sources: Iterable[Path], compose: ComposeRequest | None = None) -> None:
         self.sources = [Path(s).absolute() for s in sources]
         self.entries: dict[str, StackEntry] = {}
+        self.compose = compose  # -p, --env-file, --profile, --strict for Compose files
 
     def files(self) -> list[str]:
         """The stack files that exist now: folders' *.yaml/*.yml and the named files."""
@@ -112,7 +117,7 @@ class StackSet:
         if seen == entry.seen and not force and not entry.deleted:
             return Change(path, "unchanged", entry.name, entry.revision)
         try:
-            desired = load_stacks([path])
+            desired = load_stacks([path], compose=self.compose)
         except SpecError as err:
             return self._invalid(entry, seen, [str(p) for p in err.problems])
         stack = desired.stacks[0]

@@ -269,3 +269,15 @@ def test_problems_of_included_and_extended_files_name_those_files(tmp_path: Path
     stack = load_stacks([tmp_path / "compose.yaml"]).stacks[0]
     assert [(Path(w.file).name, w.line, w.column) for w in stack.warnings] == [
         ("base.yaml", 4, 5)]
+
+
+def test_the_loop_takes_the_compose_options(folder: Path) -> None:
+    from reconciler.loop.stacks import StackSet
+
+    named = ComposeRequest(options=ComposeOptions(project_name="other", environ={}))
+    stacks = StackSet([folder / "compose.yaml"], named)
+    assert [(c.kind, c.stack) for c in stacks.reload()] == [("loaded", "other")]
+    strict = StackSet([folder / "compose.yaml"], ComposeRequest(strict=True))
+    [change] = strict.reload()
+    assert change.kind == "invalid"
+    assert "compose.yaml:10:5: compose key `privileged`" in change.problems[0]
