@@ -31,10 +31,19 @@ def render(plan: Plan, output: str, color: bool) -> str:
     return render_text(plan, color=color)
 
 
+def _paths(ctx: Context) -> list[str]:
+    """The stack inputs: positional paths, or `-f` Compose files; at least one."""
+    paths: list[str] = ctx.args.paths
+    if not paths and not getattr(ctx.args, "compose_files", None):
+        raise ReconcileError(f"{ctx.args.command} needs stack files, Compose files (-f) "
+                             "or folders")
+    return paths
+
+
 def cmd_validate(ctx: Context) -> int:
     if ctx.args.output != "text":
         return _validate_report(ctx)
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     for warning in desired.warnings():  # on stderr, like errors; the exit code stays 0
         print(warning, file=sys.stderr)
     names = ", ".join(s.name for s in desired.stacks) or "no stacks"
@@ -51,11 +60,11 @@ def _validate_report(ctx: Context) -> int:
 
     desired: Desired | None = None
     try:
-        desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+        desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
         problems = list(desired.warnings())
     except SpecError as err:  # + the warnings of the files that are fine on their own
-        problems = sorted({*err.problems, *risks_of_sound_files(ctx.args.paths,
-                                                                ctx.schema_cache)})
+        problems = sorted({*err.problems, *risks_of_sound_files(
+            _paths(ctx), ctx.schema_cache, ctx.compose)})
     if ctx.args.output == "sarif":
         ctx.out(validation_sarif(problems, Path.cwd(), __version__))
     else:
@@ -73,7 +82,7 @@ def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> Pl
 
 def cmd_plan(ctx: Context) -> int:
     # every input is checked before the host is read
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.out is not None:
         from reconciler.cli.saved import plan_and_save
@@ -114,9 +123,10 @@ def _result_json(results: list[ExecutionResult]) -> list[dict[str, object]]:
 def cmd_apply(ctx: Context) -> int:
     if ctx.args.saved_plan is not None:
         return _apply_saved(ctx)
-    if not ctx.args.paths:
-        raise ReconcileError("apply needs stack files or folders, or --plan FILE")
-    desired = load_stacks(ctx.args.paths, ctx.schema_cache)
+    if not ctx.args.paths and not ctx.args.compose_files:
+        raise ReconcileError("apply needs stack files, Compose files (-f) or folders, or "
+                             "--plan FILE")
+    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
     options = _options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
@@ -163,7 +173,8 @@ def _apply_saved(ctx: Context) -> int:
     from reconciler.loop.intents import user_stopped
 
     doc = saved.read_saved(ctx.args.saved_plan)
-    desired = load_stacks(saved.saved_paths(doc, ctx.args.paths), ctx.schema_cache)
+    paths = ctx.args.paths if ctx.args.compose_files else saved.saved_paths(doc, ctx.args.paths)
+    desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
     options = saved.saved_options(doc, user_stopped(ctx.state_dir))
     return saved.apply_saved_plan(ctx, doc, desired, options)
 
@@ -213,17 +224,25 @@ def cmd_down(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
+    from dataclasses import replace
+
     from reconciler.loop.control import Loop
+    from reconciler.loop.stacks import StackSet
     from reconciler.spec.units import parse_duration
 
-    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths]]
+    # The loop reads each file on its own: `-f` files are watched one by one, each with the
+    # Compose options.
+    sources = [Path(p) for p in [*ctx.args.watch, *ctx.args.paths,
+                                 *(ctx.args.compose_files or [])]]
+    compose = replace(ctx.compose, files=()) if ctx.compose is not None else None
     if not sources:
         raise ReconcileError("run needs --watch DIR or stack files to watch")
     for source in sources:
         if not source.exists():
             raise ReconcileError(f"{source}: no such file or folder")
     loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
-                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism)
+                resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism,
+                stacks=StackSet(sources, compose=compose))
     return loop.run()
 
 
@@ -250,6 +269,10 @@ def _other_handlers(command: str) -> Mapping[str, Callable[[Context], int]]:
         from reconciler.cli.status import cmd_status
 
         return {"status": cmd_status}
+    if command == "convert":
+        from reconciler.cli.convert import cmd_convert
+
+        return {"convert": cmd_convert}
     if command in ("sync", "history", "rollback"):
         from reconciler.cli import sync  # only then: git, the webhook server
 

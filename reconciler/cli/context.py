@@ -77,6 +77,24 @@ class Context:
         return options
 
     @property
+    def compose(self) -> Any:
+        """-f / -p / --env-file / --profile / --strict as a ComposeRequest (spec/compose);
+        None when none was given, so a stack-only run never imports the Compose modules."""
+        args = self.args
+        files = getattr(args, "compose_files", None) or []
+        given = (files, getattr(args, "project_name", None), getattr(args, "env_file", None),
+                 getattr(args, "profile", None), getattr(args, "strict", False))
+        if not any(given):
+            return None
+        from reconciler.spec.compose.entry import ComposeRequest
+        from reconciler.spec.compose.project import ComposeOptions
+
+        options = ComposeOptions(project_name=args.project_name,
+                                 env_files=tuple(Path(f) for f in args.env_file or ()),
+                                 profiles=tuple(args.profile or ()))
+        return ComposeRequest(tuple(Path(f) for f in files), options, bool(args.strict))
+
+    @property
     def color(self) -> bool:
         return wants_color(sys.stdout)
 

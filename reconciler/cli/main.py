@@ -56,7 +56,22 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 
 def _add_paths(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="stack files or folders")
+    p.add_argument("paths", nargs="*", metavar="FILE|DIR",
+                   help="stack files, Compose files or folders")
+    _add_compose(p)
+
+
+def _add_compose(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Compose input (docs/compose.md)")
+    g.add_argument("-f", "--file", action="append", dest="compose_files", metavar="FILE",
+                   help="a Compose file; repeat to merge several into one project")
+    g.add_argument("-p", "--project-name", metavar="NAME", help="the Compose project name")
+    g.add_argument("--env-file", action="append", metavar="FILE",
+                   help="variables for interpolation (default: .env next to the file)")
+    g.add_argument("--profile", action="append", metavar="NAME",
+                   help="also the services of this Compose profile")
+    g.add_argument("--strict", action="store_true",
+                   help="a Compose key reconcile ignores is an error (exit 3), not a warning")
 
 
 def _add_output(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
@@ -77,7 +92,9 @@ def _spec_commands(sub: Subcommands) -> None:
                        "for apply --plan FILE")
     if p := sub.add("apply", help="converge the host on the stacks"):
         p.add_argument("paths", nargs="*", metavar="FILE|DIR",
-                       help="stack files or folders (with --plan: default, the plan's own)")
+                       help="stack files, Compose files or folders (with --plan: default, the "
+                       "plan's own)")
+        _add_compose(p)
         p.add_argument("--plan", type=Path, metavar="FILE", dest="saved_plan",
                        help="apply exactly this saved plan (plan --out), or refuse if it is stale")
         _add_output(p, ["text", "json", "markdown"])
@@ -86,6 +103,8 @@ def _spec_commands(sub: Subcommands) -> None:
         p.add_argument("--parallelism", type=int, default=4)
         p.add_argument("--wait-timeout", default="120s",
                        help="how long to wait for depends_on healthy/completed conditions")
+    if p := sub.add("convert", help="print the stack file equivalent to Compose files"):
+        _add_paths(p)
     if p := sub.add("down", help="remove everything a stack owns"):
         p.add_argument("stacks", nargs="+", metavar="STACK|FILE")
         p.add_argument("--volumes", action="store_true", help="remove named volumes too")
@@ -96,7 +115,8 @@ def _spec_commands(sub: Subcommands) -> None:
 
 def _loop_commands(sub: Subcommands) -> None:
     if p := sub.add("run", help="the control loop: keep the host equal to watched stacks"):
-        p.add_argument("paths", nargs="*", metavar="FILE", help="stack files to watch")
+        p.add_argument("paths", nargs="*", metavar="FILE", help="stack or Compose files to watch")
+        _add_compose(p)
         p.add_argument("--watch", action="append", default=[], metavar="DIR",
                        help="a folder of stack files (repeatable)")
         p.add_argument("--resync", default="30s", help="full re-read and converge period")

@@ -18,11 +18,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.loop.watch import is_stack_file
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import SpecError
 from reconciler.spec.stacks import load_stacks
+
+if TYPE_CHECKING:
+    from reconciler.spec.compose.entry import ComposeRequest
 
 
 @dataclass
@@ -85,10 +89,12 @@ def same_content(a: DesiredStack | None, b: DesiredStack | None) -> bool:
 
 
 class StackSet:
-    def __init__(self, sources: Iterable[Path], commit: Callable[[], str] | None = None) -> None:
+    def __init__(self, sources: Iterable[Path], commit: Callable[[], str] | None = None,
+                 compose: ComposeRequest | None = None) -> None:
         self.sources = [Path(s).absolute() for s in sources]
         self.entries: dict[str, StackEntry] = {}
         self.commit = commit or (lambda: "")  # the commit the files are at, if known
+        self.compose = compose  # -p, --env-file, --profile, --strict for Compose files
 
     def files(self) -> list[str]:
         """The stack files that exist now: folders' *.yaml/*.yml and the named files."""
@@ -130,7 +136,7 @@ class StackSet:
         if seen == entry.seen and not force and not entry.deleted:
             return Change(path, "unchanged", entry.name, entry.revision)
         try:
-            desired = load_stacks([path])
+            desired = load_stacks([path], compose=self.compose)
         except SpecError as err:
             return self._invalid(entry, seen, [str(p) for p in err.problems])
         stack = with_commit(desired.stacks[0], self.commit())

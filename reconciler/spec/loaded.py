@@ -32,12 +32,17 @@ class LoadedFile:
     keys: dict[JsonPath, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     located: bool = True
+    # Allowed input worth a second look, found while reading (a Compose key ignored here).
+    warnings: list[Problem] = field(default_factory=list)
     # the application tags met (only those load_file was told to accept), by JSON path
     tags: dict[JsonPath, str] = field(default_factory=dict)
 
     def problem(self, where: JsonPath | None, message: str, *, at_key: bool = False) -> Problem:
-        line, col = self.locate(where, at_key=at_key)
-        return Problem(str(self.path), line, col, message)
+        return Problem(*self.site(where, at_key=at_key), message)
+
+    def site(self, where: JsonPath | None, *, at_key: bool = False) -> tuple[str, int, int]:
+        """(file, line, column) of `where`: a file made from Compose files points into them."""
+        return (str(self.path), *self.locate(where, at_key=at_key))
 
     def locate(self, where: JsonPath | None, *, at_key: bool = False) -> Location:
         if where is None:

@@ -46,6 +46,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
     volumes = tuple(VolumeSpec(name, v) for v in sorted(data.get("volumes") or {}))
     containers: list[ContainerSpec] = []
     subnet = str(((data.get("networks") or {}).get("default") or {}).get("subnet", ""))
+    numbered = data.get("container_names") == "compose"
     for key, spec in sorted((data.get("containers") or {}).items()):
         image = images.resolve_container_image(spec["image"])
         template = ContainerSpec(
@@ -59,16 +60,19 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
             subnet=subnet,
             **container_fields(key, spec, base_dir),
         )
-        containers.extend(expand_replicas(template, spec.get("replicas", 1)))
+        containers.extend(expand_replicas(template, spec.get("replicas", 1), numbered))
     return DesiredStack(name, str(path.absolute()), sources, volumes, tuple(containers))
 
 
-def expand_replicas(template: ContainerSpec, replicas: int) -> list[ContainerSpec]:
-    """Replica 1 is "<stack>-<key>", replica n>1 "<stack>-<key>-<n>"; 0 gives none."""
+def expand_replicas(template: ContainerSpec, replicas: int,
+                    numbered: bool = False) -> list[ContainerSpec]:
+    """Replica 1 is "<stack>-<key>", replica n>1 "<stack>-<key>-<n>"; 0 gives none.
+    `numbered` (`container_names: compose`): every replica is "<stack>-<key>-<n>", the
+    names docker compose gives, so both tools agree on a project's containers."""
     digest = config_hash(template)
     out = []
     for n in range(1, replicas + 1):
-        name = template.name if n == 1 else f"{template.name}-{n}"
+        name = template.name if n == 1 and not numbered else f"{template.name}-{n}"
         out.append(replace(template, name=name, replica=n, config_hash=digest))
     return out
 

@@ -79,8 +79,7 @@ def container_risks(loaded: LoadedFile, key: str, spec: dict[str, Any]) -> list[
 
 
 def _where(loaded: LoadedFile, path: JsonPath) -> tuple[str, int, int]:
-    line, column = loaded.locate(path)
-    return str(loaded.path), line, column
+    return loaded.site(path)
 
 
 def stack_risks(loaded: LoadedFile) -> tuple[Problem, ...]:

@@ -65,11 +65,11 @@ def check_ports(checker: ContainerChecker) -> None:
     ports = checker.spec.get("ports") or []
     for i, entry in enumerate(ports):
         mappings = checker.attempt(("ports", i), port_mappings, entry)
-        line, column = checker.parent.loaded.locate((*checker.at, "ports", i))
+        file, line, column = checker.parent.loaded.site((*checker.at, "ports", i))
         for mapping in mappings or []:
             checker.parent.ports.append(
                 PortUse(
-                    str(checker.parent.loaded.path),
+                    file,
                     line,
                     column,
                     f"{checker.parent.stack}/{checker.key}",

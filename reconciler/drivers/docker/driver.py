@@ -257,9 +257,12 @@ def _clash(name: str, info: dict[str, Any]) -> DriverError:
     if labelkeys.is_owned(labels):
         return DriverError(name, "container already exists")
     image = (info.get("Config") or {}).get("Image", "?")
+    project = labels.get("com.docker.compose.project")
+    advice = (f"it belongs to the Compose project {project!r}: to move the project over, "
+              f"run `docker compose -p {project} down`, then "
+              "`reconcile apply`" if project else "rename or remove it, or rename the stack")
     return DriverError(name, f"the name is taken by a container reconcile does not manage "
-                             f"(id {str(info.get('Id', ''))[:12]}, image {image}): rename or "
-                             "remove it, or rename the stack")
+                             f"(id {str(info.get('Id', ''))[:12]}, image {image}): {advice}")
 
 
 def _ipam(subnet: str) -> Any:

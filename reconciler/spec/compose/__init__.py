@@ -9,4 +9,10 @@ file), `discover.normalize_project_name(name)`. Inside, one module per step: `ya
 (YAML with `!reset`/`!override`), `interpolate`, `dotenv`, `include`, `extends`, `merge`
 and `unique` (Compose's merge rules), `paths`, `profiles`, `model` (the steps in order),
 over located nodes (`nodes`). Imports only `spec.loader` and `model` of ours.
+
+Mapping: `entry.load_compose_file(files, request)` is what `spec/stacks.py` calls: the
+loaded project through `to_stack.compose_loaded`, a `located.ComposeLoadedFile` whose
+problems point into the Compose files; one module per group of keys (`service`, `ports`,
+`volumes`, `limits`, `networks`); `convert` prints the stack YAML. These also import
+`spec.files` and, for `convert`, the stack checks (`spec.schema_check`, `spec.semantic`).
 """
