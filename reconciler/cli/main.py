@@ -19,6 +19,7 @@ from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.support.logsetup import configure_logging, logger
 
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
+PARALLELISM_HELP = "actions run at once (default: the driver's; docker 16, native 4)"
 
 
 def _add_paths(p: argparse.ArgumentParser) -> None:
@@ -49,7 +50,7 @@ def _spec_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _add_output(p, ["text", "json", "markdown"])
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
-    p.add_argument("--parallelism", type=int, default=4)
+    p.add_argument("--parallelism", type=int, help=PARALLELISM_HELP)
     p.add_argument("--wait-timeout", default="120s",
                    help="how long to wait for depends_on healthy/completed conditions")
     p = sub.add_parser("down", help="remove everything a stack owns")
@@ -68,7 +69,7 @@ def _loop_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--resync", default="30s", help="full re-read and converge period")
     p.add_argument("--prune", action="store_true",
                    help="remove containers of deleted stack files (else: orphans)")
-    p.add_argument("--parallelism", type=int, default=4)
+    p.add_argument("--parallelism", type=int, help=PARALLELISM_HELP)
     p = sub.add_parser("status", help="what the control loop manages and how it went")
     _add_output(p, ["text", "json"])
     _sync_commands(sub)
@@ -92,7 +93,7 @@ def _sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--resync", default="30s", help="full re-read and converge period")
     p.add_argument("--prune", action="store_true",
                    help="remove containers of stack files deleted from the repository")
-    p.add_argument("--parallelism", type=int, default=4)
+    p.add_argument("--parallelism", type=int, help=PARALLELISM_HELP)
     p = sub.add_parser("history", help="the revisions `sync` applied to a stack")
     p.add_argument("stack", metavar="STACK")
     _add_output(p, ["text", "json"])
