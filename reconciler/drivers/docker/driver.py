@@ -36,7 +36,6 @@ from reconciler.drivers.docker.mapping import (
 )
 from reconciler.drivers.docker.operations import DockerOperations
 from reconciler.drivers.docker.resources import StackResources
-from reconciler.drivers.images.defaults import image_healthcheck
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
 from reconciler.model.errors import DriverError, NotFound
@@ -263,7 +262,11 @@ class DockerDriver(DockerOperations):
 
     def _image_check(self, image: ImageSource, ref: str) -> Healthcheck | None:
         raw = self.images.config(ref).get("Healthcheck")
-        return image_healthcheck(raw, image.key) if raw else None
+        if not raw:
+            return None
+        from reconciler.drivers.images.defaults import image_healthcheck
+
+        return image_healthcheck(raw, image.key)
 
     def start(self, name: str) -> None:
         def start(known: Known) -> str | None:

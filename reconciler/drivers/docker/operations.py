@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from reconciler.drivers import probes
 from reconciler.drivers.base import (
     ContainerStats,
     DriverEvent,
@@ -62,6 +59,8 @@ class DockerOperations:
     # -- what convergence needs besides the lifecycle --
 
     def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
+        from reconciler.drivers import probes  # ctypes (~50 ms): only the loop probes
+
         if container.pid is None:
             return False
         if check.kind == "exec":
@@ -156,6 +155,9 @@ class DockerOperations:
     def _exec_terminal(self, name: str, request: ExecRequest) -> int:
         """-i / -t: the docker CLI attaches the terminal (raw mode, resizes) far better
         than a reimplementation would."""
+        import shutil
+        import subprocess
+
         cli = shutil.which("docker")
         if cli is None:
             raise DriverError(name, "exec -i/-t through the docker driver needs the docker CLI")

@@ -55,9 +55,16 @@ def _handler(engine: FakeEngine) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            if headers.get("Transfer-Encoding") == "chunked":  # as dockerd sends long lists
+                self.end_headers()
+                for at in range(0, len(data), 7):
+                    piece = data[at:at + 7]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
             self.wfile.flush()
             if engine.close_after_answer:
                 self.close_connection = True

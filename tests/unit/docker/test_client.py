@@ -4,6 +4,7 @@ what to do."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import docker.errors
 import pytest
 import requests
 
-from reconciler.drivers.docker import client, engine_api
+from reconciler.drivers.docker import client
 from reconciler.drivers.docker.engine_api import (
     EngineAPI,
     EngineConnectionError,
@@ -44,10 +45,10 @@ def test_an_unreachable_engine_names_the_host_and_how_to_start_it(
 def test_permission_denied_on_the_socket_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
 
-    def refuse(_: Any) -> None:
+    def refuse(*_: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(engine_api._UnixConnection, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
     with pytest.raises(client.EngineUnavailable) as caught:
         client.connect()
     text = str(caught.value)
@@ -77,6 +78,17 @@ def test_calls_are_versioned_json_on_one_kept_alive_connection(tmp_path: Path) -
     method, path, _ = engine.requests[1]
     assert method == "GET" and path == (
         "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A+%5B%22x%22%5D%7D")
+
+
+def test_a_chunked_answer_is_read_whole_and_the_connection_kept(tmp_path: Path) -> None:
+    listed = [{"Id": f"c{i}", "Labels": {"k": "v" * i}} for i in range(20)]
+    with fake_engine(tmp_path) as engine:
+        engine.answer("GET", "/v1.41/containers/json", body=listed, **{
+            "Transfer-Encoding": "chunked"})
+        api = EngineAPI(engine.host)
+        assert api.call("GET", "/containers/json") == listed
+        assert api.call("GET", "/containers/json") == listed
+        assert engine.connections == 1
 
 
 def test_a_connection_the_engine_closed_is_opened_again(tmp_path: Path) -> None:
