@@ -1,7 +1,8 @@
 """DockerDriver: reconcile's containers as Docker Engine containers.
 
-Lifecycle and observe live here; volumes and the per-stack networks in resources.py,
-images in images.py, the rest of the contract (probes, events, logs, exec, stats, facts) in
+Lifecycle and observe live here; what it remembers of containers (ids, stop settings,
+start counts) in known.py, volumes and the per-stack networks in resources.py, images in
+images.py, the rest of the contract (probes, events, logs, exec, stats, facts) in
 operations.py. docs/docker.md has the mapping table and the choices. The engine is reached
 lazily: a driver that is only constructed costs nothing and needs no engine.
 
@@ -15,11 +16,9 @@ signal is SIGKILL or the grace period 0, else the engine's stop and then the DEL
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,17 +27,13 @@ from reconciler.drivers.docker import client as engine_client
 from reconciler.drivers.docker.client import engine_errors
 from reconciler.drivers.docker.engine_api import EngineAPI, EngineHTTPError, path_of
 from reconciler.drivers.docker.images import EngineImages
-from reconciler.drivers.docker.mapping import (
-    container_labels,
-    create_body,
-    network_name,
-    to_observed,
-)
+from reconciler.drivers.docker.known import Known, StartCounts, clash, known_from, known_of
+from reconciler.drivers.docker.mapping import container_labels, create_body, to_observed
 from reconciler.drivers.docker.operations import DockerOperations
 from reconciler.drivers.docker.resources import StackResources
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
-from reconciler.model.errors import DriverError, NotFound
+from reconciler.model.errors import NotFound
 from reconciler.model.observed import Observed, ObservedContainer
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
@@ -47,32 +42,6 @@ DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 PARALLELISM = 16
 OBSERVE_THREADS = 8
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Known:
-    """A container of ours this driver saw or made: enough to act on it by id."""
-
-    id: str
-    stack: str
-    graceful: bool  # its stop signal is not SIGKILL and its grace period not 0
-    private: bool  # on the stack's network
-
-
-def _known(info: dict[str, Any]) -> Known:
-    config = info.get("Config") or {}
-    labels = config.get("Labels") or {}
-    stack = labels[labelkeys.STACK]
-    signal = str(config.get("StopSignal") or "SIGTERM").upper()
-    graceful = signal not in ("SIGKILL", "KILL", "9") and config.get("StopTimeout") != 0
-    mode = (info.get("HostConfig") or {}).get("NetworkMode")
-    return Known(str(info["Id"]), stack, graceful, mode == network_name(stack))
-
-
-def _spec_known(container_id: str, spec: ContainerSpec) -> Known:
-    graceful = (spec.stop_signal or "SIGTERM").upper() not in ("SIGKILL", "KILL", "9") and (
-        spec.stop_grace_period > 0)
-    return Known(container_id, spec.stack, graceful, spec.network == "private")
 
 
 class DockerDriver(DockerOperations):
@@ -87,6 +56,7 @@ class DockerDriver(DockerOperations):
         self._images: EngineImages | None = None
         self._connect_lock = threading.Lock()
         self._known: dict[str, Known] = {}
+        self.starts = StartCounts(self.root)
         self.resources = StackResources(lambda: self.engine, self.host)
 
     @property
@@ -133,7 +103,7 @@ class DockerDriver(DockerOperations):
             if info is None or not labelkeys.is_owned((info.get("Config") or {}).get("Labels")
                                                       or {}):
                 continue
-            seen = to_observed(info, max(0, self._starts(info["Id"]) - 1))
+            seen = to_observed(info, max(0, self.starts.get(info["Id"]) - 1))
             known = self._remember(seen.name, info)
             if known.private:
                 members.setdefault(known.stack, set()).add(seen.name)
@@ -164,7 +134,7 @@ class DockerDriver(DockerOperations):
         return info
 
     def _remember(self, name: str, info: dict[str, Any]) -> Known:
-        known = self._known[name] = _known(info)
+        known = self._known[name] = known_of(info)
         return known
 
     def _resolve(self, name: str) -> Known:
@@ -198,24 +168,6 @@ class DockerDriver(DockerOperations):
                     self._known.pop(name, None)
             return action(self._resolve(name))
 
-    # -- the loop's start count (the engine counts only its own restarts) --
-
-    def _starts_file(self, container_id: str) -> Path:
-        return self.root / "starts" / container_id
-
-    def _starts(self, container_id: str) -> int:
-        try:
-            return int(self._starts_file(container_id).read_text())
-        except (OSError, ValueError):
-            return 0
-
-    def _count_start(self, container_id: str) -> None:
-        path = self._starts_file(container_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(str(self._starts(container_id) + 1))
-        os.replace(tmp, path)
-
     # -- images and volumes --
 
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
@@ -240,7 +192,7 @@ class DockerDriver(DockerOperations):
             if spec.network == "private":  # a network made for it alone does not stay
                 self.resources.left(spec.stack, spec.name)
             raise
-        self._known[spec.name] = _spec_known(str(created["Id"]), spec)
+        self._known[spec.name] = known_from(str(created["Id"]), spec)
 
     def _create(self, spec: ContainerSpec, body: dict[str, Any]) -> dict[str, Any]:
         with self._errors(spec.name):
@@ -253,7 +205,7 @@ class DockerDriver(DockerOperations):
                     return created
                 except EngineHTTPError as exc:
                     if exc.status == 409:
-                        raise _clash(spec.name, self._inspect(spec.name)) from None
+                        raise clash(spec.name, self._inspect(spec.name)) from None
                     if exc.status != 404 or spec.network != "private" or attempt == 2:
                         raise
                     # its network was removed behind our back (another process's down)
@@ -280,7 +232,7 @@ class DockerDriver(DockerOperations):
 
         started = self._act(name, start)
         if started is not None:
-            self._count_start(started)
+            self.starts.count(started)
 
     def stop(self, name: str, timeout: float | None = None) -> None:
         query = None if timeout is None else {"t": max(0, int(timeout))}
@@ -299,11 +251,11 @@ class DockerDriver(DockerOperations):
                     self._known.pop(name, None)
                     return
                 if not labelkeys.is_owned((info.get("Config") or {}).get("Labels") or {}):
-                    raise _clash(name, info)
+                    raise clash(name, info)
                 known = self._remember(name, info)
                 self._remove_id(known)
         self._known.pop(name, None)
-        self._starts_file(known.id).unlink(missing_ok=True)
+        self.starts.forget(known.id)
         if known.private:
             self.resources.left(known.stack, name)
 
@@ -320,13 +272,3 @@ class DockerDriver(DockerOperations):
             return False
         return True
 
-
-def _clash(name: str, info: dict[str, Any] | None) -> DriverError:
-    info = info or {}
-    labels = (info.get("Config") or {}).get("Labels") or {}
-    if labelkeys.is_owned(labels):
-        return DriverError(name, "container already exists")
-    image = (info.get("Config") or {}).get("Image", "?")
-    return DriverError(name, f"the name is taken by a container reconcile does not manage "
-                             f"(id {str(info.get('Id', ''))[:12]}, image {image}): rename or "
-                             "remove it, or rename the stack")

@@ -78,10 +78,13 @@ class StackResources:
 
     # -- the stack's network --
 
-    def seen(self, stacks: Iterable[str], members: dict[str, set[str]]) -> None:
-        """observe() found `members` (stack -> names on its network) for `stacks`."""
+    def seen(self, stacks: Iterable[str] | None, members: dict[str, set[str]]) -> None:
+        """observe() found `members` (stack -> names on its network) for `stacks` (None:
+        for every stack, so what is not in `members` has none)."""
         with self._lock:
-            for stack in stacks:
+            if stacks is None:
+                self._members = {stack: set(names) for stack, names in members.items()}
+            for stack in stacks or ():
                 self._members[stack] = set(members.get(stack, ()))
 
     def ensure_network(self, spec: ContainerSpec) -> str:

@@ -29,8 +29,8 @@ class FakeEngine:
         return f"unix://{self.socket_path}"
 
     def answer(self, method: str, path: str, status: int = 200, body: Any = None,
-               **headers: str) -> None:
-        self.answers[(method, path)] = (status, body, headers)
+               headers: dict[str, str] | None = None) -> None:
+        self.answers[(method, path)] = (status, body, headers or {})
 
 
 def _handler(engine: FakeEngine) -> type[BaseHTTPRequestHandler]:

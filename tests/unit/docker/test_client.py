@@ -83,8 +83,8 @@ def test_calls_are_versioned_json_on_one_kept_alive_connection(tmp_path: Path) -
 def test_a_chunked_answer_is_read_whole_and_the_connection_kept(tmp_path: Path) -> None:
     listed = [{"Id": f"c{i}", "Labels": {"k": "v" * i}} for i in range(20)]
     with fake_engine(tmp_path) as engine:
-        engine.answer("GET", "/v1.41/containers/json", body=listed, **{
-            "Transfer-Encoding": "chunked"})
+        engine.answer("GET", "/v1.41/containers/json", body=listed,
+                      headers={"Transfer-Encoding": "chunked"})
         api = EngineAPI(engine.host)
         assert api.call("GET", "/containers/json") == listed
         assert api.call("GET", "/containers/json") == listed

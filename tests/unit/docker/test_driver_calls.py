@@ -134,3 +134,31 @@ def test_the_read_only_path_does_not_import_the_docker_sdk(tmp_path: Path) -> No
                               timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_stack_network_is_checked_only_when_its_last_member_goes(tmp_path: Path) -> None:
+    a, b = spec("a", network="private"), spec("b", network="private")
+    with fake_engine(tmp_path) as engine:
+        engine.answer("GET", f"{V}/containers/json", body=[
+            {"Id": "ida", "Labels": {labelkeys.STACK: "shop"}},
+            {"Id": "idb", "Labels": {labelkeys.STACK: "shop"}}])
+        for made, cid in ((a, "ida"), (b, "idb")):
+            info = inspect(made, cid)
+            info["HostConfig"]["NetworkMode"] = "reconcile-shop"
+            engine.answer("GET", f"{V}/containers/{cid}/json", body=info)
+            engine.answer("DELETE", f"{V}/containers/{cid}", status=204)
+        engine.answer("GET", f"{V}/images/json", body=[])
+        engine.answer("GET", f"{V}/volumes", body={"Volumes": []})
+        engine.answer("GET", f"{V}/networks/reconcile-shop", body={
+            "Id": "n1", "Labels": {labelkeys.STACK: "shop"}, "Containers": {}})
+        engine.answer("DELETE", f"{V}/networks/n1", status=204)
+        driver = DockerDriver(tmp_path / "state", host=engine.host)
+        driver.observe(None)  # all stacks
+        before = len(engine.requests)
+        driver.remove("shop-a")
+        assert paths(engine, before) == [f"DELETE {V}/containers/ida"]
+        before = len(engine.requests)
+        driver.remove("shop-b")
+        assert paths(engine, before) == [f"DELETE {V}/containers/idb",
+                                         f"DELETE {V}/networks/n1",
+                                         f"GET {V}/networks/reconcile-shop"]
