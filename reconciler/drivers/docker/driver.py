@@ -236,7 +236,9 @@ class DockerDriver(DockerOperations):
 
     def stop(self, name: str, timeout: float | None = None) -> None:
         query = None if timeout is None else {"t": max(0, int(timeout))}
-        self._act(name, lambda k: self.engine.status("POST", f"/containers/{k.id}/stop", query))
+        self._act(name, lambda k: self.engine.status(
+            "POST", f"/containers/{k.id}/stop", query,
+            wait=k.grace if timeout is None else max(0.0, timeout)))
 
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         self._act(name, lambda k: self.engine.status(
@@ -264,7 +266,7 @@ class DockerDriver(DockerOperations):
         removal alone when the stop would be a SIGKILL anyway. False: no such id."""
         try:
             if known.graceful:
-                self.engine.status("POST", f"/containers/{known.id}/stop")
+                self.engine.status("POST", f"/containers/{known.id}/stop", wait=known.grace)
             self.engine.status("DELETE", f"/containers/{known.id}", {"v": True, "force": True})
         except EngineHTTPError as exc:
             if exc.status != 404:

@@ -151,7 +151,7 @@ class EngineAPI:
     """Thread-safe: every call takes an idle connection (or opens one) and gives it back."""
 
     def __init__(self, host: str, timeout: float = TIMEOUT) -> None:
-        self.host = host
+        self.host, self.timeout = host, timeout
         self._connect = _connector(host, timeout)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
@@ -190,24 +190,26 @@ class EngineAPI:
         """One versioned call; its JSON answer (None when empty)."""
         return self.exchange(method, path, query, body)[1]
 
-    def status(self, method: str, path: str, query: dict[str, Any] | None = None) -> int:
+    def status(self, method: str, path: str, query: dict[str, Any] | None = None,
+               wait: float = 0.0) -> int:
         """One versioned call without an answer worth reading; its status. 304 is a success
-        the caller may want to tell apart (start of a running, stop of a stopped container)."""
-        return self.exchange(method, path, query, None)[0]
+        the caller may want to tell apart (start of a running, stop of a stopped container).
+        `wait`: seconds the engine may take on top of the usual timeout (a stop's grace)."""
+        return self.exchange(method, path, query, None, wait)[0]
 
     def exchange(self, method: str, path: str, query: dict[str, Any] | None,
-                 body: Any) -> tuple[int, Any]:
+                 body: Any, wait: float = 0.0) -> tuple[int, Any]:
         target = f"/v{API_VERSION}{path}"
         if query:
             target += "?" + urlencode({k: _query_value(v) for k, v in query.items()
                                        if v is not None})
         payload = None if body is None else json.dumps(body).encode()
-        status, _, data = self._send(method, target, payload)
+        status, _, data = self._send(method, target, payload, wait)
         if status >= 400:
             raise EngineHTTPError(status, _message(data, status))
         return status, json.loads(data) if data.strip() else None
 
-    def _send(self, method: str, target: str, payload: bytes | None
+    def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0
               ) -> tuple[int, dict[str, str], bytes]:
         for attempt in range(2):
             try:
@@ -215,6 +217,7 @@ class EngineAPI:
             except (TimeoutError, OSError) as exc:
                 raise EngineConnectionError(exc) from None
             try:
+                conn.sock.settimeout(self.timeout + wait)
                 status, headers, data = conn.request(method, target, payload or b"")
             except TimeoutError:
                 conn.close()

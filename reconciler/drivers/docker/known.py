@@ -4,6 +4,7 @@ of its starts, which the engine does not keep (its restart policy is always "no"
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class Known:
     stack: str
     graceful: bool  # its stop signal is not SIGKILL and its grace period not 0
     private: bool  # on the stack's network
+    grace: float = 10.0  # seconds a stop may wait before the engine kills (StopTimeout)
 
 
 def known_of(info: dict[str, Any]) -> Known:
@@ -31,16 +33,19 @@ def known_of(info: dict[str, Any]) -> Known:
     config = info.get("Config") or {}
     stack = (config.get("Labels") or {})[labelkeys.STACK]
     signal = str(config.get("StopSignal") or "SIGTERM").upper()
-    graceful = signal not in _KILL and config.get("StopTimeout") != 0
+    timeout = config.get("StopTimeout")
+    grace = float(timeout) if isinstance(timeout, int | float) else 10.0  # the engine's default
+    graceful = signal not in _KILL and grace != 0
     mode = (info.get("HostConfig") or {}).get("NetworkMode")
-    return Known(str(info["Id"]), stack, graceful, mode == network_name(stack))
+    return Known(str(info["Id"]), stack, graceful, mode == network_name(stack), grace)
 
 
 def known_from(container_id: str, spec: ContainerSpec) -> Known:
     """From the spec a container was just created from."""
     graceful = (spec.stop_signal or "SIGTERM").upper() not in _KILL and (
         spec.stop_grace_period > 0)
-    return Known(container_id, spec.stack, graceful, spec.network == "private")
+    return Known(container_id, spec.stack, graceful, spec.network == "private",
+                 float(math.ceil(spec.stop_grace_period)))
 
 
 def clash(name: str, info: dict[str, Any] | None) -> DriverError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
@@ -22,6 +23,7 @@ class FakeEngine:
             ("GET", "/_ping"): (200, None, {"API-Version": api_version})}
         self.requests: list[tuple[str, str, Any]] = []  # method, path with query, body
         self.connections = 0
+        self.delays: dict[tuple[str, str], float] = {}  # (method, path) -> seconds to hold
         self.close_after_answer = False
 
     @property
@@ -49,6 +51,7 @@ def _handler(engine: FakeEngine) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             engine.requests.append((self.command, self.path, json.loads(raw) if raw else None))
             path = self.path.split("?", 1)[0]
+            time.sleep(engine.delays.get((self.command, path), 0.0))
             status, body, headers = engine.answers.get(
                 (self.command, path), (404, {"message": f"no such thing: {path}"}, {}))
             data = b"" if body is None else json.dumps(body).encode()

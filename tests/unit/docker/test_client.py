@@ -100,6 +100,16 @@ def test_a_connection_the_engine_closed_is_opened_again(tmp_path: Path) -> None:
         assert engine.connections == 3
 
 
+def test_a_stop_may_take_its_grace_period_on_top_of_the_timeout(tmp_path: Path) -> None:
+    with fake_engine(tmp_path) as engine:
+        engine.answer("POST", "/v1.41/containers/x/stop", status=204)
+        engine.delays[("POST", "/v1.41/containers/x/stop")] = 0.5
+        api = EngineAPI(engine.host, timeout=0.2)
+        assert api.status("POST", "/containers/x/stop", wait=2.0) == 204
+        with pytest.raises(EngineTimeout):
+            api.status("POST", "/containers/x/stop")
+
+
 def test_an_error_status_carries_the_engines_message(tmp_path: Path) -> None:
     with fake_engine(tmp_path) as engine:
         engine.answer("POST", "/v1.41/containers/create", status=409,
