@@ -20,6 +20,7 @@ METRICS = (("converge.cold", "cold apply (`up -d` from nothing)"),
            ("converge.noop", "no-op re-apply (`up -d` again)"),
            ("teardown", "teardown (`down`)"))
 NOOP_TARGET_N, NOOP_TARGET = 50, 0.3
+STARTUP = "noop.imports-outside-driver"
 
 
 def _seconds(value: float) -> str:
@@ -66,6 +67,14 @@ def section(doc: dict[str, Any]) -> str:
                                    f"{ratios[0][0]:.2f}x, **{met}**")
             else:
                 targets.append(f"- faster than Compose v2, {label}, N={n}: not measured")
+    startup = [f"- N={n}: {_seconds(row['median'])} of the no-op's {_seconds(noop['median'])} "
+               f"({row['median'] / noop['median']:.0%})" for n in ns
+               if (row := rows.get((STARTUP, n, OURS))) and "not_run" not in row
+               and (noop := rows.get(("converge.noop", n, OURS))) and "not_run" not in noop]
+    if startup:
+        startup = ["Start-up inside reconcile-docker's no-op re-apply: import time outside the "
+                   "docker driver (interpreter, CLI, spec, planner), `python -X importtime` "
+                   "on one more no-op run (median):", "", *startup, ""]
     versions = doc.get("versions", {})
     tools = ["| tool | version |", "|---|---|"] + [
         f"| {k} | {v} |" for k, v in versions.items()]
@@ -73,7 +82,7 @@ def section(doc: dict[str, Any]) -> str:
     return "\n".join([
         f"Run: {doc.get('date', '?')} ({doc.get('seconds', '?')} s), "
         f"`bench/suite_converge.py`, parameters `{doc.get('params')}`.", "",
-        *out, "", "Targets (issue 12):", "", *targets, "", *host, "", *tools, ""])
+        *out, "", *startup, "Targets (issue 12):", "", *targets, "", *host, "", *tools, ""])
 
 
 def main() -> int:

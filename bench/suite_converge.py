@@ -69,6 +69,9 @@ class Reconcile:
         if docker_host is not None:  # the docker driver, on the suite's private engine
             self.base += ["--driver", "docker"]
             self.env = common.compose_env(docker_host)
+            # As installed (pip compiles on install): the bytecode cache on, filled by the
+            # warm-up below, so no timed run compiles reconcile's sources.
+            self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         # An installed reconcile has its bytecode compiled (pip does it at install); a checkout
         # run with PYTHONDONTWRITEBYTECODE=1 would compile ~200 modules at every start.
         common.run([sys.executable, "-m", "compileall", "-q", str(common.ROOT / "reconciler")],
@@ -81,12 +84,23 @@ class Reconcile:
     def cycle(self, n: int) -> dict[str, float]:
         stack = self.work / f"bench-{n}.yaml"
         write_stack(stack, self.image, n)
+        extra: dict[str, float] = {}
         try:
             cold = common.timed([*self.base, "apply", str(stack)], env=self.env)
             noop = common.timed([*self.base, "apply", str(stack)], env=self.env)
+            if self.env is not None:  # docker: how much of a no-op is start-up (untimed)
+                extra["noop.imports-outside-driver"] = self._startup(stack)
         finally:
             down = common.timed([*self.base, "down", "bench"], env=self.env)
-        return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
+        return {"converge.cold": cold, "converge.noop": noop, "teardown": down, **extra}
+
+    def _startup(self, stack: Path) -> float:
+        """Seconds of import time (`python -X importtime`, one more no-op apply) outside the
+        docker driver: the interpreter's, the CLI's, the spec loader's, the planner's."""
+        from bench.importtime_docker import one, outside_driver_ms
+
+        cmd = ["-m", "reconciler.cli", *self.base[1:], "apply", str(stack)]
+        return outside_driver_ms(one(cmd, self.env)[1]) / 1000
 
 
 class RuncLoop:

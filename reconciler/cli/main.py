@@ -19,6 +19,7 @@ from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.support.logsetup import configure_logging, logger
 
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
+PARALLELISM_HELP = "actions run at once (default: the driver's; docker 16, native 4)"
 # the global options that take a value: what command_of() skips to find the command
 _VALUED = ("--driver", "--state-dir", "--log-format", "--insecure-registry",
            "--registry-config", "--pull-timeout", "--age-key-file")
@@ -100,7 +101,7 @@ def _spec_commands(sub: Subcommands) -> None:
         _add_output(p, ["text", "json", "markdown"])
         p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
         p.add_argument("--prune", action="store_true", help="remove orphans of these stacks")
-        p.add_argument("--parallelism", type=int, default=4)
+        p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
         p.add_argument("--wait-timeout", default="120s",
                        help="how long to wait for depends_on healthy/completed conditions")
     if p := sub.add("convert", help="print the stack file equivalent to Compose files"):
@@ -122,7 +123,7 @@ def _loop_commands(sub: Subcommands) -> None:
         p.add_argument("--resync", default="30s", help="full re-read and converge period")
         p.add_argument("--prune", action="store_true",
                        help="remove containers of deleted stack files (else: orphans)")
-        p.add_argument("--parallelism", type=int, default=4)
+        p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
     if p := sub.add("status", help="what the control loop manages and how it went"):
         _add_output(p, ["text", "json"])
     _sync_commands(sub)
@@ -146,7 +147,7 @@ def _sync_commands(sub: Subcommands) -> None:
         p.add_argument("--resync", default="30s", help="full re-read and converge period")
         p.add_argument("--prune", action="store_true",
                        help="remove containers of stack files deleted from the repository")
-        p.add_argument("--parallelism", type=int, default=4)
+        p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
     if p := sub.add("history", help="the revisions `sync` applied to a stack"):
         p.add_argument("stack", metavar="STACK")
         _add_output(p, ["text", "json"])

@@ -10,6 +10,11 @@
 these (the import contracts check it). Only the project's own errors (model.errors) leave
 a driver: backend exceptions are converted once, at its edge. Every method that takes a
 `name` takes the host-wide container name ("shop-web", "shop-web-2").
+
+A driver may also state how many actions the executor should run at once when the user
+gives no --parallelism: an int attribute `parallelism` (optional, so not a protocol member;
+engine.execute.parallelism_of reads it). The docker driver sets it high (the engine does
+the work and runs it concurrently); without it the executor runs 4.
 """
 
 from __future__ import annotations

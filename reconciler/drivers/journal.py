@@ -31,6 +31,7 @@ class JournaledDriver:
     def __init__(self, inner: FullDriver, state_dir: Path) -> None:
         self.inner = inner
         self.name = inner.name
+        self.parallelism: int | None = getattr(inner, "parallelism", None)  # base.py
         self.state_dir = state_dir
 
     def _event(self, kind: str, name: str, **attrs: object) -> None:

@@ -46,7 +46,7 @@ def converge(
     driver: Driver,
     options: PlanOptions,
     *,
-    parallelism: int = 4,
+    parallelism: int | None = None,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_event: Callable[[ActionEvent], None] | None = None,
     prepare: Prepare | None = None,

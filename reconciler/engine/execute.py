@@ -23,6 +23,7 @@ from reconciler.model.errors import ReconcileError
 EventStatus = Literal["started", "succeeded", "failed", "skipped"]
 OutcomeStatus = Literal["ok", "failed", "skipped"]
 T = TypeVar("T")
+DEFAULT_PARALLELISM = 4  # a driver that states none (the native driver: runc is CPU-bound)
 
 
 @dataclass(frozen=True)
@@ -166,19 +167,29 @@ class _Run:
         return ExecutionResult(tuple(self.outcomes[i] for i in self.order))
 
 
+def parallelism_of(driver: Driver, asked: int | None = None) -> int:
+    """How many actions run at once: what the user asked (--parallelism), else what the
+    driver says it runs well (its optional `parallelism` attribute, drivers/base.py), else
+    DEFAULT_PARALLELISM."""
+    preferred = asked if asked is not None else getattr(driver, "parallelism", None)
+    return max(1, preferred) if isinstance(preferred, int) else DEFAULT_PARALLELISM
+
+
 def execute(
     plan: Plan,
     driver: Driver,
     *,
-    parallelism: int = 4,
+    parallelism: int | None = None,
     on_event: Callable[[ActionEvent], None] | None = None,
 ) -> ExecutionResult:
-    """Run `plan` through `driver`. Events are emitted from the calling thread only."""
+    """Run `plan` through `driver`. Events are emitted from the calling thread only.
+    `parallelism`: None for the driver's own (parallelism_of)."""
     run = _Run(plan, on_event or (lambda _event: None))
     running: dict[Future[tuple[str | None, float]], str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    limit = parallelism_of(driver, parallelism)
+    with ThreadPoolExecutor(max_workers=limit) as pool:
         while True:
-            while len(running) < max(1, parallelism) and (action := run.pop_ready()):
+            while len(running) < limit and (action := run.pop_ready()):
                 run.emit(ActionEvent(action, "started"))
                 running[pool.submit(_timed, action, driver)] = action.id
             if not running:

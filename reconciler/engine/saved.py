@@ -47,7 +47,7 @@ def apply_saved(
     driver: Driver,
     options: PlanOptions,
     *,
-    parallelism: int = 4,
+    parallelism: int | None = None,
     on_event: Callable[[ActionEvent], None] | None = None,
 ) -> SavedApply:
     """StalePlan (nothing changed) when the saved plan no longer holds."""

@@ -39,7 +39,7 @@ def probed_dependencies(desired: Desired) -> dict[str, ContainerSpec]:
 
 
 def settle(desired: Desired, driver: Driver, options: PlanOptions, out: Convergence,
-           timeout: float, *, parallelism: int = 4,
+           timeout: float, *, parallelism: int | None = None,
            on_plan: Callable[[Plan, int], None] | None = None,
            on_event: Callable[[ActionEvent], None] | None = None) -> None:
     """Plan, execute what is ready, wait for conditions; records into `out`."""

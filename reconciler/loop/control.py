@@ -61,7 +61,7 @@ class Feeder(Protocol):
 
 class Loop:
     def __init__(self, driver: Driver, state_dir: Path, sources: list[Path], *,
-                 prune: bool = False, resync: float = 30.0, parallelism: int = 4,
+                 prune: bool = False, resync: float = 30.0, parallelism: int | None = None,
                  feeder: Feeder | None = None, stacks: StackSet | None = None) -> None:
         self.driver, self.state_dir = driver, state_dir
         self.prune, self.resync, self.parallelism = prune, resync, parallelism

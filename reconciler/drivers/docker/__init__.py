@@ -1,5 +1,6 @@
 """The docker driver: reconcile's containers run by a Docker Engine, through the Engine
-API (the `docker` SDK for Python). It maps specs onto the API (mapping.py), loads images
+API: its own small JSON client for every convergence call (engine_api.py), the `docker`
+SDK for Python for what streams. It maps specs onto the API (mapping.py), loads images
 made in the shared image store (staging.py, images.py), turns the engine's /events into
 death events (events.py), and converts engine errors at its edge (client.py).
 

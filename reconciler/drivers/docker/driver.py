@@ -1,131 +1,172 @@
 """DockerDriver: reconcile's containers as Docker Engine containers.
 
-Lifecycle, observe, volumes and the per-stack networks live here; images in images.py,
-the rest of the contract (probes, events, logs, exec, stats, facts) in operations.py.
-docs/docker.md has the mapping table and the choices. The engine is reached lazily: a
-driver that is only constructed costs nothing and needs no engine.
+Lifecycle and observe live here; what it remembers of containers (ids, stop settings,
+start counts) in known.py, volumes and the per-stack networks in resources.py, images in
+images.py, the rest of the contract (probes, events, logs, exec, stats, facts) in
+operations.py. docs/docker.md has the mapping table and the choices. The engine is reached
+lazily: a driver that is only constructed costs nothing and needs no engine.
+
+Round trips are the cost here (the engine does the work), so the driver makes only those
+it needs: observe lists the stack's containers in one call and inspects them concurrently;
+it remembers the id and stop settings of every container of ours it saw or made, so
+start/stop/kill/remove act on that id with no ownership inspect first; a create is one
+call (a name clash is learnt from its 409); a removal is one forced DELETE when the stop
+signal is SIGKILL or the grace period 0, else the engine's stop and then the DELETE.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.drivers.base import Progress
-from reconciler.drivers.docker import client as engine
-from reconciler.drivers.docker.client import engine_errors, not_found
+from reconciler.drivers.docker import client as engine_client
+from reconciler.drivers.docker.client import engine_errors
+from reconciler.drivers.docker.engine_api import EngineAPI, EngineHTTPError, path_of
 from reconciler.drivers.docker.images import EngineImages
-from reconciler.drivers.docker.mapping import (
-    container_labels,
-    create_args,
-    host_config_args,
-    network_name,
-    to_observed,
-    volume_name,
-)
+from reconciler.drivers.docker.known import Known, StartCounts, clash, known_from, known_of
+from reconciler.drivers.docker.mapping import container_labels, create_body, to_observed
 from reconciler.drivers.docker.operations import DockerOperations
-from reconciler.drivers.images.defaults import image_healthcheck
+from reconciler.drivers.docker.resources import StackResources
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
-from reconciler.model.errors import DriverError, NotFound
+from reconciler.model.errors import NotFound
 from reconciler.model.observed import Observed, ObservedContainer
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
-VOLUME_LABEL = "io.reconcile.volume"
+# The engine runs containers' creates, starts and removals concurrently, and the client
+# mostly waits on it: as Compose v2 does, the executor runs many at once (issue 12's bench).
+PARALLELISM = 16
+OBSERVE_THREADS = 8
+T = TypeVar("T")
 
 
 class DockerDriver(DockerOperations):
     name = "docker"
+    parallelism = PARALLELISM
 
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, host: str | None = None) -> None:
         self.root = Path(state_dir) / "docker"
-        self.host = host or engine.engine_host()
-        self._api: Any = None
+        self.host = host or engine_client.engine_host()
+        self._engine: EngineAPI | None = None
+        self._sdk: Any = None
         self._images: EngineImages | None = None
-        self._network_lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._known: dict[str, Known] = {}
+        self.starts = StartCounts(self.root)
+        self.resources = StackResources(lambda: self.engine, self.host)
+
+    @property
+    def engine(self) -> EngineAPI:
+        """The JSON client (engine_api.py) every convergence call uses."""
+        if self._engine is None:
+            with self._connect_lock:
+                if self._engine is None:
+                    self._engine = engine_client.connect(self.host)
+        return self._engine
 
     @property
     def api(self) -> Any:
-        if self._api is None:
-            self._api = engine.connect(self.host)
-        return self._api
+        """The docker SDK's APIClient, for what streams (imported on first use)."""
+        if self._sdk is None:
+            _ = self.engine  # reachable and recent enough, with our error messages
+            with self._connect_lock:
+                if self._sdk is None:
+                    self._sdk = engine_client.sdk(self.host)
+        return self._sdk
 
     @property
     def images(self) -> EngineImages:
         if self._images is None:
-            self._images = EngineImages(self.api, self.root, self.host)
+            self._images = EngineImages(self.engine, lambda: self.api, self.root, self.host)
         return self._images
 
-    def _errors(self, target: str) -> contextlib.AbstractContextManager[None]:
+    def _errors(self, target: str) -> Any:
         return engine_errors(target, host=self.host)
 
     # -- observe --
 
     def observe(self, stacks: frozenset[str] | None = None) -> Observed:
-        selectors = ([f"{labelkeys.STACK}={s}" for s in sorted(stacks)] if stacks is not None
-                     else [labelkeys.STACK])
+        self.images.refresh()
+        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
+            images = pool.submit(self.images.identities)
+            volumes = pool.submit(self.resources.volume_names, stacks)
+            # The list has labels and state but no pid, start/finish times, exit code or
+            # OOM flag, which the planner, the loop's health checks and saved plans need.
+            infos = list(pool.map(self._inspect, [s["Id"] for s in self._list(stacks)]))
         found: list[ObservedContainer] = []
-        for selector in selectors:
-            with self._errors("observe"):
-                listed = self.api.containers(all=True, filters={"label": selector})
-            for summary in listed:
-                seen = self._observe_one(summary["Id"])
-                if seen is not None:
-                    found.append(seen)
+        members: dict[str, set[str]] = {}
+        for info in infos:
+            if info is None or not labelkeys.is_owned((info.get("Config") or {}).get("Labels")
+                                                      or {}):
+                continue
+            seen = to_observed(info, max(0, self.starts.get(info["Id"]) - 1))
+            known = self._remember(seen.name, info)
+            if known.private:
+                members.setdefault(known.stack, set()).add(seen.name)
+            found.append(seen)
+        self.resources.seen(stacks if stacks is not None else members, members)
         found.sort(key=lambda c: c.name)
-        return Observed(tuple(found), self.images.identities(), self._volume_names(stacks))
+        return Observed(tuple(found), images.result(), volumes.result())
 
-    def _observe_one(self, container_id: str) -> ObservedContainer | None:
-        info = self._inspect(container_id)
-        if info is None or not labelkeys.is_owned((info.get("Config") or {}).get("Labels") or {}):
-            return None
-        return to_observed(info, max(0, self._starts(container_id) - 1))
+    def _list(self, stacks: frozenset[str] | None) -> list[dict[str, Any]]:
+        if stacks is not None and not stacks:
+            return []
+        one = stacks is not None and len(stacks) == 1
+        selector = f"{labelkeys.STACK}={next(iter(stacks))}" if one and stacks else labelkeys.STACK
+        with self._errors("observe"):
+            listed = self.engine.call("GET", "/containers/json", {
+                "all": True, "filters": {"label": [selector]}}) or []
+        return [s for s in listed
+                if stacks is None or (s.get("Labels") or {}).get(labelkeys.STACK) in stacks]
 
     def _inspect(self, name: str) -> dict[str, Any] | None:
-        try:
-            info: dict[str, Any] = self.api.inspect_container(name)
-        except Exception as exc:
-            if not_found(exc):
-                return None
-            with self._errors(name):
+        with self._errors(name):
+            try:
+                info: dict[str, Any] = self.engine.call("GET", f"/containers/{path_of(name)}/json")
+            except EngineHTTPError as exc:
+                if exc.status == 404:
+                    return None
                 raise
         return info
 
-    def _owned(self, name: str) -> dict[str, Any]:
-        """The container `name` if it exists and is ours; NotFound otherwise."""
+    def _remember(self, name: str, info: dict[str, Any]) -> Known:
+        known = self._known[name] = known_of(info)
+        return known
+
+    def _resolve(self, name: str) -> Known:
+        """The container `name` if it exists and is ours (one inspect); NotFound otherwise."""
         info = self._inspect(name)
         labels = (info or {}).get("Config", {}).get("Labels") or {}
         if info is None or not labelkeys.is_owned(labels):
             raise NotFound(name, "no such container (of reconcile's)")
+        return self._remember(name, info)
+
+    def _owned(self, name: str) -> dict[str, Any]:
+        """The inspect of `name` if it exists and is ours (operators' commands)."""
+        info = self._inspect(name)
+        labels = (info or {}).get("Config", {}).get("Labels") or {}
+        if info is None or not labelkeys.is_owned(labels):
+            raise NotFound(name, "no such container (of reconcile's)")
+        self._remember(name, info)
         return info
 
-    def _volume_names(self, stacks: frozenset[str] | None) -> frozenset[str]:
-        with self._errors("volumes"):
-            listed = self.api.volumes(filters={"label": labelkeys.STACK}).get("Volumes") or []
-        return frozenset(v["Name"] for v in listed
-                         if stacks is None or (v.get("Labels") or {}).get(labelkeys.STACK)
-                         in stacks)
-
-    # -- the loop's start count (the engine counts only its own restarts) --
-
-    def _starts_file(self, container_id: str) -> Path:
-        return self.root / "starts" / container_id
-
-    def _starts(self, container_id: str) -> int:
-        try:
-            return int(self._starts_file(container_id).read_text())
-        except (OSError, ValueError):
-            return 0
-
-    def _count_start(self, container_id: str) -> None:
-        path = self._starts_file(container_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(str(self._starts(container_id) + 1))
-        os.replace(tmp, path)
+    def _act(self, name: str, action: Callable[[Known], T]) -> T:
+        """`action` on the container `name` by the id this driver knows, else (or when that
+        id is gone: replaced by another process) by the id an inspect finds."""
+        with self._errors(name):
+            known = self._known.get(name)
+            if known is not None:
+                try:
+                    return action(known)
+                except EngineHTTPError as exc:
+                    if exc.status != 404:
+                        raise
+                    self._known.pop(name, None)
+            return action(self._resolve(name))
 
     # -- images and volumes --
 
@@ -133,139 +174,102 @@ class DockerDriver(DockerOperations):
         return self.images.ensure(image, progress)
 
     def create_volume(self, volume: VolumeSpec) -> None:
-        name = volume_name(volume.stack, volume.name)
-        with self._errors(name):
-            existing = self._volume(name)
-            if existing is not None:
-                return self._check_ours(existing, name, "volume")
-            self.api.create_volume(name, labels={labelkeys.STACK: volume.stack,
-                                                 VOLUME_LABEL: volume.name})
-        return None
-
-    def _volume(self, name: str) -> dict[str, Any] | None:
-        try:
-            info: dict[str, Any] = self.api.inspect_volume(name)
-        except Exception as exc:
-            if not_found(exc):
-                return None
-            raise
-        return info
-
-    def _check_ours(self, info: dict[str, Any], name: str, kind: str) -> None:
-        if labelkeys.STACK not in (info.get("Labels") or {}):
-            raise DriverError(name, f"a {kind} of this name exists and is not reconcile's "
-                                    f"(no {labelkeys.STACK} label): rename or remove it")
+        self.resources.create_volume(volume)
 
     def remove_volume(self, volume: VolumeSpec) -> None:
-        name = volume_name(volume.stack, volume.name)
-        with self._errors(name):
-            existing = self._volume(name)
-            if existing is None:
-                return
-            self._check_ours(existing, name, "volume")
-            self.api.remove_volume(name)
-
-    # -- networks --
-
-    def _ensure_network(self, spec: ContainerSpec) -> str:
-        name = network_name(spec.stack)
-        with self._network_lock, self._errors(name):
-            for net in self.api.networks(names=[name]):
-                if net.get("Name") == name:
-                    self._check_ours(net, name, "network")
-                    return name
-            ipam = _ipam(spec.subnet) if spec.subnet else None
-            self.api.create_network(name, driver="bridge", check_duplicate=True, ipam=ipam,
-                                    labels={labelkeys.STACK: spec.stack})
-        return name
-
-    def _drop_network_if_unused(self, stack: str) -> None:
-        name = network_name(stack)
-        with self._network_lock, self._errors(name):
-            for net in self.api.networks(names=[name]):
-                if net.get("Name") != name or labelkeys.STACK not in (net.get("Labels") or {}):
-                    continue
-                detail = self.api.inspect_network(net["Id"])
-                if not detail.get("Containers"):
-                    with contextlib.suppress(Exception):  # a create raced us: it stays
-                        self.api.remove_network(net["Id"])
+        self.resources.remove_volume(volume)
 
     # -- create / start / stop / kill / remove --
 
     def create(self, spec: ContainerSpec) -> None:
         ref = self.images.engine_ref(spec.image)
         digest = self.images.digest(spec.image)
-        existing = self._inspect(spec.name)
-        if existing is not None:
-            raise _clash(spec.name, existing)
         check = spec.healthcheck or self._image_check(spec.image, ref)
-        labels = container_labels(spec, digest, check)
+        body = create_body(spec, ref, container_labels(spec, digest, check))
+        try:
+            created = self._create(spec, body)
+        except BaseException:
+            if spec.network == "private":  # a network made for it alone does not stay
+                self.resources.left(spec.stack, spec.name)
+            raise
+        self._known[spec.name] = known_from(str(created["Id"]), spec)
+
+    def _create(self, spec: ContainerSpec, body: dict[str, Any]) -> dict[str, Any]:
         with self._errors(spec.name):
-            networking = None
-            if spec.network == "private":
-                net = self._ensure_network(spec)
-                networking = self.api.create_networking_config(
-                    {net: self.api.create_endpoint_config(aliases=[spec.key])})
-            host_config = self.api.create_host_config(**host_config_args(spec))
-            self.api.create_container(**create_args(spec, ref, labels), host_config=host_config,
-                                      networking_config=networking)
+            for attempt in (1, 2):
+                if spec.network == "private":
+                    self.resources.ensure_network(spec)
+                try:
+                    created: dict[str, Any] = self.engine.call(
+                        "POST", "/containers/create", {"name": spec.name}, body)
+                    return created
+                except EngineHTTPError as exc:
+                    if exc.status == 409:
+                        raise clash(spec.name, self._inspect(spec.name)) from None
+                    if exc.status != 404 or spec.network != "private" or attempt == 2:
+                        raise
+                    # its network was removed behind our back (another process's down)
+                    self.resources.forget_network(spec.stack)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _image_check(self, image: ImageSource, ref: str) -> Healthcheck | None:
         raw = self.images.config(ref).get("Healthcheck")
-        return image_healthcheck(raw, image.key) if raw else None
+        if not raw:
+            return None
+        from reconciler.drivers.images.defaults import image_healthcheck
+
+        return image_healthcheck(raw, image.key)
 
     def start(self, name: str) -> None:
-        info = self._owned(name)
-        if (info.get("State") or {}).get("Status") in ("running", "paused", "restarting"):
-            return
-        with self._errors(name):
-            self.api.start(info["Id"])
-        self._count_start(info["Id"])
+        def start(known: Known) -> str | None:
+            try:
+                status = self.engine.status("POST", f"/containers/{known.id}/start")
+            except EngineHTTPError as exc:
+                if exc.status == 409 and "paused" in exc.message.lower():
+                    return None  # a paused container counts as started, as before
+                raise
+            return known.id if status != 304 else None  # 304: it was running already
+
+        started = self._act(name, start)
+        if started is not None:
+            self.starts.count(started)
 
     def stop(self, name: str, timeout: float | None = None) -> None:
-        info = self._owned(name)
-        if (info.get("State") or {}).get("Status") not in ("running", "paused", "restarting"):
-            return
-        with self._errors(name):
-            self.api.stop(info["Id"], timeout=None if timeout is None else max(0, int(timeout)))
+        query = None if timeout is None else {"t": max(0, int(timeout))}
+        self._act(name, lambda k: self.engine.status(
+            "POST", f"/containers/{k.id}/stop", query,
+            wait=k.grace if timeout is None else max(0.0, timeout)))
 
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
-        info = self._owned(name)
-        with self._errors(name):
-            self.api.kill(info["Id"], signal=signal)
+        self._act(name, lambda k: self.engine.status(
+            "POST", f"/containers/{k.id}/kill", {"signal": signal}))
 
     def remove(self, name: str) -> None:
-        info = self._inspect(name)
-        if info is None:
-            return
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        if not labelkeys.is_owned(labels):
-            raise _clash(name, info)
-        self.stop(name)
         with self._errors(name):
-            try:
-                self.api.remove_container(info["Id"], v=True, force=True)
-            except Exception as exc:
-                if not not_found(exc):
-                    raise
-        self._starts_file(info["Id"]).unlink(missing_ok=True)
-        self._drop_network_if_unused(labels[labelkeys.STACK])
+            known = self._known.get(name)
+            if known is None or not self._remove_id(known):
+                info = self._inspect(name)
+                if info is None:
+                    self._known.pop(name, None)
+                    return
+                if not labelkeys.is_owned((info.get("Config") or {}).get("Labels") or {}):
+                    raise clash(name, info)
+                known = self._remember(name, info)
+                self._remove_id(known)
+        self._known.pop(name, None)
+        self.starts.forget(known.id)
+        if known.private:
+            self.resources.left(known.stack, name)
 
-
-def _clash(name: str, info: dict[str, Any]) -> DriverError:
-    labels = (info.get("Config") or {}).get("Labels") or {}
-    if labelkeys.is_owned(labels):
-        return DriverError(name, "container already exists")
-    image = (info.get("Config") or {}).get("Image", "?")
-    project = labels.get("com.docker.compose.project")
-    advice = (f"it belongs to the Compose project {project!r}: to move the project over, "
-              f"run `docker compose -p {project} down`, then "
-              "`reconcile apply`" if project else "rename or remove it, or rename the stack")
-    return DriverError(name, f"the name is taken by a container reconcile does not manage "
-                             f"(id {str(info.get('Id', ''))[:12]}, image {image}): {advice}")
-
-
-def _ipam(subnet: str) -> Any:
-    import docker.types  # type: ignore[import-untyped]
-
-    return docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+    def _remove_id(self, known: Known) -> bool:
+        """Stop (with the container's own signal and grace period) and remove; a forced
+        removal alone when the stop would be a SIGKILL anyway. False: no such id."""
+        try:
+            if known.graceful:
+                self.engine.status("POST", f"/containers/{known.id}/stop", wait=known.grace)
+            self.engine.status("DELETE", f"/containers/{known.id}", {"v": True, "force": True})
+        except EngineHTTPError as exc:
+            if exc.status != 404:
+                raise
+            return False
+        return True

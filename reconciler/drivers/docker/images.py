@@ -17,16 +17,19 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.drivers.base import ImageInfo, Progress
 from reconciler.drivers.docker.client import engine_errors, not_found
-from reconciler.drivers.docker.staging import StagingStore
+from reconciler.drivers.docker.engine_api import EngineAPI, path_of
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.model.reference import normalize_reference, parse_reference
+
+if TYPE_CHECKING:  # the store (and the build and OCI code) only for oci/archive/build
+    from reconciler.drivers.docker.staging import StagingStore
 
 TAG_REPOSITORY = "reconcile.local"
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
@@ -51,27 +54,63 @@ def _stream_errors(chunks: Iterator[Any], target: str, progress: Progress | None
 
 
 class EngineImages:
-    def __init__(self, api: Any, root: Path, host: str) -> None:
-        self.api, self.root, self.host = api, root, host
+    """`engine`: the JSON client; `sdk`: gives the docker SDK's client, for the streams
+    (load, pull, save). What the engine said about an image is kept until the next
+    refresh() (each observe): one inspect per image per pass, not per container."""
+
+    def __init__(self, engine: EngineAPI, sdk: Callable[[], Any], root: Path, host: str) -> None:
+        self.engine, self._sdk, self.root, self.host = engine, sdk, root, host
         self.index_path = root / "images.json"
         self._staging: StagingStore | None = None
         self._lock = threading.RLock()
+        self._inspected: dict[str, dict[str, Any]] = {}
+        self._index_cache: tuple[tuple[int, int], dict[str, dict[str, str]]] | None = None
+
+    @property
+    def api(self) -> Any:
+        return self._sdk()
 
     @property
     def staging(self) -> StagingStore:
         if self._staging is None:  # made on first oci/archive/build: observe stays free
+            from reconciler.drivers.docker.staging import StagingStore
+
             self._staging = StagingStore(self.root / "staging")
         return self._staging
+
+    def refresh(self) -> None:
+        """Forget what the engine said about images (another process may pull or load)."""
+        with self._lock:
+            self._inspected.clear()
+
+    def _inspect(self, ref: str) -> dict[str, Any]:
+        """GET /images/{ref}/json, once per ref until refresh(); raises for a missing one."""
+        with self._lock:
+            cached = self._inspected.get(ref)
+        if cached is not None:
+            return cached
+        info: dict[str, Any] = self.engine.call("GET", f"/images/{path_of(ref)}/json")
+        with self._lock:
+            self._inspected[ref] = info
+        return info
 
     # -- the index --
 
     def _index(self) -> dict[str, dict[str, str]]:
+        """The file, read again only when it changed (creates ask it twice each)."""
         try:
+            stat = self.index_path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            cached = self._index_cache
+            if cached is not None and cached[0] == key:
+                return dict(cached[1])
             raw = json.loads(self.index_path.read_bytes())
         except (OSError, ValueError):
             return {}
-        return {str(k): v for k, v in raw.items() if isinstance(v, dict)} if isinstance(
+        index = {str(k): v for k, v in raw.items() if isinstance(v, dict)} if isinstance(
             raw, dict) else {}
+        self._index_cache = (key, index)
+        return dict(index)
 
     def _remember(self, identity: str, digest: str, ref: str) -> None:
         index = self._index()
@@ -91,7 +130,7 @@ class EngineImages:
 
     def _engine_images(self) -> list[dict[str, Any]]:
         with engine_errors("images", host=self.host):
-            return list(self.api.images())
+            return list(self.engine.call("GET", "/images/json") or [])
 
     def identities(self) -> dict[str, str]:
         """Identity -> digest of every image present: ours by the index, refs by their tags."""
@@ -125,7 +164,7 @@ class EngineImages:
 
     def config(self, ref: str) -> dict[str, Any]:
         with engine_errors(ref, image=True, host=self.host):
-            return dict(self.api.inspect_image(ref).get("Config") or {})
+            return dict(self._inspect(ref).get("Config") or {})
 
     # -- ensure --
 
@@ -144,7 +183,7 @@ class EngineImages:
 
     def _has(self, ref: str) -> bool:
         try:
-            self.api.inspect_image(ref)
+            self._inspect(ref)
         except Exception as exc:
             if not_found(exc):
                 return False
@@ -180,13 +219,15 @@ class EngineImages:
         with engine_errors(target, image=True, host=self.host):
             chunks = self.api.pull(ref, stream=True, decode=True)
             _stream_errors(iter(chunks), target, progress)
+        with self._lock:
+            self._inspected.pop(ref, None)  # the tag may have moved
         digest = self._digest_of_ref(ref, target)
         self._remember(f"ref:{_normal(ref)}", digest, ref)
         return digest
 
     def _digest_of_ref(self, ref: str, target: str) -> str:
         with engine_errors(target, image=True, host=self.host):
-            info = self.api.inspect_image(ref)
+            info = self._inspect(ref)
         return _repo_digest(info, ref)
 
     def _save_ref(self, image: ImageSource, path: Path) -> None:
@@ -202,7 +243,7 @@ class EngineImages:
         for identity, digest in sorted(self.identities().items()):
             ref = self._index().get(identity, {}).get("ref") or identity.removeprefix("ref:")
             with engine_errors(ref, image=True, host=self.host):
-                info = self.api.inspect_image(ref)
+                info = self._inspect(ref)
             layers = len((info.get("RootFS") or {}).get("Layers") or [])
             out.append(ImageInfo(digest, identity, int(info.get("Size") or 0), layers))
         return out
@@ -213,12 +254,13 @@ class EngineImages:
             raise NotFound(digest, "no image reconcile ensured has this digest")
         for entry in ours.values():
             try:
-                self.api.remove_image(entry["ref"])
+                self.engine.status("DELETE", f"/images/{path_of(entry['ref'])}")
             except Exception as exc:
                 if not not_found(exc):
                     with engine_errors(digest, image=True, host=self.host):
                         raise
         self._forget(set(ours))
+        self.refresh()
 
     def prune(self, keep: frozenset[str]) -> list[str]:
         removed: list[str] = []

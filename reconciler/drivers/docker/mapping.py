@@ -1,5 +1,5 @@
 """ContainerSpec -> Engine API create parameters, and the engine's container JSON ->
-ObservedContainer. Pure: no engine calls (the SDK's `types` only build dicts).
+ObservedContainer. Pure: no engine calls.
 
 Besides the ownership labels, two labels of our own are written on every container so
 that observe() can give back what the native driver keeps in its record:
@@ -16,8 +16,6 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-import docker.types  # type: ignore[import-untyped]
 
 from reconciler.model import hashing
 from reconciler.model import labels as labelkeys
@@ -71,70 +69,84 @@ def engine_healthcheck(spec: ContainerSpec) -> dict[str, Any] | None:
     }
 
 
-def _mount(spec: ContainerSpec, m: Mount) -> Any:
+def _mount(spec: ContainerSpec, m: Mount) -> dict[str, Any]:
     if m.type == "tmpfs":
-        return docker.types.Mount(m.target, None, type="tmpfs", read_only=m.read_only,
-                                  tmpfs_size=m.size)
+        mount: dict[str, Any] = {"Target": m.target, "Source": None, "Type": "tmpfs",
+                                 "ReadOnly": m.read_only}
+        if m.size:
+            mount["TmpfsOptions"] = {"SizeBytes": m.size}
+        return mount
     source = volume_name(spec.stack, m.source) if m.type == "volume" else m.source
-    return docker.types.Mount(m.target, source, type=m.type, read_only=m.read_only)
+    return {"Target": m.target, "Source": source, "Type": m.type, "ReadOnly": m.read_only}
 
 
-def _port_bindings(spec: ContainerSpec) -> dict[str, list[Any]]:
-    bindings: dict[str, list[Any]] = {}
+def _port_bindings(spec: ContainerSpec) -> dict[str, list[dict[str, str]]]:
+    bindings: dict[str, list[dict[str, str]]] = {}
     for p in spec.ports:
-        bound = (p.host_ip, p.host_port) if p.host_ip else p.host_port
-        bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(bound)
+        bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(
+            {"HostIp": p.host_ip or "", "HostPort": str(p.host_port)})
     return bindings
 
 
-def host_config_args(spec: ContainerSpec) -> dict[str, Any]:
-    """Keyword arguments of APIClient.create_host_config."""
+def _dropped_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def host_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The create call's HostConfig (Engine API 1.41 JSON)."""
     lim = spec.limits
     mode = {"private": network_name(spec.stack), "host": "host", "none": "none"}[spec.network]
-    args: dict[str, Any] = {
-        "network_mode": mode,
-        "port_bindings": _port_bindings(spec) or None,
-        "mounts": [_mount(spec, m) for m in spec.mounts] or None,
-        "mem_limit": lim.memory,
-        "memswap_limit": lim.memory_swap,
-        "nano_cpus": int(lim.cpus * NANOSECONDS) if lim.cpus is not None else None,
-        "cpu_shares": lim.cpu_shares,
-        "cpuset_cpus": lim.cpuset,
-        "pids_limit": lim.pids,
-        "ulimits": [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
+    return _dropped_none({
+        "NetworkMode": mode,
+        "PortBindings": _port_bindings(spec) or None,
+        "Mounts": [_mount(spec, m) for m in spec.mounts] or None,
+        "Memory": lim.memory,
+        "MemorySwap": lim.memory_swap,
+        "NanoCpus": int(lim.cpus * NANOSECONDS) if lim.cpus is not None else None,
+        "CpuShares": lim.cpu_shares,
+        "CpusetCpus": lim.cpuset,
+        "PidsLimit": lim.pids,
+        "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard}
                     for u in lim.ulimits] or None,
-        "cap_add": list(spec.cap_add) or None,
-        "cap_drop": list(spec.cap_drop) or None,
-        "read_only": spec.read_only or None,
-        "security_opt": list(spec.security_opt) or None,
-        "dns": list(spec.dns) or None,
-        "init": spec.init or None,  # the engine's docker-init (tini), as `docker run --init`
+        "CapAdd": list(spec.cap_add) or None,
+        "CapDrop": list(spec.cap_drop) or None,
+        "ReadonlyRootfs": spec.read_only or None,
+        "SecurityOpt": list(spec.security_opt) or None,
+        "Dns": list(spec.dns) or None,
+        "Init": spec.init or None,  # the engine's docker-init (tini), as `docker run --init`
         # The loop owns restarts (docs/docker.md): the engine never restarts on its own.
-        "restart_policy": {"Name": "no"},
-    }
-    return {k: v for k, v in args.items() if v is not None}
+        "RestartPolicy": {"Name": "no"},
+    })
 
 
-def create_args(spec: ContainerSpec, image_id: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    """Keyword arguments of APIClient.create_container, except host and networking config."""
-    args: dict[str, Any] = {
-        "image": image_id,
-        "name": spec.name,
-        "command": list(spec.command) if spec.command is not None else None,
-        "entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
-        "environment": [f"{k}={v}" for k, v in spec.env],
-        "user": spec.user,
-        "working_dir": spec.workdir,
-        "hostname": (spec.hostname or spec.name) if spec.network != "host" else None,
-        "mac_address": spec.mac_address,
-        "labels": dict(labels),
-        "stop_signal": spec.stop_signal,
-        "stop_timeout": math.ceil(spec.stop_grace_period),
-        "healthcheck": engine_healthcheck(spec),
-        "ports": [(p.container_port, p.protocol) for p in spec.ports] or None,
-        "use_config_proxy": False,  # the environment is the spec's, nothing added
-    }
-    return {k: v for k, v in args.items() if v is not None}
+def create_body(spec: ContainerSpec, image_ref: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The body of POST /containers/create (Engine API 1.41 JSON): exactly the spec, so
+    the environment carries no proxy variables of the Docker config either."""
+    check = engine_healthcheck(spec)
+    body = _dropped_none({
+        "Image": image_ref,
+        "Cmd": list(spec.command) if spec.command is not None else None,
+        "Entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "Env": [f"{k}={v}" for k, v in spec.env],
+        "User": spec.user,
+        "WorkingDir": spec.workdir,
+        "Hostname": (spec.hostname or spec.name) if spec.network != "host" else None,
+        "MacAddress": spec.mac_address,
+        "Labels": dict(labels),
+        "StopSignal": spec.stop_signal,
+        "StopTimeout": math.ceil(spec.stop_grace_period),
+        "Healthcheck": None if check is None else {_HEALTH_KEYS[k]: v for k, v in check.items()},
+        "ExposedPorts": {f"{p.container_port}/{p.protocol}": {} for p in spec.ports} or None,
+        "HostConfig": host_config(spec),
+    })
+    if spec.network == "private":
+        body["NetworkingConfig"] = {
+            "EndpointsConfig": {network_name(spec.stack): {"Aliases": [spec.key]}}}
+    return body
+
+
+_HEALTH_KEYS = {"test": "Test", "interval": "Interval", "timeout": "Timeout",
+                "retries": "Retries", "start_period": "StartPeriod"}
 
 
 def parse_time(text: Any) -> float | None:

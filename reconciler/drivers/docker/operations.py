@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from reconciler.drivers import probes
 from reconciler.drivers.base import (
     ContainerStats,
     DriverEvent,
@@ -30,7 +27,7 @@ from reconciler.drivers.base import (
     Subscription,
 )
 from reconciler.drivers.docker.client import engine_errors
-from reconciler.drivers.docker.events import EngineEvents
+from reconciler.drivers.docker.engine_api import EngineAPI
 from reconciler.drivers.docker.images import EngineImages
 from reconciler.drivers.docker.mapping import parse_time
 from reconciler.model.desired import Healthcheck
@@ -45,8 +42,12 @@ class DockerOperations:
     host: str
 
     @property
+    def engine(self) -> EngineAPI:
+        raise NotImplementedError  # DockerDriver's: the JSON client
+
+    @property
     def api(self) -> Any:
-        raise NotImplementedError  # DockerDriver's
+        raise NotImplementedError  # DockerDriver's: the docker SDK, for streams
 
     @property
     def images(self) -> EngineImages:
@@ -58,6 +59,8 @@ class DockerOperations:
     # -- what convergence needs besides the lifecycle --
 
     def probe(self, container: ObservedContainer, check: Healthcheck) -> bool:
+        from reconciler.drivers import probes  # ctypes (~50 ms): only the loop probes
+
         if container.pid is None:
             return False
         if check.kind == "exec":
@@ -77,6 +80,8 @@ class DockerOperations:
             return int(self.api.exec_inspect(created["Id"]).get("ExitCode") or 0)
 
     def watch(self, on_event: Callable[[DriverEvent], None]) -> Subscription:
+        from reconciler.drivers.docker.events import EngineEvents
+
         return EngineEvents(self.api, on_event).start()
 
     # -- operators' commands --
@@ -84,12 +89,12 @@ class DockerOperations:
     def pause(self, name: str) -> None:
         info = self._owned(name)
         with engine_errors(name, host=self.host):
-            self.api.pause(info["Id"])
+            self.engine.status("POST", f"/containers/{info['Id']}/pause")
 
     def unpause(self, name: str) -> None:
         info = self._owned(name)
         with engine_errors(name, host=self.host):
-            self.api.unpause(info["Id"])
+            self.engine.status("POST", f"/containers/{info['Id']}/unpause")
 
     def logs(
         self, name: str, follow: bool = False, tail: int | None = None, since: float | None = None
@@ -150,6 +155,9 @@ class DockerOperations:
     def _exec_terminal(self, name: str, request: ExecRequest) -> int:
         """-i / -t: the docker CLI attaches the terminal (raw mode, resizes) far better
         than a reimplementation would."""
+        import shutil
+        import subprocess
+
         cli = shutil.which("docker")
         if cli is None:
             raise DriverError(name, "exec -i/-t through the docker driver needs the docker CLI")
@@ -165,7 +173,7 @@ class DockerOperations:
     def stats(self, name: str) -> ContainerStats:
         info = self._owned(name)
         with engine_errors(name, host=self.host):
-            raw = self.api.stats(info["Id"], stream=False)
+            raw = self.engine.call("GET", f"/containers/{info['Id']}/stats", {"stream": False})
         cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
         used = _delta(cpu, pre, "cpu_usage", "total_usage")
         system = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
@@ -215,7 +223,8 @@ class DockerOperations:
 
     def host_facts(self) -> dict[str, Any]:
         with engine_errors("engine", host=self.host):
-            info, version = self.api.info(), self.api.version()
+            info = self.engine.call("GET", "/info")
+            version = self.engine.call("GET", "/version")
         return {
             "engine": f"Docker Engine {version.get('Version')} at {self.host}",
             "api_version": version.get("ApiVersion"),

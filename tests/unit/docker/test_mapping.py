@@ -47,41 +47,61 @@ def full_spec(**changes: Any) -> ContainerSpec:
 def test_every_field_reaches_the_create_call() -> None:
     spec = full_spec()
     labels = mapping.container_labels(spec, DIGEST, spec.healthcheck)
-    args = mapping.create_args(spec, "sha256:id", labels)
-    assert args["command"] == ["httpd", "-f"] and args["entrypoint"] == ["/bin/sh", "-c"]
-    assert args["environment"] == ["TZ=UTC"] and args["user"] == "101:101"
-    assert args["hostname"] == "shop-web" and args["working_dir"] == "/srv"
-    assert args["mac_address"] == "02:42:ac:11:00:02" and args["stop_signal"] == "SIGQUIT"
-    assert args["stop_timeout"] == 3 and args["use_config_proxy"] is False
-    assert args["healthcheck"] == {"test": ["CMD", "true"], "interval": 5_000_000_000,
-                                   "timeout": 2_000_000_000, "retries": 4, "start_period": 0}
-    assert sorted(args["ports"]) == [(53, "udp"), (80, "tcp")]
+    body = mapping.create_body(spec, "sha256:id", labels)
+    assert body["Image"] == "sha256:id"
+    assert body["Cmd"] == ["httpd", "-f"] and body["Entrypoint"] == ["/bin/sh", "-c"]
+    assert body["Env"] == ["TZ=UTC"] and body["User"] == "101:101"
+    assert body["Hostname"] == "shop-web" and body["WorkingDir"] == "/srv"
+    assert body["MacAddress"] == "02:42:ac:11:00:02" and body["StopSignal"] == "SIGQUIT"
+    assert body["StopTimeout"] == 3  # 2.5 s rounded up: the engine counts whole seconds
+    assert body["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000,
+                                   "Timeout": 2_000_000_000, "Retries": 4, "StartPeriod": 0}
+    assert body["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"reconcile-shop": {
+        "Aliases": ["web"]}}}
+    assert body["Labels"] == labels
     assert labels[labelkeys.STACK] == "shop" and labels[labelkeys.IMAGE_DIGEST] == DIGEST
     assert json.loads(labels[mapping.SPEC_LABEL]) == json.loads(json.dumps(hashed_fields(spec)))
 
 
 def test_the_host_config_carries_limits_mounts_ports_and_no_engine_restarts() -> None:
-    host = mapping.host_config_args(full_spec())
-    assert host["network_mode"] == "reconcile-shop"
-    assert host["port_bindings"] == {"80/tcp": [8080], "53/udp": [("127.0.0.1", 5353)]}
-    assert host["mem_limit"] == 256 << 20 and host["memswap_limit"] == 512 << 20
-    assert host["nano_cpus"] == 500_000_000 and host["cpu_shares"] == 512
-    assert host["cpuset_cpus"] == "0" and host["pids_limit"] == 200
-    assert host["ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 4096}]
-    assert [(m["Type"], m["Source"], m["Target"], m["ReadOnly"]) for m in host["mounts"]] == [
+    host = mapping.host_config(full_spec())
+    assert host["NetworkMode"] == "reconcile-shop"
+    assert host["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                                    "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]}
+    assert host["Memory"] == 256 << 20 and host["MemorySwap"] == 512 << 20
+    assert host["NanoCpus"] == 500_000_000 and host["CpuShares"] == 512
+    assert host["CpusetCpus"] == "0" and host["PidsLimit"] == 200
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 4096}]
+    assert [(m["Type"], m["Source"], m["Target"], m["ReadOnly"]) for m in host["Mounts"]] == [
         ("bind", "/srv/html", "/html", True), ("volume", "shop-data", "/data", False),
         ("tmpfs", None, "/tmp", False)]
-    assert host["mounts"][2]["TmpfsOptions"] == {"SizeBytes": 1 << 20}
-    assert host["restart_policy"] == {"Name": "no"}  # the loop owns restarts
-    assert host["cap_add"] == ["NET_ADMIN"] and host["read_only"] is True
+    assert host["Mounts"][2]["TmpfsOptions"] == {"SizeBytes": 1 << 20}
+    assert host["RestartPolicy"] == {"Name": "no"}  # the loop owns restarts
+    assert host["CapAdd"] == ["NET_ADMIN"] and host["CapDrop"] == ["MKNOD"]
+    assert host["ReadonlyRootfs"] is True and host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["Dns"] == ["10.0.0.2"]
+
+
+def test_a_spec_without_options_sends_no_empty_ones() -> None:
+    spec = full_spec(command=None, entrypoint=None, ports=(), mounts=(), user=None,
+                     workdir=None, mac_address=None, dns=(), cap_add=(), cap_drop=(),
+                     read_only=False, security_opt=(), network="none", healthcheck=None,
+                     limits=Limits())
+    body = mapping.create_body(spec, "i", {})
+    assert set(body) == {"Image", "Env", "Hostname", "Labels", "StopSignal", "StopTimeout",
+                         "HostConfig"}
+    assert body["HostConfig"] == {"NetworkMode": "none", "RestartPolicy": {"Name": "no"}}
 
 
 def test_a_tcp_check_is_reconciles_and_switches_the_images_off() -> None:
     spec = full_spec(healthcheck=Healthcheck("tcp", port=80))
     assert mapping.engine_healthcheck(spec) == {"test": ["NONE"]}
+    assert mapping.create_body(spec, "i", {})["Healthcheck"] == {"Test": ["NONE"]}
     assert mapping.engine_healthcheck(full_spec(healthcheck=None)) is None
-    assert mapping.host_config_args(full_spec(network="host"))["network_mode"] == "host"
-    assert "hostname" not in mapping.create_args(full_spec(network="host"), "i", {})
+    assert mapping.host_config(full_spec(network="host"))["NetworkMode"] == "host"
+    assert "Hostname" not in mapping.create_body(full_spec(network="host"), "i", {})
+    assert "NetworkingConfig" not in mapping.create_body(full_spec(network="host"), "i", {})
 
 
 def test_engine_times() -> None:
