@@ -129,7 +129,9 @@ def _environment(spec: dict[str, Any], base_dir: Path) -> tuple[Env, Env, str]:
             digest.update(sha256_file(path).encode())
         earlier = {k: v for k, (v, _) in merged.items()}
         values = file_values(content, entry, own_env, earlier).entries
-        if entry.compose:  # `${VAR}` makes the values more than the bytes
+        if entry.compose and entry.encrypted:
+            # `${VAR}` makes the values more than the bytes; clear values are in `env`
+            # (hashed) already, so a clear file's hash stays the one of its bytes
             digest.update(("values:" + values_digest(values)).encode())
         merged.update((k, (v, entry.encrypted)) for k, v in values)
     merged.update((k, (v, False)) for k, v in own_env.items())

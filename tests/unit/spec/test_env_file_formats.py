@@ -114,6 +114,19 @@ def test_the_hash_follows_the_resolved_values_of_an_encrypted_file(
     assert SECRET not in repr(specs[0].config_hash) + specs[0].env_file_hash
 
 
+def test_clear_files_hash_their_values_and_plain_lines_hash_alike_in_both_formats(
+        tmp_path: Path) -> None:
+    """A changed variable changes `env` (hashed); a plain file switched to
+    `format: compose` (a Compose project after this upgrade) replaces nothing."""
+    (tmp_path / "a.env").write_text("A=1\nB=${V}\n")
+    one, two = (_container(tmp_path, f"{{path: a.env, format: compose, variables: {{V: {v}}}}}")
+                for v in ("x", "y"))
+    assert dict(one.env)["B"] == "x" and one.config_hash != two.config_hash
+    (tmp_path / "a.env").write_text("A=1\nB=2\n")
+    assert (_container(tmp_path, "a.env").config_hash
+            == _container(tmp_path, "{path: a.env, format: compose}").config_hash)
+
+
 def test_a_docker_format_stack_never_imports_the_compose_modules(tmp_path: Path) -> None:
     (tmp_path / "a.env").write_text("A=1\n")
     stack = tmp_path / "shop.yaml"
