@@ -10,8 +10,8 @@ from reconciler.model.errors import ReconcileError
 
 
 def cmd_convert(ctx: Context) -> int:
-    from reconciler.spec.compose.convert import convert
     from reconciler.spec.compose.entry import ComposeRequest
+    from reconciler.spec.convert import convert
 
     request = ctx.compose or ComposeRequest()
     files = [Path(p) for p in ctx.args.paths] + list(request.files)

@@ -27,9 +27,10 @@ from reconciler.model.desired import (
     Ulimit,
 )
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, resolve_path, sha256_file
+from reconciler.spec.env_files import env_file_entries, file_values, values_digest
+from reconciler.spec.files import resolve_path, sha256_file
 from reconciler.spec.secret_files import secret_files
-from reconciler.spec.secrets import file_entry, read_env_text
+from reconciler.spec.secrets import read_env_text
 from reconciler.spec.semantic_container import port_mappings, ulimit_pair
 
 
@@ -115,21 +116,26 @@ def _environment(spec: dict[str, Any], base_dir: Path) -> tuple[Env, Env, str]:
     is replaced"), even though a comment-only edit then replaces the container too. For an
     encrypted file it is the hash of the clear text (the ciphertext changes at every
     re-encryption; a changed secret must replace the container, an unchanged one not)."""
-    listed = spec.get("env_file")
-    files = [listed] if isinstance(listed, str | dict) else list(listed or [])
+    own_env = dict(env_pairs(spec.get("env")))
     merged: dict[str, tuple[str, bool]] = {}
     digest = hashlib.sha256()
-    for entry in files:
-        text, encrypted = file_entry(entry)
-        path = resolve_path(base_dir, text)
-        content = read_env_text(path, encrypted)
-        if encrypted:
+    entries = [entry for _, entry in env_file_entries(spec)]
+    for entry in entries:
+        path = resolve_path(base_dir, entry.text)
+        content = read_env_text(path, entry.encrypted)
+        if entry.encrypted:
             digest.update(("clear:" + hashlib.sha256(content.encode()).hexdigest()).encode())
         else:
             digest.update(sha256_file(path).encode())
-        merged.update((k, (v, encrypted)) for k, v in parse_env_file(content).entries)
-    merged.update((k, (v, False)) for k, v in env_pairs(spec.get("env")))
-    env_hash = "sha256:" + digest.hexdigest() if files else ""
+        earlier = {k: v for k, (v, _) in merged.items()}
+        values = file_values(content, entry, own_env, earlier).entries
+        if entry.compose and entry.encrypted:
+            # `${VAR}` makes the values more than the bytes; clear values are in `env`
+            # (hashed) already, so a clear file's hash stays the one of its bytes
+            digest.update(("values:" + values_digest(values)).encode())
+        merged.update((k, (v, entry.encrypted)) for k, v in values)
+    merged.update((k, (v, False)) for k, v in own_env.items())
+    env_hash = "sha256:" + digest.hexdigest() if entries else ""
     env = tuple(sorted((k, v) for k, (v, secret) in merged.items() if not secret))
     secret_env = tuple(sorted((k, v) for k, (v, secret) in merged.items() if secret))
     return env, secret_env, env_hash

@@ -13,11 +13,12 @@ from typing import Any
 from reconciler.model.errors import Problem
 from reconciler.model.reference import looks_like_reference, parse_reference
 from reconciler.spec import units
-from reconciler.spec.files import parse_env_file, resolve_path, stack_name
+from reconciler.spec.env_files import declared_env, env_file_entries, file_values
+from reconciler.spec.files import resolve_path, stack_name
 from reconciler.spec.loaded import JsonPath, LoadedFile
 from reconciler.spec.schema_check import describe, did_you_mean
 from reconciler.spec.secret_files import check_secret_files
-from reconciler.spec.secrets import SecretError, file_entry, read_env_text
+from reconciler.spec.secrets import SecretError, read_env_text
 from reconciler.spec.semantic_container import (
     PortUse,
     check_limits,
@@ -243,33 +244,35 @@ class ContainerChecker:
         return ("depends_on", name)
 
     def _check_env_files(self) -> None:
-        env_files = self.spec.get("env_file")
-        if env_files is None:
-            return
-        single = isinstance(env_files, str | dict)
-        listed = [env_files] if single else env_files
-        for i, entry in enumerate(listed):
-            sub: JsonPath = ("env_file",) if single else ("env_file", i)
-            text, encrypted = file_entry(entry)
-            self._check_env_file(sub, text, encrypted)
+        """Each file in its format; a Compose-format file sees the files before it."""
+        env = declared_env(self.spec)
+        earlier: dict[str, str] = {}
+        for sub, entry in env_file_entries(self.spec):
+            if entry.variables and not entry.compose:
+                self.report((*sub, "variables"), "`variables` are read only by "
+                            "`format: compose` (Docker's format has no `${}`)")
+            content = self._env_file_text(sub, entry.text, entry.encrypted)
+            if content is not None:
+                values = file_values(content, entry, env, earlier)
+                earlier.update(values.entries)
+                self._report_env_file_errors(entry.text, values.errors)
 
-    def _check_env_file(self, sub: JsonPath, text: str, encrypted: bool) -> None:
+    def _env_file_text(self, sub: JsonPath, text: str, encrypted: bool) -> str | None:
         path = resolve_path(self.parent.base_dir, text)
         try:
-            content = read_env_text(path, encrypted)
+            return read_env_text(path, encrypted)
         except FileNotFoundError:
             self.report(sub, f"env_file `{text}` not found (looked for {path})")
-            return
         except OSError as exc:  # strerror only: never a piece of the file
             self.report(sub, f"env_file `{text}` cannot be read: {exc.strerror or 'error'}")
-            return
         except SecretError as exc:  # wrong key, corrupted file: named, never quoted
             self.report(sub, f"env_file `{text}` (age-encrypted) {exc}")
-            return
         except ValueError as exc:
             self.report(sub, f"env_file `{text}` {exc}; expected a text file of KEY=VALUE lines")
-            return
-        errors = parse_env_file(content).errors
+        return None
+
+    def _report_env_file_errors(self, text: str, errors: list[tuple[int, str]]) -> None:
+        path = resolve_path(self.parent.base_dir, text)
         for line, message in errors[:MAX_ENV_FILE_ERRORS]:
             self.parent.problems.append(Problem(str(path), line, 1, message))
         if len(errors) > MAX_ENV_FILE_ERRORS:  # e.g. `env_file: /etc/passwd`: say it once

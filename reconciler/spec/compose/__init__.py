@@ -12,7 +12,9 @@ over located nodes (`nodes`). Imports only `spec.loader` and `model` of ours.
 
 Mapping: `entry.load_compose_file(files, request)` is what `spec/stacks.py` calls: the
 loaded project through `to_stack.compose_loaded`, a `located.ComposeLoadedFile` whose
-problems point into the Compose files; one module per group of keys (`service`, `ports`,
-`volumes`, `limits`, `networks`); `convert` prints the stack YAML. These also import
-`spec.files` and, for `convert`, the stack checks (`spec.schema_check`, `spec.semantic`).
+problems point into the Compose files; one module per group of keys (`service`,
+`env_file`, `ports`, `volumes`, `limits`, `networks`). These also import `spec.files`;
+`spec/convert.py` (which prints the stack YAML after the stack checks) sits beside this
+package, since the stack checks may import this package (spec/ imports spec/compose/,
+never the reverse).
 """

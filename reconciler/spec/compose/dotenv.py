@@ -6,12 +6,16 @@ after ` #` on unquoted values), 'single' quotes (literal), "double" quotes (esca
 unquoted values from the process environment first, then the file's earlier keys. A bare
 `KEY` takes the process environment's value when it has one. Problems name the file and
 line, never a value.
+
+`service_env_file` is the same parser for a service's `env_file`, read by the stack
+pipeline (spec/env_files.py) and the mapping (env_file.py): its lookups go to the project's
+variables and the service's environment before the values read so far.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from reconciler.model.errors import Problem
@@ -39,32 +43,57 @@ def read_env_file(path: Path, environ: Mapping[str, str],
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         return [Problem(str(path), 0, 0, f"cannot read env file: {why}")]
     try:
-        _Parser(text, environ, into).parse()
+        parse_dotenv(text, environ.get, into)
     except EnvFileError as exc:
         return [Problem(str(path), exc.line, 1, str(exc))]
     return []
 
 
+Lookup = Callable[[str], "str | None"]
+
+
+def parse_dotenv(text: str, outer: Lookup, into: dict[str, str]
+                 ) -> list[tuple[int, str, str]]:
+    """The (line, key, value) of each variable of `text` in order, also written into
+    `into`. `${VAR}` and a bare `KEY` look `outer` up first, then `into`; raises
+    EnvFileError (line, no value)."""
+    parser = _Parser(text, outer, into)
+    parser.parse()
+    return parser.pairs
+
+
+def service_env_file(text: str, variables: Mapping[str, str], env: Mapping[str, str],
+                     earlier: Mapping[str, str]) -> list[tuple[int, str, str]]:
+    """A service's env file as Compose reads it: lookups go to the project's `variables`,
+    then the service's `env`, then the values of the earlier files and lines."""
+    def outer(name: str) -> str | None:
+        found = variables.get(name)
+        return found if found is not None else env.get(name)
+
+    return parse_dotenv(text.removeprefix("\ufeff"), outer, dict(earlier))
+
+
 class _Parser:
-    def __init__(self, text: str, environ: Mapping[str, str], out: dict[str, str]) -> None:
+    def __init__(self, text: str, outer: Lookup, out: dict[str, str]) -> None:
         self.text = text
         self.pos = 0
         self.line = 1
-        self.environ = environ
+        self.outer = outer
         self.out = out
+        self.pairs: list[tuple[int, str, str]] = []
 
     def lookup(self, name: str) -> str | None:
-        found = self.environ.get(name)
+        found = self.outer(name)
         return found if found is not None else self.out.get(name)
 
     def parse(self) -> None:
         while self._skip_blank_and_comments():
+            line = self.line
             key, inherited = self._key()
-            if inherited:
-                if key in self.environ:
-                    self.out[key] = self.environ[key]
-                continue
-            self.out[key] = self._value()
+            value = self.outer(key) if inherited else self._value()
+            if value is not None:
+                self.out[key] = value
+                self.pairs.append((line, key, value))
 
     def _skip_blank_and_comments(self) -> bool:
         while self.pos < len(self.text):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.spec.compose.located import StackOut
-from reconciler.spec.files import resolve_path
 from reconciler.spec.loader import JsonPath
 
 
@@ -207,25 +206,6 @@ def healthcheck(svc: Service, key: str, value: Any) -> None:
         svc.unsupported(key, name)
 
 
-def env_file(svc: Service, key: str, value: Any) -> None:
-    """`required: false` drops a missing file, as Compose does; a path ending in .age stays
-    clear text (Compose never decrypts)."""
-    entries = value if isinstance(value, list) else [value]
-    found: list[Any] = []
-    svc.put("env_file", found, key)
-    for i, entry in enumerate(entries):
-        long = entry if isinstance(entry, dict) else {"path": entry}
-        came_from = (key, i) if isinstance(value, list) else (key,)
-        for name in sorted(set(long) - {"path", "required"}):
-            svc.unsupported(*came_from, name, why="reconcile reads Docker's KEY=VALUE format")
-        path = str(long.get("path", ""))
-        if long.get("required") is False and not resolve_path(svc.out.project.project_dir,
-                                                              path).exists():
-            continue
-        svc.out.trace(("containers", svc.name, "env_file", len(found)), svc.at(*came_from))
-        found.append({"path": path, "encrypted": "none"} if path.endswith(".age") else path)
-
-
 def ignore(svc: Service, key: str, value: Any) -> None:
     """Keys the loader has acted on already."""
 
@@ -239,7 +219,6 @@ HANDLERS: dict[str, Handler] = {
     "image": image, "pull_policy": pull_policy, "build": build,
     "command": argv, "entrypoint": argv, "environment": environment, "labels": labels,
     "dns": dns, "depends_on": depends_on, "healthcheck": healthcheck, "profiles": ignore,
-    "env_file": env_file,
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.spec.compose import limits, networks, ports, volumes
+from reconciler.spec.compose import env_file, limits, networks, ports, volumes
 from reconciler.spec.compose.located import ComposeLoadedFile, StackOut
 from reconciler.spec.compose.project import ComposeProject
 from reconciler.spec.compose.service import Handler, map_service
@@ -26,6 +26,7 @@ SERVICE_HANDLERS: dict[str, Handler] = {
     "ports": ports.ports, "volumes": volumes.volumes, "tmpfs": volumes.tmpfs,
     "configs": volumes.configs, "secrets": volumes.secrets,
     "networks": networks.networks, "network_mode": networks.network_mode,
+    "env_file": env_file.env_file,
     **limits.HANDLERS,
 }
 
@@ -46,6 +47,7 @@ def compose_to_stack(project: ComposeProject) -> StackOut:
     out.put(("containers",), {}, ("services",))
     for name, spec in (data.get("services") or {}).items():
         map_service(out, str(name), spec or {}, SERVICE_HANDLERS)
+        env_file.record_variables(out, str(name))
     networks.map_networks(out)
     return out
 

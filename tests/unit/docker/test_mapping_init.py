@@ -13,8 +13,8 @@ SPEC = ContainerSpec(stack="shop", key="web", name="shop-web", replica=1, image=
 
 
 def host_config(spec: ContainerSpec) -> dict[str, object]:
-    """The HostConfig of the create call's body, as the engine receives it."""
-    return mapping.create_body(spec, "sha256:abc", {})["HostConfig"]  # type: ignore[no-any-return]
+    """The HostConfig JSON the driver's own Engine API client sends."""
+    return mapping.host_config(spec)
 
 
 def test_init_true_asks_the_engine_for_its_init() -> None:

@@ -109,17 +109,31 @@ def test_unbalanced_quote_in_command_is_an_error(tmp_path: Path) -> None:
 
 def test_env_file_forms(tmp_path: Path) -> None:
     (tmp_path / "a.env").write_text("A=1\n")
+    compose = {"path": f"{tmp_path}/a.env", "format": "compose"}
     got, out = service(tmp_path, IMAGE + "env_file: a.env")
-    assert got["env_file"] == [f"{tmp_path}/a.env"]
+    assert got["env_file"] == [compose]
     got, out = service(tmp_path, IMAGE + "env_file:\n  - a.env\n  - path: gone.env\n"
                        "    required: false\n  - path: s.env.age\n")
-    assert got["env_file"] == [f"{tmp_path}/a.env",
-                               {"path": f"{tmp_path}/s.env.age", "encrypted": "none"}]
+    assert got["env_file"] == [compose, {"path": f"{tmp_path}/s.env.age", "format": "compose",
+                                         "encrypted": "none"}]
     assert messages(out) == []
-    _, out = service(tmp_path, IMAGE + "env_file: [{path: a.env, format: raw}]")
-    assert messages(out) == ["4:30 warning compose key `env_file[0].format` is not supported "
-                             "by reconcile; ignored (reconcile reads Docker's KEY=VALUE "
-                             "format)"]
+    got, out = service(tmp_path, IMAGE + "env_file: [{path: a.env, format: raw}]")
+    assert (got["env_file"], messages(out)) == ([{**compose, "format": "docker"}], [])
+    _, out = service(tmp_path, IMAGE + "env_file: [{path: a.env, format: dotenv}]")
+    assert messages(out) == ["4:38 error service `web`: env_file `format` must be `raw` or "
+                             "left out (Compose's own dotenv format)"]
+
+
+def test_env_file_entries_carry_the_project_variables_their_files_read(tmp_path: Path) -> None:
+    """Only the variables the file looks up, with the value Compose would use: the project's
+    over the service's environment over the file's own lines; a single-quoted `${}` and a
+    comment read nothing."""
+    (tmp_path / ".env").write_text("TAG=dot\nUNUSED=x\nOWN=project\n")
+    (tmp_path / "a.env").write_text("# ${COMMENTED}\nA=${TAG}\nB='${QUOTED}'\n"
+                                    "OWN=file\nC=${OWN}\nD=${SVC}\nHOME_DIR\n")
+    got, _ = service(tmp_path, IMAGE + "environment: {SVC: s}\nenv_file: a.env")
+    assert got["env_file"] == [{"path": f"{tmp_path}/a.env", "format": "compose",
+                                "variables": {"OWN": "project", "TAG": "dot"}}]
 
 
 def test_depends_on_restart_and_optional_are_warned(tmp_path: Path) -> None:
