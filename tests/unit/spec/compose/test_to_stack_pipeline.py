@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from reconciler.drivers.docker.driver import _clash
+from reconciler.drivers.docker.known import clash as _clash
 from reconciler.model.errors import SpecError
 from reconciler.spec.compose.entry import ComposeRequest
 from reconciler.spec.compose.project import ComposeOptions
