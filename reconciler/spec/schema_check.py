@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import Problem
 from reconciler.spec.loaded import JsonPath, LoadedFile
+from reconciler.spec.schema_fast import Check, compiled
 
 if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be checked
     from jsonschema import Draft202012Validator
@@ -52,6 +53,11 @@ def schema() -> dict[str, Any]:
 def schema_bytes() -> bytes:
     data: bytes = _schema_resource().read_bytes()
     return data
+
+
+@cache
+def _fast_check() -> Check | None:
+    return compiled(schema())
 
 
 @cache
@@ -218,15 +224,25 @@ def _cache_key(data: Any) -> str:
     return digest.hexdigest()
 
 
+def schema_problems(loaded: LoadedFile) -> list[Problem]:
+    """The compiled yes/no check first (spec/schema_fast.py); only data it refuses goes to
+    jsonschema, whose errors become the located, worded problems."""
+    fast = _fast_check()
+    if fast is not None and fast(loaded.data):
+        return []
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(loaded.data):
+        problems.extend(_convert(error, loaded))
+    return problems
+
+
 def check_schema(loaded: LoadedFile, cache_dir: Path | None = None) -> list[Problem]:
     """Schema problems of one file. With `cache_dir`, data already found valid against
     this very schema is not checked again: the result depends on nothing else."""
     key = _cache_key(loaded.data) if cache_dir is not None else ""
     if cache_dir is not None and (cache_dir / key).exists():
         return []
-    problems: list[Problem] = []
-    for error in _validator().iter_errors(loaded.data):
-        problems.extend(_convert(error, loaded))
+    problems = schema_problems(loaded)
     if cache_dir is not None and not problems:
         with contextlib.suppress(OSError):  # a read-only state dir only costs speed
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
