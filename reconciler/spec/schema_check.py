@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import Problem
 from reconciler.spec.loaded import JsonPath, LoadedFile
-from reconciler.spec.schema_fast import Check, compiled
 
 if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be checked
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+
+    from reconciler.spec.schema_fast import Check
 
 # Package data, next to this package in a checkout and in an installed wheel alike;
 # importlib.resources (and the zipfile it brings) only where it is not a plain file.
@@ -57,6 +58,8 @@ def schema_bytes() -> bytes:
 
 @cache
 def _fast_check() -> Check | None:
+    from reconciler.spec.schema_fast import compiled  # only when a file must be checked
+
     return compiled(schema())
 
 
