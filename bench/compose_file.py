@@ -48,7 +48,8 @@ def _ports(i: int) -> list[str]:
     if i % 3 == 0:
         return []
     if i % 3 == 1:
-        return ["    ports:", f"      - \"{20000 + i}:80\"", f"      - \"127.0.0.1:{30000 + i}:443/tcp\""]
+        return ["    ports:", f"      - \"{20000 + i}:80\"",
+                f"      - \"127.0.0.1:{30000 + i}:443/tcp\""]
     return ["    ports:", "      - target: 8080", f"        published: \"{40000 + i}\"",
             "        protocol: tcp"]
 
@@ -99,7 +100,7 @@ def service(i: int) -> list[str]:
     else:
         lines += ["    <<: *common", f"    image: {IMAGES[i % len(IMAGES)]}",
                   f"    command: [\"sleep\", \"{3600 + i}\"]"]
-    lines += [f"    labels:", "      <<: *common-labels", f"      com.example.service: svc{i}",
+    lines += ["    labels:", "      <<: *common-labels", f"      com.example.service: svc{i}",
               f"      com.example.index: \"{i}\""]
     if i % 7 == 0:
         lines += ["    user: \"1000:1000\"", "    working_dir: /srv"]

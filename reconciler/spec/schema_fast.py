@@ -77,9 +77,9 @@ class _Compiler:
             return lambda v: False
         if not isinstance(schema, dict):
             raise _Unsupported(repr(schema))
-        checks = [self.keyword(k, v, schema) for k, v in schema.items()
-                  if k not in _IGNORED and not k.startswith("x-")]
-        checks = [c for c in checks if c is not None]
+        found = [self.keyword(k, v, schema) for k, v in schema.items()
+                 if k not in _IGNORED and not k.startswith("x-")]
+        checks = [c for c in found if c is not None]
         return lambda v: all(check(v) for check in checks)
 
     def keyword(self, key: str, value: Any, schema: dict[str, Any]) -> Check | None:
