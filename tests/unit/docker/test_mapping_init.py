@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import docker.types  # type: ignore[import-untyped]
-
 from reconciler.drivers.docker import mapping
 from reconciler.model.desired import ContainerSpec, ImageSource
 
@@ -15,8 +13,8 @@ SPEC = ContainerSpec(stack="shop", key="web", name="shop-web", replica=1, image=
 
 
 def host_config(spec: ContainerSpec) -> dict[str, object]:
-    """What APIClient.create_host_config would send, built by the SDK itself."""
-    return dict(docker.types.HostConfig(version="1.41", **mapping.host_config_args(spec)))
+    """The HostConfig JSON of the create call (the driver's own Engine API client)."""
+    return mapping.host_config(spec)
 
 
 def test_init_true_asks_the_engine_for_its_init() -> None:
