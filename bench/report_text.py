@@ -202,6 +202,15 @@ def profile_section(found: dict[str, Any]) -> list[str]:
     return [*lines, "", *found.get("findings", []), ""]
 
 
+def compose_target(results: list[Result]) -> str:
+    from bench.suite_compose import CPU_METRIC, METRIC, verdict
+
+    if not any(r["metric"] == METRIC for r in results):
+        return ""
+    return (f"Target (issue 15) at most 0.5x Compose v2: wall {verdict(results, METRIC)}; "
+            f"CPU time {verdict(results, CPU_METRIC)}.")
+
+
 def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
     results = data["results"]
     lines = header(data) + headline(results) + timing_tables(results, plots, problems)
@@ -225,6 +234,12 @@ def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
                          "minus time with `network: none` (paired by repetition); raw_* are "
                          "the four timings; reconcile-netmanager is reconcile's "
                          "NetworkManager alone (no container processes).")
+    lines += plain_table(results, "compose.", "Compose file: load, normalize, plan", plots,
+                         problems, "From bench/suite_compose.py: `reconcile plan FILE` of a "
+                         "500-service Compose file (native driver, a new empty state dir "
+                         "each run) vs Compose v2 `config --format json` of the same file; "
+                         "plan = wall time, plan_cpu = user + system CPU time. "
+                         + compose_target(results))
     lines += not_run_section(results, data.get("suites", {}))
     lines += profile_section(data.get("profile", {}))
     lines += [METHOD]

@@ -30,6 +30,7 @@ from bench import (
     common,
     profile_converge,
     report,
+    suite_compose,
     suite_converge,
     suite_memory,
     suite_plan,
@@ -38,11 +39,11 @@ from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
-        "profile_n": 50, "network_n": 50}
+        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
-         "network_n": 10}
-SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "profile")
+         "network_n": 10, "compose_n": 500, "compose_repeat": 3}
+SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -57,6 +58,11 @@ def memory(p: dict[str, Any], _: object) -> list[Result]:
 
 def plan(p: dict[str, Any], _: object) -> list[Result]:
     return suite_plan.measure(p["plan_n"], p["plan_repeat"])
+
+
+def compose(p: dict[str, Any], _: object) -> list[Result]:
+    with common.workdir() as work:
+        return suite_compose.measure(p["compose_n"], p["compose_repeat"], work)
 
 
 def _percentile_row(metric: str, n: int, tool: str, stats: dict[str, Any]) -> Result:
@@ -133,7 +139,7 @@ def network(p: dict[str, Any], _: object) -> list[Result]:
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
         "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
-        "network": network}
+        "network": network, "compose": compose}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()

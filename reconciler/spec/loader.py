@@ -127,6 +127,8 @@ class _Constructor:
         return self._scalar(node, path)
 
     def _scalar(self, node: Node, path: JsonPath) -> Any:
+        if node.tag == STR_TAG:  # what construct_object would return, without its bookkeeping
+            return node.value
         if node.tag not in _SCALAR_TAGS:
             self._report(node, f"unsupported YAML tag `{node.tag}`")
             return None

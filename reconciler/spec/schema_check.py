@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when a file must be
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+    from reconciler.spec.schema_fast import Check
+
 # Package data, next to this package in a checkout and in an installed wheel alike;
 # importlib.resources (and the zipfile it brings) only where it is not a plain file.
 _SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "stack.schema.json"
@@ -52,6 +54,13 @@ def schema() -> dict[str, Any]:
 def schema_bytes() -> bytes:
     data: bytes = _schema_resource().read_bytes()
     return data
+
+
+@cache
+def _fast_check() -> Check | None:
+    from reconciler.spec.schema_fast import compiled  # only when a file must be checked
+
+    return compiled(schema())
 
 
 @cache
@@ -218,15 +227,25 @@ def _cache_key(data: Any) -> str:
     return digest.hexdigest()
 
 
+def schema_problems(loaded: LoadedFile) -> list[Problem]:
+    """The compiled yes/no check first (spec/schema_fast.py); only data it refuses goes to
+    jsonschema, whose errors become the located, worded problems."""
+    fast = _fast_check()
+    if fast is not None and fast(loaded.data):
+        return []
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(loaded.data):
+        problems.extend(_convert(error, loaded))
+    return problems
+
+
 def check_schema(loaded: LoadedFile, cache_dir: Path | None = None) -> list[Problem]:
     """Schema problems of one file. With `cache_dir`, data already found valid against
     this very schema is not checked again: the result depends on nothing else."""
     key = _cache_key(loaded.data) if cache_dir is not None else ""
     if cache_dir is not None and (cache_dir / key).exists():
         return []
-    problems: list[Problem] = []
-    for error in _validator().iter_errors(loaded.data):
-        problems.extend(_convert(error, loaded))
+    problems = schema_problems(loaded)
     if cache_dir is not None and not problems:
         with contextlib.suppress(OSError):  # a read-only state dir only costs speed
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

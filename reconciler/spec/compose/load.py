@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from reconciler.model.errors import Problem
@@ -119,12 +119,20 @@ def drop_extensions(node: Node, depth: int = 0, parent: str = "") -> Node:
     """The tree without `x-` keys: at the top, in each resource and in its structure, but
     not in mappings of the user's own names (labels, environment ...)."""
     if isinstance(node.value, list):
-        return at(node, [drop_extensions(v, depth + 1, parent) for v in node.value])
+        items = [drop_extensions(v, depth + 1, parent) for v in node.value]
+        return node if _same(items, node.value) else at(node, items)
     named = depth == 1 and parent in RESOURCE_KINDS  # a table of resources by name
     if not isinstance(node.value, dict) or (parent in _USER_KEYED and not named):
         return node
-    return at(node, {k: drop_extensions(v, depth + 1, "" if named else k)
-                     for k, v in node.value.items() if named or not k.startswith("x-")})
+    kept = {k: drop_extensions(v, depth + 1, "" if named else k)
+            for k, v in node.value.items() if named or not k.startswith("x-")}
+    if len(kept) == len(node.value) and _same(kept.values(), node.value.values()):
+        return node  # nothing dropped below: the node itself (most of a file)
+    return at(node, kept)
+
+
+def _same(new: Iterable[Node], old: Iterable[Node]) -> bool:
+    return all(a is b for a, b in zip(new, old, strict=True))
 
 
 def _checked(root: Node, problems: list[Problem]) -> Node:

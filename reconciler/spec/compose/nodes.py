@@ -16,7 +16,7 @@ from reconciler.model.errors import Problem
 from reconciler.spec.compose.project import JsonPath, Origin
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # ~20,000 of them in a 500-service file
 class Node:
     value: Any  # None | bool | int | float | str | dict[str, Node] | list[Node]
     origin: Origin

@@ -206,12 +206,13 @@ def test_schema_cache_skips_only_data_that_already_passed(tmp_path: Path) -> Non
     assert schema_check.check_schema(load_file(bad), cache)  # a failure is never cached
     assert len(list(cache.iterdir())) == 1
     calls = []
-    original = schema_check._validator
-    schema_check._validator = lambda: calls.append(1) or original()  # type: ignore[assignment,func-returns-value]
+    original = schema_check.schema_problems
+    schema_check.schema_problems = (  # type: ignore[assignment]
+        lambda loaded: calls.append(1) or original(loaded))  # type: ignore[func-returns-value]
     try:
         assert schema_check.check_schema(load_file(good), cache) == []
         assert calls == []  # served from the cache
         assert schema_check.check_schema(load_file(bad), cache)
         assert calls == [1]
     finally:
-        schema_check._validator = original  # type: ignore[method-assign]
+        schema_check.schema_problems = original
