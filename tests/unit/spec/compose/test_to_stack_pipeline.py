@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from reconciler.drivers.docker.driver import _clash
+from reconciler.drivers.docker.known import clash
 from reconciler.model.errors import SpecError
 from reconciler.spec.compose.entry import ComposeRequest
 from reconciler.spec.compose.project import ComposeOptions
@@ -166,10 +166,10 @@ def test_convert_refuses_invalid_compose_input(capsys: pytest.CaptureFixture[str
 def test_a_compose_container_in_the_way_names_the_way_over() -> None:
     info = {"Id": "0123456789abcdef", "Config": {"Image": "nginx", "Labels": {
         "com.docker.compose.project": "shop"}}}
-    message = str(_clash("shop-web-1", info))
+    message = str(clash("shop-web-1", info))
     assert "Compose project 'shop'" in message
     assert "`docker compose -p shop down`, then `reconcile apply`" in message
-    assert "rename or remove it" in str(_clash("x", {"Config": {"Labels": {}}}))
+    assert "rename or remove it" in str(clash("x", {"Config": {"Labels": {}}}))
 
 
 def test_cli_merges_f_files_with_project_name_profile_and_env_file(
