@@ -138,7 +138,7 @@ def cmd_apply(ctx: Context) -> int:
         if text and (attempt == 0 or not plan.empty):
             ctx.out(render_text(plan, color=ctx.color))
         if not plan.empty:
-            logger()  # import structlog now: on the first event it would stall the executor
+            logger()  # set up now (structlog on a terminal): not on the executor's first event
         for waiting in plan.waiting:  # each new reason once: the wait is visible
             if (waiting.name, waiting.reason) not in told and not waiting.failed:
                 told.add((waiting.name, waiting.reason))
