@@ -17,6 +17,7 @@ import pyrage
 import pytest
 
 from tests.integration.native_helpers import REPO, find_leaks, require_host
+from tests.integration.secret_stacks import write_secret_stack
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cr3t-" + "".join(random.choice("abcdefghij") for _ in range(12))
@@ -38,21 +39,9 @@ def _files_under(root: Path) -> list[Path]:
 
 def test_encrypted_env_reaches_the_container_and_nothing_else(tmp_path: Path) -> None:
     require_host()
-    image = tmp_path / "busybox"
-    subprocess.run([sys.executable, str(REPO / "scripts/make-busybox-image.py"), str(image)],
-                   check=True, capture_output=True)
-    key = pyrage.x25519.Identity.generate()
-    (tmp_path / "db.env.age").write_bytes(
-        pyrage.encrypt(f"DB_PASSWORD={SECRET}\n".encode(), [key.to_public()]))
-    (tmp_path / "tls.key.age").write_bytes(
-        pyrage.encrypt(f"file-{SECRET}".encode(), [key.to_public()]))
-    name = f"it-{os.getpid() % 10000}-{random.randrange(10**6)}"
-    stack = tmp_path / "stack.yaml"
-    stack.write_text(f"version: 1\nname: {name}\nimages:\n  bb: {{oci: {image}}}\n"
-                     "containers:\n  db:\n    image: bb\n    env_file: ./db.env.age\n"
-                     "    secrets: [./tls.key.age]\n"
-                     '    command: ["sh", "-c", "echo started; exec sleep 3600"]\n'
-                     "    stop_signal: SIGKILL\n")
+    made = write_secret_stack(tmp_path, SECRET, prefix="it",
+                              command='["sh", "-c", "echo started; exec sleep 3600"]')
+    stack, name, key = made.path, made.name, made.key
     state = tmp_path / "state"
     env = {**os.environ, "RECONCILE_AGE_KEY": str(key), "PYTHONPATH": str(REPO)}
     outputs: list[str] = []

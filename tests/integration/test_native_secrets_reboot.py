@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyrage
 import pytest
 
 from reconciler.drivers.native.container.secretfs import LOST
 from tests.integration.native_helpers import REPO, find_leaks, require_host
+from tests.integration.secret_stacks import write_secret_stack
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cr3t-" + "".join(random.choice("abcdefghij") for _ in range(12))
@@ -30,20 +30,10 @@ def mounted(path: Path) -> bool:
 
 def test_a_container_whose_secrets_left_the_tmpfs_is_re_created(tmp_path: Path) -> None:
     require_host()
-    image = tmp_path / "busybox"
-    subprocess.run([sys.executable, str(REPO / "scripts/make-busybox-image.py"), str(image)],
-                   check=True, capture_output=True)
-    key = pyrage.x25519.Identity.generate()
-    (tmp_path / "db.env.age").write_bytes(
-        pyrage.encrypt(f"DB_PASSWORD={SECRET}\n".encode(), [key.to_public()]))
-    (tmp_path / "tls.key.age").write_bytes(
-        pyrage.encrypt(f"file-{SECRET}".encode(), [key.to_public()]))
-    name = f"rb-{os.getpid() % 10000}-{random.randrange(10**6)}"
-    stack = tmp_path / "stack.yaml"
-    stack.write_text(f"version: 1\nname: {name}\nimages:\n  bb: {{oci: {image}}}\n"
-                     "containers:\n  db:\n    image: bb\n    env_file: ./db.env.age\n"
-                     "    secrets: [./tls.key.age]\n    restart: always\n"
-                     '    command: ["sleep", "3600"]\n    stop_signal: SIGKILL\n')
+    made = write_secret_stack(tmp_path, SECRET, prefix="rb",
+                              command='["sleep", "3600"]',
+                              extra="    restart: always\n")
+    stack, name, key = made.path, made.name, made.key
     state = tmp_path / "state"
     env = {**os.environ, "RECONCILE_AGE_KEY": str(key), "PYTHONPATH": str(REPO)}
 
