@@ -14,13 +14,15 @@ from tests.contract.conftest import Story, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-# The subshell leaves `sleep 0` to PID 1 and exits; `exec` makes the app a process that
-# never waits, so only an init reaps that orphan.
+# The subshell leaves `sleep 1` to PID 1 and exits; `exec` makes the app a process that
+# never waits, so only an init reaps that orphan. The orphan must outlive the shell's `exec`:
+# a `sleep 0` could die while `sh` (which reaps any child) was still PID 1, and then no
+# zombie was left to see.
 ORPHANS = """
 containers:
   app:
     image: base
-    command: ["sh", "-c", "(sleep 0 &); exec sleep 3600"]
+    command: ["sh", "-c", "(sleep 1 &); exec sleep 3600"]
     init: {init}
     stop_grace_period: 1s
 """
@@ -45,6 +47,8 @@ containers:
 """
 
 NO_ZOMBIE = ["sh", "-c", "! grep -qs '^State:.*Z' /proc/[0-9]*/status"]
+# The orphan has exited (one `sleep` left, the app) and left no zombie behind.
+REAPED = ["sh", "-c", f"{NO_ZOMBIE[2]} && test $(pidof sleep | wc -w) -eq 1"]
 
 
 def run(story: Story, key: str, *argv: str) -> int:
@@ -77,11 +81,11 @@ def test_toggling_init_replaces_and_tini_becomes_pid_1_and_reaps(story: Story) -
     seen = story.wait_state("app", "running")
     assert seen.pid is not None
     assert host_cmdline(seen.pid) == [
-        "/sbin/docker-init", "--", "sh", "-c", "(sleep 0 &); exec sleep 3600"]
+        "/sbin/docker-init", "--", "sh", "-c", "(sleep 1 &); exec sleep 3600"]
     assert pid_1_is(story, "docker-init")
+    wait_for(lambda: run(story, "app", *REAPED) == 0, 10, "the orphan reaped")
     app_is_inits_child = "grep -q '^PPid:[[:space:]]*1$' /proc/$(pidof sleep)/status"
     assert run(story, "app", "sh", "-c", app_is_inits_child) == 0
-    wait_for(lambda: run(story, "app", *NO_ZOMBIE) == 0, 10, "no zombie left")
     assert run(story, "app", "sh", "-c", "echo x > /sbin/docker-init") != 0  # read-only
     assert story.plan().empty
 
