@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,41 @@ def test_blob_not_matching_its_digest(registry: Registry, store: ImageLibrary) -
     with pytest.raises(ImageError, match="content does not match"):
         pull(store, f"{registry.host}/bad/digest:v1")
     assert_nothing_stored(store)
+
+
+def test_corrupt_layer_among_parallel_ones_leaves_nothing_half_done(
+    registry: Registry, store: ImageLibrary
+) -> None:
+    """One of four layers fetched at once is corrupt half-way (its inflater may fail
+    first: the blob's digest is still what is reported): the pull fails naming it, the
+    others are stopped or kept complete, nothing is left in tmp/ or visible for the bad
+    layer, no ref; once the registry serves the right bytes, the next pull converges."""
+    # compressible (real deflate blocks, not stored ones), 3 MiB unpacked each
+    layers = [[f.file(f"data/{i}", os.urandom(64 << 10) * 48)] for i in range(4)]
+    manifest, config, made = f.image_parts(layers, compress=True)
+    registry.push_image("bad/parallel", "v1", manifest, config, [m.blob for m in made])
+    bad = made[1]
+    stored = registry.blob_file(oci.sha256_digest(bad.blob))
+    good_bytes = stored.read_bytes()
+    tampered = bytearray(good_bytes)
+    tampered[len(tampered) // 2] ^= 0xFF  # same size; the deflate stream breaks mid-layer
+    stored.write_bytes(bytes(tampered))
+    ref = f"{registry.host}/bad/parallel:v1"
+    with pytest.raises(ImageError, match=f"{oci.sha256_digest(bad.blob)}.*does not match"):
+        pull(store, ref)
+    assert list(store.tmp.iterdir()) == [] and store.identities() == {}
+    assert not (store.layers / oci.digest_hex(bad.diff_id)).exists()
+    assert not store.blob_path(oci.sha256_digest(bad.blob)).exists()
+    assert not store.blob_path(oci.sha256_digest(config)).exists()
+    for layer in made:  # every other layer: absent, or there complete and proven
+        there = (store.layers / oci.digest_hex(layer.diff_id)).exists()
+        assert there == store.has_layer(oci.sha256_digest(layer.blob), layer.diff_id)
+    stored.write_bytes(good_bytes)
+    assert pull(store, ref) == oci.sha256_digest(manifest)
+    for i, layer in enumerate(made):
+        unpacked = store.layers / oci.digest_hex(layer.diff_id) / "data" / str(i)
+        assert unpacked.read_bytes() == layers[i][0].data
+    assert list(store.tmp.iterdir()) == []
 
 
 def test_body_longer_than_declared(registry: Registry, store: ImageLibrary) -> None:

@@ -36,8 +36,7 @@ class VerifiedCopy(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._source.read(len(buffer))
-        n = len(data)
+        n = read_into(self._source, buffer)  # straight into the reader's buffer: no copy
         if not n:
             return 0
         if self.count + n > self.layer.size:
@@ -45,7 +44,7 @@ class VerifiedCopy(io.RawIOBase):
                 f"layer blob {self.layer.digest}: body is longer than the declared "
                 f"{self.layer.size} bytes; refused"
             )
-        buffer[:n] = data
+        data = memoryview(buffer)[:n]
         self._hasher.update(data)
         self._out.write(data)
         self.count += n
@@ -73,3 +72,14 @@ class VerifiedCopy(io.RawIOBase):
                 f"layer blob {self.layer.digest} ({self.layer.size} bytes) has digest "
                 f"{self.digest} and {self.count} bytes: content does not match"
             )
+
+
+def read_into(source: IO[bytes], buffer: bytearray | memoryview) -> int:
+    """`source.readinto(buffer)` where the stream has it (files, sockets, tar members do),
+    else a read and a copy."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return int(readinto(buffer))
+    data = source.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)

@@ -3,13 +3,29 @@
 zlib inflates the gzip format itself (wbits=31) and checks each member's CRC and length in
 C. Python's gzip module adds a second CRC pass over the output and per-8 KiB Python work;
 a layer's output is hashed with sha256 anyway, so that pass bought nothing but time.
+
+The inflater is ISA-L's (`isal`, Intel's Intelligent Storage Acceleration Library: the
+same zlib API, 2-3x faster to inflate) when installed, else the stdlib's zlib. Its errors
+are raised as `zlib.error`, so callers see one kind whichever is used.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import zlib
-from typing import IO
+from typing import IO, Any
+
+
+def _load_inflater() -> Any:
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:  # a platform without an isal wheel
+        return zlib
+
+
+_inflater = _load_inflater()
+_ERROR: type[Exception] = _inflater.error
 
 _CHUNK = 1 << 20
 _GZIP = 16 + zlib.MAX_WBITS
@@ -21,13 +37,19 @@ class GzipInflater(io.RawIOBase):
 
     def __init__(self, source: IO[bytes]) -> None:
         self._source = source
-        self._inflate = zlib.decompressobj(_GZIP)
+        self._inflate: Any = _inflater.decompressobj(_GZIP)
         self._pending = b""  # compressed input not yet given to zlib
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            return self._inflate_into(buffer)
+        except _ERROR as exc:
+            raise zlib.error(str(exc)) from None
+
+    def _inflate_into(self, buffer: bytearray | memoryview) -> int:
         while True:
             if self._inflate.eof and not self._start_next_member():
                 return 0
@@ -50,5 +72,5 @@ class GzipInflater(io.RawIOBase):
             if not self._pending:
                 return False
         self._pending = self._pending.lstrip(b"\0")
-        self._inflate = zlib.decompressobj(_GZIP)
+        self._inflate = _inflater.decompressobj(_GZIP)
         return True

@@ -29,6 +29,7 @@ from typing import IO, Any
 from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.blobio import VerifiedCopy
+from reconciler.drivers.images.heap import large_buffers
 from reconciler.drivers.images.limits import Budget, UnpackLimits
 from reconciler.drivers.images.refs import REFS_FILE, read_identities
 from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
@@ -210,7 +211,7 @@ class ImageStore:
     ) -> None:
         blob_path = self.blobs / oci.digest_hex(layer.digest)
         layer_dir = self.layers / oci.digest_hex(diff_id)
-        with self._layer_lock(diff_id):
+        with self._layer_lock(diff_id), large_buffers():
             if self.has_layer(layer.digest, diff_id):
                 return
             budget.start(layer.size)

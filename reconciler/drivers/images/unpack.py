@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from reconciler.drivers.images.blobio import read_into
 from reconciler.drivers.images.inflate import GzipInflater
 from reconciler.drivers.images.limits import Budget
 from reconciler.drivers.images.sparse import copy_with_holes, write_sparse
@@ -67,12 +68,10 @@ class HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
+        n = read_into(self._inner, buffer)
         if self._budget is not None:
             self._budget.charge(n)
-        buffer[:n] = data
-        self.hasher.update(data)
+        self.hasher.update(memoryview(buffer)[:n])
         self.count += n
         return n
 
@@ -92,10 +91,12 @@ def decompressed(raw: IO[bytes], target: str) -> IO[bytes]:
     """The uncompressed tar stream of a layer blob: gzip, zstd (if available) or plain."""
     # 1 MiB reads: with io's 8 KiB default every 8 KiB went through the Python readinto
     # layers below (socket, blob hash, blob file) and the GIL was the bottleneck of a pull.
-    buffered = (
-        raw if isinstance(raw, io.BufferedReader)
-        else io.BufferedReader(_Raw(raw), buffer_size=_STREAM_BUFFER)
-    )
+    if isinstance(raw, io.BufferedReader):
+        buffered = raw
+    elif isinstance(raw, io.RawIOBase):  # the blob's VerifiedCopy: read straight into
+        buffered = io.BufferedReader(raw, buffer_size=_STREAM_BUFFER)
+    else:
+        buffered = io.BufferedReader(_Raw(raw), buffer_size=_STREAM_BUFFER)
     head = buffered.peek(4)[:4]
     if head.startswith(_GZIP_MAGIC):
         return io.BufferedReader(GzipInflater(buffered), buffer_size=_STREAM_BUFFER)
@@ -112,9 +113,7 @@ class _Raw(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        return read_into(self._inner, buffer)
 
 
 def _zstd_reader(stream: IO[bytes], target: str) -> IO[bytes]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
+from reconciler.drivers.images.heap import large_buffers
 from reconciler.drivers.images.limits import Budget
 from reconciler.drivers.images.store import ImageStore
 from reconciler.drivers.native.registry import auth
@@ -125,7 +126,8 @@ def _fetch_layers(store: ImageStore, client: RegistryClient,
     if not todo:
         return
     budget = store.budget(sum(layer.size for layer, _d in todo), target)  # one per image
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(todo)))) as pool:
+    workers = max(1, min(parallel, len(todo)))
+    with large_buffers(), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_fetch_layer, store, client, layer, diff_id, target, report,
                                budget) for layer, diff_id in todo]  # fmt: skip
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
