@@ -55,7 +55,7 @@ class Registry:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its port
         auth = ""
         if self.user:
             htpasswd = self.root / "htpasswd"

@@ -60,26 +60,36 @@ def push_blob(client: PushClient, blob: Blob, mount_from: str, report: Report) -
         report(blob.size)
         return "exists"
     delay = BACKOFF
-    location = ""
+    session = Session()
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            location, mounted = start_upload(client, blob, mount_from if attempt == 1 else "")
+            session.location, mounted = start_upload(client, blob,
+                                                     mount_from if attempt == 1 else "")
             if mounted:
                 report(blob.size)
                 return "mounted"
-            _upload(client, blob, location, report, ATTEMPTS - attempt)
+            _upload(client, blob, session, report, ATTEMPTS - attempt)
             return "uploaded"
         except Transient:
-            cancel_upload(client, location)
-            location = ""
-            if attempt == ATTEMPTS or client.watchdog.reason:
+            last = attempt == ATTEMPTS or bool(client.watchdog.reason)
+            if not last:  # first: the registry may still be busy with the broken request
+                time.sleep(delay)
+                delay *= 2
+            cancel_upload(client, session.location)
+            session.location = ""
+            if last:
                 raise
-            time.sleep(delay)
-            delay *= 2
         except BaseException:
-            cancel_upload(client, location)
+            cancel_upload(client, session.location)
             raise
     raise AssertionError("unreachable")
+
+
+@dataclass
+class Session:
+    """The upload's newest Location: a registry may refuse every older one."""
+
+    location: str = ""
 
 
 def blob_exists(client: PushClient, blob: Blob) -> bool:
@@ -111,23 +121,25 @@ def start_upload(client: PushClient, blob: Blob, mount_from: str) -> tuple[str, 
     return client.url(location), False
 
 
-def _upload(client: PushClient, blob: Blob, location: str, report: Report, retries: int) -> None:
+def _upload(client: PushClient, blob: Blob, session: Session, report: Report,
+            retries: int) -> None:  # fmt: skip
     if blob.size <= CHUNK:
         body = FileRegion(blob.path, 0, blob.size)
-        _finish(client, blob, location, body, report)
+        _finish(client, blob, session.location, body, report)
         return
     offset = 0
     while offset < blob.size:
         end = min(offset + CHUNK, blob.size) - 1
         try:
-            location, offset = _patch(client, blob, location, offset, end, report)
+            session.location, offset = _patch(client, blob, session.location, offset, end,
+                                              report)  # fmt: skip
         except Transient:
             if retries <= 0 or client.watchdog.reason:
                 raise
             retries -= 1
             time.sleep(BACKOFF)
-            location, offset = upload_status(client, blob, location)
-    _finish(client, blob, location, None, report)
+            session.location, offset = upload_status(client, blob, session.location)
+    _finish(client, blob, session.location, None, report)
 
 
 def _patch(client: PushClient, blob: Blob, location: str, offset: int, end: int,
