@@ -155,10 +155,11 @@ class Registry:
         found = re.findall(r'"([A-Z]+) (\S+) HTTP/1\.[01]" (\d{3})', text)
         return [(method, path, int(status)) for method, path, status in found]
 
-    def uploads_left(self) -> list[Path]:
-        """Upload sessions the registry still keeps (a push must leave none)."""
+    def uploads_left(self, name: str = "") -> list[Path]:
+        """Upload sessions the registry still keeps (in repository `name`, or anywhere)."""
         repos = self.root / "data/docker/registry/v2/repositories"
-        return sorted(p for p in repos.glob("**/_uploads/*")) if repos.is_dir() else []
+        top = repos / name if name else repos
+        return sorted(p for p in top.glob("**/_uploads/*")) if top.is_dir() else []
 
     def reset_storage(self) -> None:
         """Forget every blob and repository (the registry must be stopped)."""

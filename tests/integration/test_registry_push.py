@@ -224,7 +224,7 @@ def test_connection_lost_before_a_chunk_resumes_the_upload(
     assert len(resets) == 2
     assert [r[2] for r in seen if r[0] == "GET" and "/blobs/uploads/" in r[1]] == [204]
     assert _posts(seen) == 3  # the two layers and the config: the big one was not restarted
-    assert registry.uploads_left() == []
+    assert registry.uploads_left("resumed/img") == []
     assert not list(store.tmp.iterdir())
     record = ImageLibrary(tmp_path / "back", RegistryOptions()).ensure(
         ref_source(f"{registry.host}/resumed/img:1"))
@@ -262,7 +262,7 @@ def test_connection_lost_inside_a_chunk_restarts_the_upload_cleanly(
     # its own upload purging. The only session left is that one.
     deleted = [p for m, p, _s in seen if m == "DELETE"]
     assert len(deleted) == 1
-    assert [p.name for p in registry.uploads_left()] == [_upload_id(deleted[0])]
+    assert [p.name for p in registry.uploads_left("restarted/img")] == [_upload_id(deleted[0])]
     assert not list(store.tmp.iterdir())
     record = ImageLibrary(tmp_path / "back", RegistryOptions()).ensure(
         ref_source(f"{registry.host}/restarted/img:1"))
@@ -298,7 +298,7 @@ def test_lost_upload_is_cancelled_before_it_is_restarted(
     assert _posts(seen) == 4
     # docker-registry answered the DELETE with 204 and removed the upload's data; a broken
     # request's handler may still write an empty hash state file there afterwards.
-    left = registry.uploads_left()
+    left = registry.uploads_left("cancelled/img")
     assert all(not (p / "data").exists() for p in left), left
 
 
