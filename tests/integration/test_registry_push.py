@@ -111,7 +111,7 @@ def test_pushed_image_mounts_known_layers_and_runs_after_a_pull_back(
     assert ("POST", f"/v2/team/bb/blobs/uploads/?mount={layer}&from=tools/busybox", 201) in seen
     assert not [r for r in seen if r[0] in ("PATCH", "PUT") and "/blobs/uploads/" in r[1]]
     assert ("PUT", "/v2/team/bb/manifests/v2", 201) in seen
-    assert registry.uploads_left() == []
+    assert registry.uploads_left("team/bb") == []
     # pushed again: every blob exists, only the manifest is put
     mark = len(registry.requests())
     assert reconcile(state, "images", "push", f"{registry.host}/team/bb:v2").returncode == 0
@@ -183,7 +183,7 @@ def test_large_layer_goes_in_chunks_and_the_digest_is_stable(
     assert _push(store, f"{registry.host}/big/two:1", layout).endswith(digest)
     served = registry.requests()
     assert ("PUT", "/v2/big/two/manifests/1", 201) in served
-    assert registry.uploads_left() == []
+    assert registry.uploads_left("big") == []
     pulled = ImageLibrary(tmp_path / "back", RegistryOptions())
     record = pulled.ensure(ref_source(f"{registry.host}/big/two:1"))
     assert record.digest == digest
