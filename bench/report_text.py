@@ -26,6 +26,7 @@ OTHER_PAIRS = (  # (metric, ours, peer, words)
      "memory per container (PSS, median)"),
     ("memory.manager_rss", "reconcile-run", "dockerd+containerd", "resident manager RSS"),
     ("pull.image", "reconcile-images-pull", "docker-pull", "pull + unpack"),
+    ("push.image", "reconcile-images-push", "docker-push", "push of a ~100 MB image"),
     ("network.create", OURS, "docker-compose", "networking create (bridge, veth, port)"),
     ("network.remove", OURS, "docker-compose", "networking remove"),
 )
@@ -229,6 +230,12 @@ def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
                          "From bench/bench_pull.py: a ~100 MB image from a local "
                          "docker-registry on 127.0.0.1, pulled and unpacked; N is the image "
                          "size in MiB. skopeo only transfers (no unpack).")
+    lines += plain_table(results, "push.", "Image push", plots, problems,
+                         "From bench/suite_push.py: the same ~100 MB image pushed to a fresh "
+                         "repository of an emptied docker-registry on 127.0.0.1 (no existence "
+                         "check or mount can skip a layer); N is the image size in MiB. "
+                         "docker push recompresses its layers; reconcile and skopeo send the "
+                         "stored blobs.")
     lines += plain_table(results, "network.", "Networking", plots, problems,
                          "From bench/bench_network.py: create/remove = time with networking "
                          "minus time with `network: none` (paired by repetition); raw_* are "

@@ -34,16 +34,18 @@ from bench import (
     suite_converge,
     suite_memory,
     suite_plan,
+    suite_push,
 )
 from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
-        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7}
+        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7, "push_repeat": 5}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
-         "network_n": 10, "compose_n": 500, "compose_repeat": 3}
-SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "profile")
+         "network_n": 10, "compose_n": 500, "compose_repeat": 3, "push_repeat": 1}
+SUITES = ("converge", "plan", "memory", "restart", "pull", "push", "network", "compose",
+          "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -126,6 +128,12 @@ def pull(p: dict[str, Any], _: object) -> list[Result]:
     return rows
 
 
+def push(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
+    """The shared engine serves `docker push` (its own dockerd when there is none)."""
+    with common.workdir() as work:
+        return suite_push.measure(p["push_repeat"], work, docker[0])
+
+
 def network(p: dict[str, Any], _: object) -> list[Result]:
     """Its own dockerd with networking on (bench/bench_network.py), not the shared one."""
     with common.workdir() as work:
@@ -139,7 +147,7 @@ def network(p: dict[str, Any], _: object) -> list[Result]:
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
         "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
-        "network": network, "compose": compose}
+        "push": push, "network": network, "compose": compose}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()

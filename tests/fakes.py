@@ -194,6 +194,24 @@ class InMemoryDriver:
         with self._lock:
             return self.images.setdefault(f"ref:{ref}", digest_of(f"ref:{ref}"))
 
+    def push_image(self, ref: str, source: str | None = None,
+                   progress: Progress | None = None) -> str:  # fmt: skip
+        self._call("push_image", ref)
+        with self._lock:
+            digest = self.images.get(f"ref:{source or ref}")
+        if digest is None:
+            raise NotFound(source or ref, "no such image in the store")
+        return f"{ref.rsplit(':', 1)[0]}@{digest}"
+
+    def tag_image(self, source: str, ref: str) -> str:
+        self._call("tag_image", ref)
+        with self._lock:
+            digest = self.images.get(f"ref:{source}")
+            if digest is None:
+                raise NotFound(source, "no such image in the store")
+            self.images[f"ref:{ref}"] = digest
+        return digest
+
     def remove_image(self, digest: str) -> None:
         self._call("remove_image", digest)
         if digest not in self.images.values():

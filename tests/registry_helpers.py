@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,13 +47,15 @@ class Registry:
     password: str = field(default="", repr=False)
     process: subprocess.Popen[bytes] | None = None
     sizes: dict[str, int] = field(default_factory=dict)  # manifest digest -> size pushed
+    access_log: bool = False  # log every request (see requests())
+    extra_config: str = ""  # more top-level YAML (a token auth section)
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its port
         auth = ""
         if self.user:
             htpasswd = self.root / "htpasswd"
@@ -62,10 +65,10 @@ class Registry:
         config = self.root / "config.yml"
         config.write_text(
             "version: 0.1\n"
-            "log: {level: error, accesslog: {disabled: true}}\n"
+            f"log: {{level: error, accesslog: {{disabled: {str(not self.access_log).lower()}}}}}\n"
             f"storage:\n  filesystem: {{rootdirectory: {self.root / 'data'}}}\n"
             "  maintenance: {uploadpurging: {enabled: false}}\n"
-            f"http: {{addr: '{self.host}'}}\n{auth}"
+            f"http: {{addr: '{self.host}'}}\n{auth}{self.extra_config}"
         )
         log = (self.root / "registry.log").open("wb")
         self.process = subprocess.Popen([REGISTRY_BIN, "serve", str(config)],
@@ -146,6 +149,22 @@ class Registry:
             self.push_blob(name, (layout / oci.blob_name(desc["digest"])).read_bytes())
         return self.push_manifest(name, tag, manifest, parsed.get("mediaType", oci.MEDIA_MANIFEST))
 
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request so far (needs access_log=True)."""
+        text = (self.root / "registry.log").read_text(errors="replace")
+        found = re.findall(r'"([A-Z]+) (\S+) HTTP/1\.[01]" (\d{3})', text)
+        return [(method, path, int(status)) for method, path, status in found]
+
+    def uploads_left(self, name: str = "") -> list[Path]:
+        """Upload sessions the registry still keeps (in repository `name`, or anywhere)."""
+        repos = self.root / "data/docker/registry/v2/repositories"
+        top = repos / name if name else repos
+        return sorted(p for p in top.glob("**/_uploads/*")) if top.is_dir() else []
+
+    def reset_storage(self) -> None:
+        """Forget every blob and repository (the registry must be stopped)."""
+        shutil.rmtree(self.root / "data", ignore_errors=True)
+
     def blob_file(self, digest: str) -> Path:
         """Where the registry keeps a blob on disk (to tamper with it)."""
         hexpart = oci.digest_hex(digest)
@@ -166,10 +185,12 @@ def retag_with_env(registry: Registry, layout: Path, name: str, tag: str,
     return registry.push_manifest(name, tag, oci.canonical_json(manifest), oci.MEDIA_MANIFEST)
 
 
-def started_registry(user: str = "", password: str = "") -> Registry:
+def started_registry(user: str = "", password: str = "", access_log: bool = False,
+                     extra_config: str = "", root: Path | None = None) -> Registry:  # fmt: skip
     require_registry(*([HTPASSWD_BIN] if user else []))
-    registry = Registry(Path(tempfile.mkdtemp(prefix="reconcile-registry-")), user=user,
-                        password=password)  # fmt: skip
+    root = root or Path(tempfile.mkdtemp(prefix="reconcile-registry-"))
+    registry = Registry(root, user=user, password=password, access_log=access_log,
+                        extra_config=extra_config)  # fmt: skip
     registry.start()
     return registry
 

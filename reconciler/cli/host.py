@@ -58,6 +58,30 @@ def _pull(ctx: Context) -> int:
     return 0
 
 
+def _push(ctx: Context) -> int:
+    """`images push REF [--from LOCALREF]`: prints the pushed `name@sha256:...`."""
+    from reconciler.support.lock import state_lock
+
+    if len(ctx.args.refs) != 1:
+        raise ReconcileError("images push: name one image reference (REF [--from LOCALREF])")
+    with state_lock(ctx.state_dir):
+        ctx.out(ctx.driver.push_image(ctx.args.refs[0], ctx.args.source))
+    return 0
+
+
+def _tag(ctx: Context) -> int:
+    """`images tag SRC DST`: the local image SRC is known as DST too."""
+    from reconciler.support.lock import state_lock
+
+    if len(ctx.args.refs) != 2:
+        raise ReconcileError("images tag: name the image and its new reference (SRC DST)")
+    source, ref = ctx.args.refs
+    with state_lock(ctx.state_dir):
+        digest = ctx.driver.tag_image(source, ref)
+    ctx.out(f"{ref} {digest}")
+    return 0
+
+
 def cmd_images(ctx: Context) -> int:
     driver = ctx.driver
     if ctx.args.verb == "rm":
@@ -70,6 +94,10 @@ def cmd_images(ctx: Context) -> int:
         return 0
     if ctx.args.verb == "pull":
         return _pull(ctx)
+    if ctx.args.verb == "push":
+        return _push(ctx)
+    if ctx.args.verb == "tag":
+        return _tag(ctx)
     if ctx.args.verb == "prune":
         for digest in driver.prune_images(_images_in_use(ctx)):
             ctx.out(f"removed {digest}")

@@ -193,8 +193,10 @@ def _ops_commands(sub: Subcommands) -> None:
         p.add_argument("--since", help="a duration (10m) or a Unix time")
         _add_output(p, ["text", "json"])
     if p := sub.add("images", help="manage the image store"):
-        p.add_argument("verb", choices=["ls", "rm", "prune", "pull"])
+        p.add_argument("verb", choices=["ls", "rm", "prune", "pull", "push", "tag"])
         p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
+        p.add_argument("--from", dest="source", metavar="LOCALREF",
+                       help="push: the local image to push as REF (default: REF itself)")
         _add_output(p, ["text", "json"])
     sub.add("info", help="host facts and configuration")
     sub.add("version", help="print the version")

@@ -154,6 +154,16 @@ class Operations(Protocol):
         """Ask the registry for `ref` now (like `pull: always`); return the digest."""
         ...
 
+    def push_image(self, ref: str, source: str | None = None,
+                   progress: Progress | None = None) -> str:  # fmt: skip
+        """Push the local image `source` (default: `ref` itself) to the registry as `ref`;
+        return the pushed `name@sha256:<manifest digest>`."""
+        ...
+
+    def tag_image(self, source: str, ref: str) -> str:
+        """Make the local image `source` known as `ref` too; return its digest."""
+        ...
+
     def remove_image(self, digest: str) -> None: ...
 
     def prune_images(self, keep: frozenset[str]) -> list[str]:

@@ -116,6 +116,17 @@ class JournaledDriver:
         self._event("image", ref, digest=digest)
         return digest
 
+    def push_image(self, ref: str, source: str | None = None,
+                   progress: Progress | None = None) -> str:  # fmt: skip
+        pushed = self.inner.push_image(ref, source, progress)
+        self._event("image-pushed", ref, digest=pushed.rpartition("@")[2])
+        return pushed
+
+    def tag_image(self, source: str, ref: str) -> str:
+        digest = self.inner.tag_image(source, ref)
+        self._event("image-tagged", ref, digest=digest)
+        return digest
+
     def remove_image(self, digest: str) -> None:
         self.inner.remove_image(digest)
         self._event("image-removed", digest)

@@ -27,7 +27,7 @@ from reconciler.drivers.base import (
     Subscription,
 )
 from reconciler.drivers.docker.client import engine_errors
-from reconciler.drivers.docker.engine_api import EngineAPI
+from reconciler.drivers.docker.engine_api import EngineAPI, path_of
 from reconciler.drivers.docker.images import EngineImages
 from reconciler.drivers.docker.mapping import parse_time
 from reconciler.model.desired import Healthcheck
@@ -214,6 +214,23 @@ class DockerOperations:
         except ValueError as exc:
             raise ReconcileError(str(exc)) from None
         return self.images.pull(normal, ref, progress)
+
+    def push_image(self, ref: str, source: str | None = None,
+                   progress: Progress | None = None) -> str:  # fmt: skip
+        from reconciler.drivers.docker import push
+
+        pushed = push.push(self.engine, self.api, self.host, ref, source, progress)
+        self.images.refresh()
+        return pushed
+
+    def tag_image(self, source: str, ref: str) -> str:
+        from reconciler.drivers.docker import push
+
+        parsed = push.tag(self.engine, self.host, source, ref)
+        self.images.refresh()
+        with engine_errors(ref, image=True, host=self.host):
+            info = self.engine.call("GET", f"/images/{path_of(str(parsed))}/json")
+        return str(info.get("Id", ""))
 
     def remove_image(self, digest: str) -> None:
         self.images.remove(digest)

@@ -265,6 +265,13 @@ class ImageStore:
     def _meta_path(self, diff_id: str) -> Path:
         return self.layer_meta / f"{oci.digest_hex(diff_id)}.json"
 
+    def tag(self, identity: str, digest: str) -> None:
+        """Record `identity` for an image the store holds (`images tag`, a push)."""
+        with self._lock:
+            if self._load(identity, digest) is None:
+                raise NotFound(digest, "no such image in the store")
+            self._set_ref(identity, digest)
+
     # -- removal ------------------------------------------------------------------------
 
     def remove(self, digest: str) -> None:

@@ -109,6 +109,28 @@ class NativeOperations:
         self.layout.make_dirs()
         return self.images.ensure(image, progress).digest
 
+    @edge("push", image=True)
+    def push_image(self, ref: str, source: str | None = None,
+                   progress: Progress | None = None) -> str:  # fmt: skip
+        from reconciler.drivers.native.registry.push import push_image
+
+        self.layout.make_dirs()
+        return push_image(self.images, ref, source or ref, self.images.registry, progress)
+
+    @edge("tag", image=True)
+    def tag_image(self, source: str, ref: str) -> str:
+        from reconciler.drivers.images.refs import local_digest
+        from reconciler.model.reference import normalize_reference
+
+        try:
+            normal = normalize_reference(ref)
+        except ValueError as exc:
+            raise ReconcileError(str(exc)) from None
+        self.layout.make_dirs()
+        digest = local_digest(self.images.identities(), source)
+        self.images.tag(f"ref:{normal}", digest)
+        return digest
+
     @edge("remove image", image=True)
     def remove_image(self, digest: str) -> None:
         self.images.remove(digest)

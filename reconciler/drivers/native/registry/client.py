@@ -197,9 +197,10 @@ class RegistryClient:
                 raise RegistryError(f"{self.host}: token realm is not an http(s) URL")
             if parts.scheme == "http" and not insecure_allowed(parts.netloc, self.options.insecure):
                 raise RegistryError(f"{self.host}: refusing plain-http token realm {parts.netloc}")
-            query = {"scope": self.scope}
+            # One `scope` parameter per scope (a push token also reads mount sources).
+            query = [("scope", scope) for scope in self.scope.split(" ")]
             if challenge.params.get("service"):
-                query["service"] = challenge.params["service"]
+                query.append(("service", challenge.params["service"]))
             headers = {}
             if self.credentials and auth.realm_may_receive_credentials(
                 realm, self.scheme, self.host

@@ -73,3 +73,14 @@ def reporter(ref: str, given: ProgressFn | None) -> Iterator[ProgressFn]:
                TransferSpeedColumn(), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=Console(stderr=True), transient=False) as bars:
         yield RichReporter(bars)
+
+
+@contextmanager
+def push_reporter(ref: str, given: ProgressFn | None) -> Iterator[ProgressFn]:
+    """As `reporter` on a terminal (a bar per blob); quiet on a pipe (the push logs one
+    line for the image)."""
+    if given is None and not sys.stderr.isatty():
+        yield lambda _what, _done, _total: None
+        return
+    with reporter(ref, given) as report:
+        yield report
