@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +48,7 @@ from reconciler.support.pids import process_alive
 if TYPE_CHECKING:
     from reconciler.drivers.images.store import ImageRecord
     from reconciler.drivers.native.container.cgroups import Cgroups
+    from reconciler.drivers.native.container.launcher import Launcher
     from reconciler.drivers.native.container.runtime import Runc, RuncState
     from reconciler.drivers.native.container.secretfs import SecretFS
     from reconciler.drivers.native.library import ImageLibrary
@@ -59,9 +58,6 @@ if TYPE_CHECKING:
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
-MONITOR_TIMEOUT = 60.0
-# Run by path (python -I -S): importing it here would only cost start-up time.
-MONITOR = Path(__file__).parent / "container" / "monitor.py"
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
 
@@ -88,6 +84,7 @@ class NativeDriver(NativeOperations):
         self._images: ImageLibrary | None = None
         self._network: NetworkManager | None = None
         self._secretfs: SecretFS | None = None
+        self._launcher: Launcher | None = None
 
     # -- host facts and helpers, made on first use so that constructing the driver is free --
 
@@ -106,6 +103,17 @@ class NativeDriver(NativeOperations):
                 path = choice.path
             self._runc = Runc(path, self.layout.runc_root)
         return self._runc
+
+    @property
+    def launcher(self) -> Launcher:
+        if self._launcher is None:
+            from reconciler.drivers.native.container.cgroups import instance_id
+            from reconciler.drivers.native.container.launcher import Launcher
+
+            root = self.layout.root
+            self._launcher = Launcher(instance_id(root), root / "monitor.lock",
+                                      root / "monitor-zygote.err")
+        return self._launcher
 
     @property
     def cgroups(self) -> Cgroups:
@@ -265,9 +273,10 @@ class NativeDriver(NativeOperations):
         return image
 
     def _launch_monitor(self, name: str, paths: ContainerPaths, runc: Runc) -> None:
-        """Start the monitor; it returns once `runc create` finished (or failed)."""
+        """Have the zygote fork the monitor; it returns once `runc create` finished."""
+        from reconciler.drivers.native.container.launcher import LaunchError
+
         argv = [
-            sys.executable, "-I", "-S", str(MONITOR),
             str(paths.root), runc.binary, str(runc.root), name,
             "--log-max-bytes", str(self.log_max_bytes),
             "--log-max-files", str(self.log_max_files),
@@ -275,20 +284,9 @@ class NativeDriver(NativeOperations):
         for oom_file in self.cgroups.oom_files(name):
             argv += ["--oom-file", oom_file]
         try:
-            done = subprocess.run(
-                argv,
-                env={k: v for k, v in os.environ.items() if k != "RECONCILE_AGE_KEY"},
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=MONITOR_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise DriverError(name, "runc create did not finish in time") from e
-        if done.returncode != 0:
-            message = done.stderr.strip().removeprefix("error: ")
-            raise DriverError(name, f"runc create failed: {message}")
+            self.launcher.launch(argv)
+        except LaunchError as e:
+            raise DriverError(name, f"runc create failed: {e}") from e
 
     @edge("start")
     def start(self, name: str) -> None:
