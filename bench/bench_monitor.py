@@ -31,6 +31,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 from bench import common
 from bench.common import COMMAND, RUNC
 
@@ -199,10 +201,8 @@ def main() -> int:
     for controller in Path("/sys/fs/cgroup").iterdir():
         parent = controller / "reconcile-bench-monitor"
         if parent.is_dir():
-            try:
+            with contextlib.suppress(OSError):
                 parent.rmdir()
-            except OSError:
-                pass
     doc = {"label": "monitor-designs", "host": common.host_facts(), "results": rows}
     if args.json:
         common.write_json(args.json, doc)
