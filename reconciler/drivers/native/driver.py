@@ -235,7 +235,7 @@ class NativeDriver(NativeOperations):
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
         init_binary(spec)  # so does a missing tini (`init: true`)
         network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
-        runc = self.runc  # RuntimeMissing before anything is made, too
+        self.runc  # noqa: B018 - RuntimeMissing before anything is made, too
         paths = self.layout.container(spec.name)
         if paths.root.exists():
             if load_record(paths) is not None:
@@ -257,7 +257,8 @@ class NativeDriver(NativeOperations):
             netns, hosts = network_hooks.attach(self.network, spec)
             prepare(paths, self.secretfs.with_mounts(spec), ImageView(image.config, image.layers),
                     self.volumes, netns, hosts, self.cgroups.config_path(spec.name))
-            self._launch_monitor(spec.name, paths, runc)
+            # No runc process yet: start() creates and starts in one (`runc run -d`).
+            paths.prepared.touch()
         except BaseException as error:
             with contextlib.suppress(Exception):
                 self._cleanup(spec.name)
@@ -272,12 +273,14 @@ class NativeDriver(NativeOperations):
             raise ImageError(spec.image.key, "image not present: ensure it first")
         return image
 
-    def _launch_monitor(self, name: str, paths: ContainerPaths, runc: Runc) -> None:
-        """Have the zygote fork the monitor; it returns once `runc create` finished."""
+    def _launch_monitor(self, name: str, paths: ContainerPaths) -> None:
+        """Have the zygote fork the monitor, which runs `runc run -d` (created and started
+        by one runc process); it returns once runc finished."""
         from reconciler.drivers.native.container.launcher import LaunchError
 
+        runc = self.runc
         argv = [
-            str(paths.root), runc.binary, str(runc.root), name,
+            str(paths.root), runc.binary, str(runc.root), name, "--run",
             "--log-max-bytes", str(self.log_max_bytes),
             "--log-max-files", str(self.log_max_files),
         ]  # fmt: skip
@@ -286,26 +289,43 @@ class NativeDriver(NativeOperations):
         try:
             self.launcher.launch(argv)
         except LaunchError as e:
-            raise DriverError(name, f"runc create failed: {e}") from e
+            with contextlib.suppress(ReconcileError):  # whatever runc left of it
+                runc.delete(name)
+            raise DriverError(name, f"runc run failed: {e}") from e
 
     @edge("start")
     def start(self, name: str) -> None:
         paths = self._existing(name)
-        # Just created (never started, no exit): `runc start` alone; asking runc for the
-        # state first would cost one more runc process for every new container.
-        if paths.started.exists() or paths.exit.exists():
+        if not (paths.prepared.exists() and not paths.monitor_pid.exists()):
+            # Our files decide the state (no `runc state`) unless something is odd.
             state = self._runc_state(name)
             if state is not None and state.status in ("running", "paused", "pausing"):
                 return
+            if state is not None and state.status == "created":
+                self._start_created(name)
+                self._record_started(paths)
+                return
             if state is None or state.status == "stopped":
                 self._recreate(name, paths, state)
+                return
+        self._launch_monitor(name, paths)
+        self._record_started(paths)
+
+    def _start_created(self, name: str) -> None:
+        """A live init that start() never recorded: `runc create`d by an older version
+        (then `runc start` it), or `runc run -d` and killed before its record."""
+        with contextlib.suppress(NotFound):
+            if self.runc.state(name).status == "created":
+                self.runc.start(name)
+
+    def _record_started(self, paths: ContainerPaths) -> None:
         from reconciler.support import atomic
 
-        self.runc.start(name)
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
         started = {"started_at": time.time(), "count": count + 1, "pid": _read_pid(paths)}
         atomic.write_json(paths.started, started)
+        paths.prepared.unlink(missing_ok=True)  # after the record: monitor.pid outranks it
 
     def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
         """Starting an exited container: runc cannot restart a stopped container, so the
@@ -315,7 +335,8 @@ class NativeDriver(NativeOperations):
         if record is None:
             raise DriverError(name, "container record is missing or damaged: remove it")
         if state is not None:
-            self.runc.delete(name)
+            with contextlib.suppress(NotFound):  # "stopped" from our files: runc may agree
+                self.runc.delete(name)
         self._wait_monitor_gone(paths)
         for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
@@ -329,7 +350,9 @@ class NativeDriver(NativeOperations):
         view = ImageView(image.config, image.layers)
         prepare(paths, spec, view, self.volumes, netns, hosts,
                 self.cgroups.config_path(name))
-        self._launch_monitor(name, paths, self.runc)
+        paths.prepared.touch()  # cut short from here on: "created", not "dead"
+        self._launch_monitor(name, paths)
+        self._record_started(paths)
 
     # -- stop / kill / remove --
 

@@ -16,7 +16,8 @@ Run as ``python -I -S monitor.py <container dir> <runc> <runc root> <name> [opti
    container's exit writes exit.json {exit_code, signal, finished_at, oom_killed}
    atomically, drains the pipes and exits.
 
-Options: --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
+Options: --run (`runc run --detach` instead of `runc create`: created and started by one
+runc process), --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
 live file), --oom-file PATH (repeatable: cgroup files with an "oom_kill N" line).
 """
 
@@ -39,6 +40,7 @@ class Options:
         self.max_bytes = 10 * 1024 * 1024
         self.max_files = 3
         self.oom_files: list[str] = []
+        self.run = False  # `runc run -d`: created and started in one runc process
         positional: list[str] = []
         i = 0
         while i < len(argv):
@@ -49,6 +51,9 @@ class Options:
             elif arg == "--log-max-files":
                 self.max_files = max(1, int(argv[i + 1]))
                 i += 2
+            elif arg == "--run":
+                self.run = True
+                i += 1
             elif arg == "--oom-file":
                 self.oom_files.append(argv[i + 1])
                 i += 2
@@ -160,9 +165,11 @@ def detach_stdio(opts: Options) -> None:
 
 
 def run_create(opts: Options, out_w: int, err_w: int) -> tuple[int, str]:
-    """Run `runc create`; return (status, pid file path)."""
+    """Run `runc create` (or `runc run -d`: the same, and started); return (status, pid
+    file path)."""
     pid_file = os.path.join(opts.dir, "container.pid")
-    argv = [opts.runc, "--root", opts.root, "create",
+    command = ["run", "--detach"] if opts.run else ["create"]
+    argv = [opts.runc, "--root", opts.root, *command,
             "--bundle", os.path.join(opts.dir, "bundle"),
             "--pid-file", pid_file, opts.name]  # fmt: skip
     null = os.open(os.devnull, os.O_RDONLY)
