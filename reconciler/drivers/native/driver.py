@@ -1,8 +1,9 @@
 """NativeDriver: containers run by runc straight on the kernel, no daemon.
 
-Each container gets a small monitor process (monitor.py) that runs `runc create`, holds
-its stdio, writes its logs and records its exit, so exits are recorded even when no
-reconcile process runs. Everything else is a short runc call or a file read.
+Each container gets a small monitor process (monitor.py, forked by the monitor zygote,
+zygote.py) that runs `runc run -d`, holds its stdio, writes its logs and records its exit,
+so exits are recorded even when no reconcile process runs. Everything else is a short runc
+call or a file read.
 docs/native.md describes the state dir, the monitor and the lifecycle.
 """
 

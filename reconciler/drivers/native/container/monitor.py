@@ -1,12 +1,13 @@
 """The per-container monitor: one small process per container, outliving reconcile.
 
-Run as ``python -I -S monitor.py <container dir> <runc> <runc root> <name> [options]``
-(stdlib only, no project imports, so that its resident memory stays small).
+Forked by the monitor zygote (zygote.py: what the driver uses), or run on its own as
+``python -I -S monitor.py <container dir> <runc> <runc root> <name> [options]`` (stdlib
+only, no project imports, so that its resident memory stays small).
 
 1. The launched process forks; the child calls setsid(), becomes a child subreaper
-   (prctl PR_SET_CHILD_SUBREAPER) and runs ``runc create`` with two pipes as the
-   container's stdout/stderr (runc hands them through in detached, non-tty mode). When
-   ``runc create`` exits, the container's init is re-parented to the monitor, so the
+   (prctl PR_SET_CHILD_SUBREAPER) and runs ``runc create`` (``runc run -d`` with --run)
+   with two pipes as the container's stdout/stderr (runc hands them through in detached,
+   non-tty mode). When runc exits, the container's init is re-parented to the monitor, so the
    monitor can waitpid() it and learn the real exit status.
 2. The child tells the launched process "ok" (or runc's error text) through a sync pipe;
    the launched process prints that and exits 0/1, so the driver sees a plain
