@@ -284,7 +284,10 @@ def monitor(opts: Options, sync_w: int) -> int:
     with open(pid_file) as f:
         container_pid = int(f.read().strip())
     write_text_atomic(os.path.join(opts.dir, "monitor.pid"), str(os.getpid()))  # valid JSON
-    os.write(sync_w, b"ok")
+    try:  # noqa: SIM105 - contextlib would be one more import in every monitor
+        os.write(sync_w, b"ok")
+    except OSError:
+        pass  # the asking reconcile was killed: the container is up, monitor it all the same
     os.close(sync_w)
     logs_dir = os.path.join(opts.dir, "logs")
     os.makedirs(logs_dir, mode=0o700, exist_ok=True)

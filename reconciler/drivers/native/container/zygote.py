@@ -39,6 +39,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: not added by default
 import monitor  # after the path above
 
+PR_SET_NAME = 15
+ZYGOTE_NAME, MONITOR_NAME = b"reconcile-zyg", b"reconcile-mon"  # their comm (ps, pgrep)
 IDLE = 5.0  # seconds without a child or a request before the zygote exits
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 64 * 1024
@@ -71,6 +73,7 @@ def run_child(argv: list[str], conn: socket.socket, closing: list[int]) -> int:
         os.close(fd)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    set_name(MONITOR_NAME)  # a fork keeps the zygote's command line: tell them apart
     sync_w = conn.detach()
     os.set_blocking(sync_w, True)
     try:
@@ -86,18 +89,24 @@ def run_child(argv: list[str], conn: socket.socket, closing: list[int]) -> int:
 
 
 def serve_one(listener: socket.socket, closing: list[int]) -> None:
-    conn, _ = listener.accept()
+    """One request; nothing a client does (or its death mid-request) ends the zygote."""
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
     with conn:
         try:
             if not allowed_peer(conn):
                 return
             argv = read_request(conn)
-        except (OSError, ValueError):
+            if argv is None:
+                return
+            conn.sendall(b"F")
+            child = os.fork()
+        except (OSError, ValueError) as e:
+            sys.stderr.write(f"zygote: request dropped: {e!r}\n")
             return
-        if argv is None:
-            return
-        conn.sendall(b"F")
-        if os.fork() == 0:
+        if child == 0:
             code = 1
             try:
                 code = run_child(argv, conn, closing)
@@ -155,6 +164,12 @@ def serve(listener: socket.socket, lock_path: str) -> None:
             idle_since = time.monotonic()
 
 
+def set_name(name: bytes) -> None:
+    import ctypes  # loaded by warm_up: no cost here
+
+    ctypes.CDLL(None).prctl(PR_SET_NAME, name, 0, 0, 0)
+
+
 def warm_up() -> None:
     """What every monitor would import or load: done once here, shared by all children.
     (Running the log path here too, so that 3.11's in-place bytecode specialization
@@ -177,6 +192,7 @@ def start(name: str, lock_path: str, ready_w: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)  # like a monitor: only SIGKILL ends it
     warm_up()
+    set_name(ZYGOTE_NAME)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + name)  # abstract: access is checked per peer (allowed_peer)
     listener.listen(128)
