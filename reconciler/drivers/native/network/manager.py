@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import hashlib
 import ipaddress
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,20 +38,12 @@ class Attachment:
     hosts: str  # the whole /etc/hosts text
 
 
-# How long observe() reuses what it read of the host's links and nft table. Our own
-# changes (all made under _locked) drop it at once; only drift made by someone else waits
-# up to this long. It keeps `nft list table` (a process, ~4-15 ms) out of the control
-# loop's exit -> restart decision, which re-observes on every death.
-OBSERVE_TTL = 2.0
-
-
 class NetworkManager:
     def __init__(self, state_dir: Path, containers_dir: Path) -> None:
         self.state_dir = Path(state_dir).absolute()
         self.containers_dir = containers_dir
         self.leases = ipam.LeaseFiles(self.state_dir / "network")
         self.netns_dir = self.state_dir / "netns"
-        self._host_seen: tuple[float, dict[str, links.LinkFact], nft.TableFacts] | None = None
 
     # -- names: deterministic, so a retry finds the debris of a killed run --
 
@@ -81,11 +72,9 @@ class NetworkManager:
         HOST_LOCK.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         with open(HOST_LOCK, "a") as handle:  # a new open file per call: threads exclude too
             fcntl.flock(handle, fcntl.LOCK_EX)
-            self._host_seen = None  # we change the host now: observe must read it again
             try:
                 yield
             finally:
-                self._host_seen = None
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- checks made before anything is created --
@@ -258,10 +247,7 @@ class NetworkManager:
         if not containers:
             return {}
         networks = {n.stack: n for n in self.leases.all()}
-        seen = self._host_seen
-        if seen is None or time.monotonic() - seen[0] > OBSERVE_TTL:
-            seen = self._host_seen = (time.monotonic(), links.links(), nft.read_table())
-        return find_drift(self, containers, networks, seen[1], seen[2])
+        return find_drift(self, containers, networks, links.links(), nft.read_table())
 
     def details(self, name: str) -> dict[str, Any]:
         """For `inspect`: the namespace's links and addresses, read from the kernel."""
