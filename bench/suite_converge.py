@@ -240,7 +240,8 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
                     failed[(n, tool)] = f"not run at N>={LARGE_N}: bounded runtime"
                 if (n, tool) in failed:
                     continue
-                print(f"  converge n={n} rep={rep + 1}/{repeat} {tool}", flush=True)
+                reps = repeat if n < LARGE_N else 1
+                print(f"  converge n={n} rep={rep + 1}/{reps} {tool}", flush=True)
                 try:
                     cycle = runner.cycle(n)  # type: ignore[attr-defined]
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
