@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -69,12 +70,18 @@ def test_monitors_share_one_detached_zygote_that_retires_when_idle(
     assert _parent(zygote_pid) != os.getpid()  # detached: not reconcile's child
     cmdline = Path(f"/proc/{zygote_pid}/cmdline").read_bytes().split(b"\0")
     assert cmdline[3].endswith(b"zygote.py")
+    socket_path = Path(fresh.driver.launcher.path)
+    assert socket_path.parent == Path("/run/reconcile")  # no container sees the host's /run
+    assert stat.S_ISSOCK(socket_path.stat().st_mode)
+    assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+    assert "@reconcile" not in Path("/proc/net/unix").read_text()  # no abstract socket
     for name in names:  # each container's init is its monitor's child (observe relies on it)
         seen = fresh.observed(name)
         assert seen.state == "running" and _parent(seen.pid) == _monitor(fresh, name)
     _remove_all(fresh)
     assert not any(_alive(m) for m in monitors)
     wait_for(lambda: not _alive(zygote_pid), zygote.IDLE + 10, "the idle zygote to exit")
+    assert not socket_path.exists()
     assert find_leaks(fresh.driver, fresh.names) == []
 
 

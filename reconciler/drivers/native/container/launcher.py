@@ -1,6 +1,6 @@
 """Asking the monitor zygote (zygote.py) for a container's monitor.
 
-`launch(argv)` sends the monitor's argv over the zygote's abstract unix socket and waits
+`launch(argv)` sends the monitor's argv over the zygote's unix socket and waits
 for the forked monitor's reply: it returns once `runc create` finished, raising
 `LaunchError` with runc's message when it failed. No zygote serving (first container, or
 the last one retired it, or it was killed): one is started under the lock file, once.
@@ -20,6 +20,10 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ZYGOTE = HERE / "zygote.py"
+# A root-only folder no container sees (a container has its own mount namespace and /run):
+# an abstract socket would be reachable from a `network: host` container's netns.
+# Short, whatever the state dir's path (a socket path has at most 107 bytes).
+SOCKET_DIR = Path("/run/reconcile")
 REPLY_TIMEOUT = 60.0
 START_TIMEOUT = 30.0
 
@@ -44,7 +48,7 @@ def code_version() -> str:
 class Launcher:
     def __init__(self, instance: str, lock_path: Path, err_path: Path) -> None:
         self.lock_path, self.err_path = lock_path, err_path
-        self.name = f"reconcile-monitor-{instance}-{code_version()}"
+        self.path = str(SOCKET_DIR / f"monitor-{instance}-{code_version()}.sock")
 
     def launch(self, argv: list[str]) -> None:
         request = (json.dumps(argv) + "\n").encode()
@@ -59,7 +63,7 @@ class Launcher:
     def _ask(self, request: bytes) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
-                sock.connect("\0" + self.name)
+                sock.connect(self.path)
                 sock.sendall(request)
                 sock.settimeout(REPLY_TIMEOUT)
                 forked = sock.recv(1)
@@ -75,7 +79,7 @@ class Launcher:
         with self._locked():
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                 try:
-                    probe.connect("\0" + self.name)
+                    probe.connect(self.path)
                     return  # serving now; the zygote drops a connection with no request
                 except (ConnectionRefusedError, FileNotFoundError):
                     pass
@@ -88,7 +92,8 @@ class Launcher:
             yield
 
     def _start_zygote(self) -> None:
-        argv = [sys.executable, "-I", "-S", str(ZYGOTE), self.name, str(self.lock_path)]
+        SOCKET_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        argv = [sys.executable, "-I", "-S", str(ZYGOTE), self.path, str(self.lock_path)]
         with open(self.err_path, "ab") as err:
             try:
                 done = subprocess.run(

@@ -1,15 +1,15 @@
 """The monitor zygote: one long-lived interpreter that forks each container's monitor.
 
-Run as ``python -I -S zygote.py <socket name> <lock path>`` (stdlib only, like monitor.py,
+Run as ``python -I -S zygote.py <socket path> <lock path>`` (stdlib only, like monitor.py,
 whose code the forked children run). Why a zygote (docs/native.md "Choosing the monitor"):
 a fresh `python monitor.py` per container costs ~50 ms of interpreter start and ~4.6 MiB
 PSS; a child forked from a warmed-up, gc-frozen interpreter starts in about a millisecond
 and shares the interpreter's pages copy-on-write, so each monitor costs only the pages it
 dirties.
 
-1. The launched process forks; the child setsid()s, binds the socket (an abstract unix
-   socket: no file to go stale, gone with the process; the name carries the state dir's
-   id and the code's version, so an upgraded monitor gets a new zygote), tells the
+1. The launched process forks; the child setsid()s, binds the socket (0600, in a root-only
+   folder no container sees; the name carries the state dir's id and the code's version,
+   so an upgraded monitor gets a new zygote), tells the
    launcher "ready" and serves; the launcher exits, so the zygote is parented to init
    (or the nearest subreaper), never to reconcile: a `kill -9` of reconcile leaves it.
 2. Per connection (peer uid checked: only root or our own uid) it reads one request, the
@@ -18,8 +18,8 @@ dirties.
    connection as its sync pipe, exactly as a monitor started by `python monitor.py` would:
    the reply is "ok" or "error: ..." and the child lives on as the container's monitor.
 3. It reaps its monitor children. Once it has none left and no request came for IDLE
-   seconds it closes the socket (under the lock, so no client is starting a new zygote
-   meanwhile) and exits: no zygote outlives the last container.
+   seconds it removes and closes the socket (under the lock, so no client is starting a
+   new zygote meanwhile) and exits: no zygote outlives the last container.
 
 A killed zygote loses nothing: its monitors are re-parented and carry on; the next create
 starts a new zygote.
@@ -125,7 +125,7 @@ def reap() -> bool:
             return True
 
 
-def try_retire(listener: socket.socket, lock_path: str) -> bool:
+def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
     """Exit when idle: under the lock no client is starting another zygote; a request
     already queued on the socket keeps us serving."""
     import fcntl
@@ -135,11 +135,15 @@ def try_retire(listener: socket.socket, lock_path: str) -> bool:
         ready, _, _ = select.select([listener], [], [], 0)
         if ready:
             return False
-        listener.close()  # the name is free again once this returns
+        try:  # noqa: SIM105 - contextlib would be one more import in the zygote
+            os.unlink(path)  # ours: another zygote binds this path only under the lock
+        except FileNotFoundError:
+            pass
+        listener.close()
         return True
 
 
-def serve(listener: socket.socket, lock_path: str) -> None:
+def serve(listener: socket.socket, path: str, lock_path: str) -> None:
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
@@ -151,7 +155,7 @@ def serve(listener: socket.socket, lock_path: str) -> None:
     while True:
         if reap():
             idle_since = time.monotonic()
-        elif time.monotonic() - idle_since >= IDLE and try_retire(listener, lock_path):
+        elif time.monotonic() - idle_since >= IDLE and try_retire(listener, path, lock_path):
             return
         ready, _, _ = select.select([listen_fd, wake_r], [], [], 1.0)
         if wake_r in ready:
@@ -187,7 +191,7 @@ def warm_up() -> None:
     gc.freeze()  # the children's collector never touches (so never copies) these pages
 
 
-def start(name: str, lock_path: str, ready_w: int) -> None:
+def start(path: str, lock_path: str, ready_w: int) -> None:
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
@@ -198,16 +202,22 @@ def start(name: str, lock_path: str, ready_w: int) -> None:
     warm_up()
     set_name(ZYGOTE_NAME)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind("\0" + name)  # abstract: access is checked per peer (allowed_peer)
+    if os.path.lexists(path):
+        os.unlink(path)  # stale (a killed zygote's): the launcher holds the lock, none answered
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
     listener.listen(128)
     os.write(ready_w, b"ready")
     os.close(ready_w)
-    serve(listener, lock_path)
+    serve(listener, path, lock_path)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        raise SystemExit("usage: zygote.py SOCKET_NAME LOCK")
+        raise SystemExit("usage: zygote.py SOCKET LOCK")
     ready_r, ready_w = os.pipe()
     if os.fork() == 0:
         os.close(ready_r)
