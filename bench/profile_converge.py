@@ -56,10 +56,10 @@ def fold(raw: Path) -> dict[str, Any]:
 
 
 KNOWN = (  # function -> what it is, for the findings
-    ("NativeDriver._launch_monitor", "monitor launch: a new `python -I -S monitor.py` that "
-     "forks and runs `runc create`, waited for through its sync pipe"),
-    ("NativeDriver.start", "start: `runc start` (one runc process; a new container needs "
-     "no `runc state`)"),
+    ("NativeDriver._launch_monitor", "monitor launch: the zygote forks the monitor, which runs "
+     "`runc run -d` (created and started by one runc process), waited for on its socket"),
+    ("NativeDriver.start", "start: the monitor launch above plus started.json (a new "
+     "container needs no `runc state`)"),
     ("prepare (", "prepare: overlay mount, /etc files, config.json"),
     ("write_json_atomic", "state records written atomically (write, fsync, rename)"),
     ("logger (", "importing structlog for the progress lines, done once the plan is known "

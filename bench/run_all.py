@@ -38,7 +38,7 @@ from bench import (
 )
 from bench.common import ROOT, Result
 
-FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
+FULL = {"converge_n": [10, 50, 200, 500], "repeat": 3, "memory_n": [0, 50, 200, 500],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
         "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7, "push_repeat": 5}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],

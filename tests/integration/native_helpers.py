@@ -143,6 +143,26 @@ def native(busybox_image: ImageSource, native_state_dir: Path) -> Iterator[Nativ
     assert not errors and not leaks, f"cleanup failed: {errors} leaked: {leaks}"
 
 
+def forked_by_zygote(state_dir: Path, comm: bytes) -> list[int]:
+    """The zygote (comm reconcile-zyg) or the monitors (reconcile-mon) of `state_dir`: the
+    forked monitors keep the zygote's command line, which names the state dir's lock."""
+    lock = f"{state_dir}/monitor.lock".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", "rb") as f:
+                if f.read().strip() != comm:
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if lock in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def monitor_rss_kib(driver: NativeDriver, name: str) -> int:
     pid = json.loads(driver.layout.container(name).monitor_pid.read_text())
     out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True)

@@ -1,8 +1,9 @@
 """NativeDriver: containers run by runc straight on the kernel, no daemon.
 
-Each container gets a small monitor process (monitor.py) that runs `runc create`, holds
-its stdio, writes its logs and records its exit, so exits are recorded even when no
-reconcile process runs. Everything else is a short runc call or a file read.
+Each container gets a small monitor process (monitor.py, forked by the monitor zygote,
+zygote.py) that runs `runc run -d`, holds its stdio, writes its logs and records its exit,
+so exits are recorded even when no reconcile process runs. Everything else is a short runc
+call or a file read.
 docs/native.md describes the state dir, the monitor and the lifecycle.
 """
 
@@ -11,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +49,7 @@ from reconciler.support.pids import process_alive
 if TYPE_CHECKING:
     from reconciler.drivers.images.store import ImageRecord
     from reconciler.drivers.native.container.cgroups import Cgroups
+    from reconciler.drivers.native.container.launcher import Launcher
     from reconciler.drivers.native.container.runtime import Runc, RuncState
     from reconciler.drivers.native.container.secretfs import SecretFS
     from reconciler.drivers.native.library import ImageLibrary
@@ -59,9 +59,6 @@ if TYPE_CHECKING:
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
-MONITOR_TIMEOUT = 60.0
-# Run by path (python -I -S): importing it here would only cost start-up time.
-MONITOR = Path(__file__).parent / "container" / "monitor.py"
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
 
@@ -88,6 +85,7 @@ class NativeDriver(NativeOperations):
         self._images: ImageLibrary | None = None
         self._network: NetworkManager | None = None
         self._secretfs: SecretFS | None = None
+        self._launcher: Launcher | None = None
 
     # -- host facts and helpers, made on first use so that constructing the driver is free --
 
@@ -106,6 +104,17 @@ class NativeDriver(NativeOperations):
                 path = choice.path
             self._runc = Runc(path, self.layout.runc_root)
         return self._runc
+
+    @property
+    def launcher(self) -> Launcher:
+        if self._launcher is None:
+            from reconciler.drivers.native.container.cgroups import instance_id
+            from reconciler.drivers.native.container.launcher import Launcher
+
+            root = self.layout.root
+            self._launcher = Launcher(instance_id(root), root / "monitor.lock",
+                                      root / "monitor-zygote.err")
+        return self._launcher
 
     @property
     def cgroups(self) -> Cgroups:
@@ -227,7 +236,7 @@ class NativeDriver(NativeOperations):
         resolve_mounts(spec, self.volumes)  # a missing bind source fails before anything
         init_binary(spec)  # so does a missing tini (`init: true`)
         network_hooks.precheck(self.network, spec, self.layout.containers)  # ports in use
-        runc = self.runc  # RuntimeMissing before anything is made, too
+        self.runc  # noqa: B018 - RuntimeMissing before anything is made, too
         paths = self.layout.container(spec.name)
         if paths.root.exists():
             if load_record(paths) is not None:
@@ -249,7 +258,8 @@ class NativeDriver(NativeOperations):
             netns, hosts = network_hooks.attach(self.network, spec)
             prepare(paths, self.secretfs.with_mounts(spec), ImageView(image.config, image.layers),
                     self.volumes, netns, hosts, self.cgroups.config_path(spec.name))
-            self._launch_monitor(spec.name, paths, runc)
+            # No runc process yet: start() creates and starts in one (`runc run -d`).
+            paths.prepared.touch()
         except BaseException as error:
             with contextlib.suppress(Exception):
                 self._cleanup(spec.name)
@@ -264,50 +274,59 @@ class NativeDriver(NativeOperations):
             raise ImageError(spec.image.key, "image not present: ensure it first")
         return image
 
-    def _launch_monitor(self, name: str, paths: ContainerPaths, runc: Runc) -> None:
-        """Start the monitor; it returns once `runc create` finished (or failed)."""
+    def _launch_monitor(self, name: str, paths: ContainerPaths) -> None:
+        """Have the zygote fork the monitor, which runs `runc run -d` (created and started
+        by one runc process); it returns once runc finished."""
+        from reconciler.drivers.native.container.launcher import LaunchError
+
+        runc = self.runc
         argv = [
-            sys.executable, "-I", "-S", str(MONITOR),
-            str(paths.root), runc.binary, str(runc.root), name,
+            str(paths.root), runc.binary, str(runc.root), name, "--run",
             "--log-max-bytes", str(self.log_max_bytes),
             "--log-max-files", str(self.log_max_files),
         ]  # fmt: skip
         for oom_file in self.cgroups.oom_files(name):
             argv += ["--oom-file", oom_file]
         try:
-            done = subprocess.run(
-                argv,
-                env={k: v for k, v in os.environ.items() if k != "RECONCILE_AGE_KEY"},
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=MONITOR_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise DriverError(name, "runc create did not finish in time") from e
-        if done.returncode != 0:
-            message = done.stderr.strip().removeprefix("error: ")
-            raise DriverError(name, f"runc create failed: {message}")
+            self.launcher.launch(argv)
+        except LaunchError as e:
+            with contextlib.suppress(ReconcileError):  # whatever runc left of it
+                runc.delete(name)
+            raise DriverError(name, f"runc run failed: {e}") from e
 
     @edge("start")
     def start(self, name: str) -> None:
         paths = self._existing(name)
-        # Just created (never started, no exit): `runc start` alone; asking runc for the
-        # state first would cost one more runc process for every new container.
-        if paths.started.exists() or paths.exit.exists():
+        if not (paths.prepared.exists() and not paths.monitor_pid.exists()):
+            # Our files decide the state (no `runc state`) unless something is odd.
             state = self._runc_state(name)
             if state is not None and state.status in ("running", "paused", "pausing"):
                 return
+            if state is not None and state.status == "created":
+                self._start_created(name)
+                self._record_started(paths)
+                return
             if state is None or state.status == "stopped":
                 self._recreate(name, paths, state)
+                return
+        self._launch_monitor(name, paths)
+        self._record_started(paths)
+
+    def _start_created(self, name: str) -> None:
+        """A live init that start() never recorded: `runc create`d by an older version
+        (then `runc start` it), or `runc run -d` and killed before its record."""
+        with contextlib.suppress(NotFound):
+            if self.runc.state(name).status == "created":
+                self.runc.start(name)
+
+    def _record_started(self, paths: ContainerPaths) -> None:
         from reconciler.support import atomic
 
-        self.runc.start(name)
         previous = read_json(paths.started)
         count = int(previous.get("count", 0)) if isinstance(previous, dict) else 0
         started = {"started_at": time.time(), "count": count + 1, "pid": _read_pid(paths)}
         atomic.write_json(paths.started, started)
+        paths.prepared.unlink(missing_ok=True)  # after the record: monitor.pid outranks it
 
     def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
         """Starting an exited container: runc cannot restart a stopped container, so the
@@ -317,7 +336,8 @@ class NativeDriver(NativeOperations):
         if record is None:
             raise DriverError(name, "container record is missing or damaged: remove it")
         if state is not None:
-            self.runc.delete(name)
+            with contextlib.suppress(NotFound):  # "stopped" from our files: runc may agree
+                self.runc.delete(name)
         self._wait_monitor_gone(paths)
         for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
@@ -331,7 +351,9 @@ class NativeDriver(NativeOperations):
         view = ImageView(image.config, image.layers)
         prepare(paths, spec, view, self.volumes, netns, hosts,
                 self.cgroups.config_path(name))
-        self._launch_monitor(name, paths, self.runc)
+        paths.prepared.touch()  # cut short from here on: "created", not "dead"
+        self._launch_monitor(name, paths)
+        self._record_started(paths)
 
     # -- stop / kill / remove --
 

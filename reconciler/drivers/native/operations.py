@@ -231,6 +231,28 @@ class NativeOperations:
         return paths
 
     def _runc_state(self, name: str) -> RuncState | None:
+        """What `runc state` would say, from our own files when they decide it (one runc
+        process less for every stop, remove and restart): a live init whose parent is its
+        live monitor is up (created before start(), paused when frozen); an exit record
+        with its monitor gone is stopped. Anything else is asked of runc."""
+        from reconciler.drivers.native.container.observe import live_child_of_monitor
+        from reconciler.drivers.native.container.runtime import RuncState
+
+        paths = self.layout.container(name)
+        if paths.exit.exists():
+            if not self._monitor_alive(paths):
+                return RuncState(name, 0, "stopped", str(paths.bundle))
+        else:
+            pid = live_child_of_monitor(paths)
+            if pid is not None:
+                started = read_json(paths.started)
+                if not (isinstance(started, dict) and started.get("pid") == pid):
+                    status = "created"
+                elif self.cgroups.freezer_state(name) in ("FROZEN", "FREEZING"):
+                    status = "paused"
+                else:
+                    status = "running"
+                return RuncState(name, pid, status, str(paths.bundle))
         try:
             return self.runc.state(name)
         except NotFound:

@@ -103,3 +103,15 @@ def test_an_exit_recorded_while_observing_is_waited_for(tmp_path: Path) -> None:
 def test_a_folder_without_a_record_is_not_ours(tmp_path: Path) -> None:
     (tmp_path / "half").mkdir()
     assert read_facts(ContainerPaths(tmp_path / "half"), None, lambda _name: False) is None
+
+
+def test_prepared_without_a_monitor_is_created_and_a_monitor_outranks_the_marker(
+        tmp_path: Path, sleeper: int) -> None:
+    """create() runs no runc process: its `prepared` marker alone says created; once the
+    monitor is there (start() killed before it removed the marker) the files decide."""
+    paths = _recorded(tmp_path)
+    assert _state(paths) is None  # nothing but the record: undecided, runc is asked
+    paths.prepared.touch()
+    assert _state(paths) == "created"
+    _live(paths, sleeper, started_pid=sleeper)
+    assert _state(paths) == "running"

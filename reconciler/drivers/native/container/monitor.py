@@ -1,12 +1,13 @@
 """The per-container monitor: one small process per container, outliving reconcile.
 
-Run as ``python -I -S monitor.py <container dir> <runc> <runc root> <name> [options]``
-(stdlib only, no project imports, so that its resident memory stays small).
+Forked by the monitor zygote (zygote.py: what the driver uses), or run on its own as
+``python -I -S monitor.py <container dir> <runc> <runc root> <name> [options]`` (stdlib
+only, no project imports, so that its resident memory stays small).
 
 1. The launched process forks; the child calls setsid(), becomes a child subreaper
-   (prctl PR_SET_CHILD_SUBREAPER) and runs ``runc create`` with two pipes as the
-   container's stdout/stderr (runc hands them through in detached, non-tty mode). When
-   ``runc create`` exits, the container's init is re-parented to the monitor, so the
+   (prctl PR_SET_CHILD_SUBREAPER) and runs ``runc create`` (``runc run -d`` with --run)
+   with two pipes as the container's stdout/stderr (runc hands them through in detached,
+   non-tty mode). When runc exits, the container's init is re-parented to the monitor, so the
    monitor can waitpid() it and learn the real exit status.
 2. The child tells the launched process "ok" (or runc's error text) through a sync pipe;
    the launched process prints that and exits 0/1, so the driver sees a plain
@@ -16,7 +17,8 @@ Run as ``python -I -S monitor.py <container dir> <runc> <runc root> <name> [opti
    container's exit writes exit.json {exit_code, signal, finished_at, oom_killed}
    atomically, drains the pipes and exits.
 
-Options: --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
+Options: --run (`runc run --detach` instead of `runc create`: created and started by one
+runc process), --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
 live file), --oom-file PATH (repeatable: cgroup files with an "oom_kill N" line).
 """
 
@@ -39,6 +41,7 @@ class Options:
         self.max_bytes = 10 * 1024 * 1024
         self.max_files = 3
         self.oom_files: list[str] = []
+        self.run = False  # `runc run -d`: created and started in one runc process
         positional: list[str] = []
         i = 0
         while i < len(argv):
@@ -49,6 +52,9 @@ class Options:
             elif arg == "--log-max-files":
                 self.max_files = max(1, int(argv[i + 1]))
                 i += 2
+            elif arg == "--run":
+                self.run = True
+                i += 1
             elif arg == "--oom-file":
                 self.oom_files.append(argv[i + 1])
                 i += 2
@@ -160,9 +166,11 @@ def detach_stdio(opts: Options) -> None:
 
 
 def run_create(opts: Options, out_w: int, err_w: int) -> tuple[int, str]:
-    """Run `runc create`; return (status, pid file path)."""
+    """Run `runc create` (or `runc run -d`: the same, and started); return (status, pid
+    file path)."""
     pid_file = os.path.join(opts.dir, "container.pid")
-    argv = [opts.runc, "--root", opts.root, "create",
+    command = ["run", "--detach"] if opts.run else ["create"]
+    argv = [opts.runc, "--root", opts.root, *command,
             "--bundle", os.path.join(opts.dir, "bundle"),
             "--pid-file", pid_file, opts.name]  # fmt: skip
     null = os.open(os.devnull, os.O_RDONLY)
@@ -276,7 +284,10 @@ def monitor(opts: Options, sync_w: int) -> int:
     with open(pid_file) as f:
         container_pid = int(f.read().strip())
     write_text_atomic(os.path.join(opts.dir, "monitor.pid"), str(os.getpid()))  # valid JSON
-    os.write(sync_w, b"ok")
+    try:  # noqa: SIM105 - contextlib would be one more import in every monitor
+        os.write(sync_w, b"ok")
+    except OSError:
+        pass  # the asking reconcile was killed: the container is up, monitor it all the same
     os.close(sync_w)
     logs_dir = os.path.join(opts.dir, "logs")
     os.makedirs(logs_dir, mode=0o700, exist_ok=True)

@@ -27,7 +27,9 @@ from typing import Any
 from reconciler.drivers.native.container.runtime import RuncState
 from reconciler.drivers.native.container.state import (
     EXIT_FILE,
+    MONITOR_PID_FILE,
     PID_FILE,
+    PREPARED_FILE,
     RECORD_FILE,
     STARTED_FILE,
     ContainerPaths,
@@ -100,11 +102,13 @@ def read_facts(
     state: State | None = None
     pid = None
     if not exit_info and PID_FILE in present:
-        pid = _live_child_of_monitor(paths)
+        pid = live_child_of_monitor(paths)
     if not exit_info and pid is None:
         exit_info = _exit_imminent(paths)
     if exit_info:
         state = "dead" if paths.removing.exists() else "exited"
+    elif pid is None and PREPARED_FILE in present and MONITOR_PID_FILE not in present:
+        state = "created"  # made by create(), no runc process until start()
     elif pid is not None and started_info.get("pid") != pid:
         state = "created"
     elif pid is not None:
@@ -125,7 +129,7 @@ def _exit_imminent(paths: ContainerPaths) -> Mapping[str, Any]:
     return _dict(read_json(paths.exit))
 
 
-def _live_child_of_monitor(paths: ContainerPaths) -> int | None:
+def live_child_of_monitor(paths: ContainerPaths) -> int | None:
     monitor_pid = _int(read_json(paths.monitor_pid))
     try:
         pid = int(paths.container_pid.read_text().strip())

@@ -1,7 +1,7 @@
 """A thin wrapper over the runc command line (`runc --root <state_dir>/runc ...`).
 
 Failures of runc (non-zero exit, missing binary, timeout) become reconciler.errors types
-here, naming the container; nothing of subprocess leaks out. `runc create` is not here:
+here, naming the container; nothing of subprocess leaks out. `runc run -d` is not here:
 the per-container monitor runs it, because the monitor must be the parent that holds the
 container's stdio (see monitor.py).
 """

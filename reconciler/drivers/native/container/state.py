@@ -11,7 +11,8 @@ user)::
         upper/ work/           overlay upper and work dirs (upper is the writable layer)
         etc/                   hosts, hostname, resolv.conf bind-mounted into the container
         logs/container.log     JSON lines written by the monitor (rotated: .1, .2, ...)
-        monitor.pid            written by the monitor once `runc create` succeeded
+        prepared               create() made everything; no runc process until start()
+        monitor.pid            written by the monitor once `runc run -d` succeeded
         container.pid          the container's init pid (runc create --pid-file)
         started.json           when the container was last started, its pid, how often
         exit.json              written by the monitor when the container's init exits
@@ -37,8 +38,8 @@ from reconciler.model.desired import ContainerSpec, Healthcheck, Mount, PortMapp
 
 DIR_MODE = 0o700
 # the names observe looks for in one listing of a container's folder
-RECORD_FILE, EXIT_FILE, STARTED_FILE, PID_FILE = (
-    "spec.json", "exit.json", "started.json", "container.pid")
+RECORD_FILE, EXIT_FILE, STARTED_FILE, PID_FILE, PREPARED_FILE, MONITOR_PID_FILE = (
+    "spec.json", "exit.json", "started.json", "container.pid", "prepared", "monitor.pid")
 
 
 def read_json(path: Path) -> Any | None:
@@ -95,7 +96,12 @@ class ContainerPaths:
 
     @cached_property
     def monitor_pid(self) -> Path:
-        return self.root / "monitor.pid"
+        return self.root / MONITOR_PID_FILE
+
+    @cached_property
+    def prepared(self) -> Path:
+        """Left by create(): all made, no runc process yet; start() runs `runc run -d`."""
+        return self.root / PREPARED_FILE
 
     @cached_property
     def container_pid(self) -> Path:

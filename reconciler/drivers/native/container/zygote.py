@@ -1,0 +1,243 @@
+"""The monitor zygote: one long-lived interpreter that forks each container's monitor.
+
+Run as ``python -I -S zygote.py <socket path> <lock path>`` (stdlib only, like monitor.py,
+whose code the forked children run). Why a zygote (docs/native.md "Choosing the monitor"):
+a fresh `python monitor.py` per container costs ~50 ms of interpreter start and ~4.6 MiB
+PSS; a child forked from a warmed-up, gc-frozen interpreter starts in about a millisecond
+and shares the interpreter's pages copy-on-write, so each monitor costs only the pages it
+dirties.
+
+1. The launched process forks; the child setsid()s, binds the socket (0600, in a root-only
+   folder no container sees; the name carries the state dir's id and the code's version,
+   so an upgraded monitor gets a new zygote), tells the
+   launcher "ready" and serves; the launcher exits, so the zygote is parented to init
+   (or the nearest subreaper), never to reconcile: a `kill -9` of reconcile leaves it.
+2. Per connection (peer uid checked: only root or our own uid) it reads one request, the
+   monitor's argv as JSON, writes b"F" (forked: the request is being acted on, so the
+   client must not retry it) and forks; the child runs monitor.monitor() with the
+   connection as its sync pipe, exactly as a monitor started by `python monitor.py` would:
+   the reply is "ok" or "error: ..." and the child lives on as the container's monitor.
+3. It reaps its monitor children. Once it has none left and no request came for IDLE
+   seconds it removes and closes the socket (under the lock, so no client is starting a
+   new zygote meanwhile) and exits: no zygote outlives the last container.
+
+A killed zygote loses nothing: its monitors are re-parented and carry on; the next create
+starts a new zygote.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: not added by default
+import monitor  # after the path above
+
+PR_SET_NAME = 15
+ZYGOTE_NAME, MONITOR_NAME = b"reconcile-zyg", b"reconcile-mon"  # their comm (ps, pgrep)
+IDLE = 5.0  # seconds without a child or a request before the zygote exits
+REQUEST_TIMEOUT = 5.0
+MAX_REQUEST = 64 * 1024
+
+
+def allowed_peer(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    return uid in (0, os.getuid())
+
+
+def read_request(conn: socket.socket) -> list[str] | None:
+    import json
+
+    conn.settimeout(REQUEST_TIMEOUT)
+    data = b""
+    while not data.endswith(b"\n") and len(data) < MAX_REQUEST:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    argv = json.loads(data)
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return None
+    return argv
+
+
+def run_child(argv: list[str], conn: socket.socket, closing: list[int]) -> int:
+    for fd in closing:
+        os.close(fd)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    set_name(MONITOR_NAME)  # a fork keeps the zygote's command line: tell them apart
+    sync_w = conn.detach()
+    os.set_blocking(sync_w, True)
+    try:
+        opts = monitor.Options(argv)
+        code: int = monitor.monitor(opts, sync_w)
+        return code
+    except BaseException as e:  # reported to the client, never a traceback
+        try:  # noqa: SIM105 - the same rule as monitor.main
+            os.write(sync_w, ("error: monitor: " + repr(e)).encode())
+        except OSError:
+            pass
+        return 1
+
+
+def serve_one(listener: socket.socket, closing: list[int]) -> None:
+    """One request; nothing a client does (or its death mid-request) ends the zygote."""
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    with conn:
+        try:
+            if not allowed_peer(conn):
+                return
+            argv = read_request(conn)
+            if argv is None:
+                return
+            conn.sendall(b"F")
+            child = os.fork()
+        except (OSError, ValueError) as e:
+            sys.stderr.write(f"zygote: request dropped: {e!r}\n")
+            return
+        if child == 0:
+            code = 1
+            try:
+                code = run_child(argv, conn, closing)
+            finally:
+                os._exit(code)
+
+
+def reap() -> bool:
+    """Reap exited monitors; True while some are still alive."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+
+
+def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
+    """Exit when idle: under the lock no client is starting another zygote; a request
+    already queued on the socket keeps us serving."""
+    import fcntl
+
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready, _, _ = select.select([listener], [], [], 0)
+        if ready:
+            return False
+        try:  # noqa: SIM105 - contextlib would be one more import in the zygote
+            os.unlink(path)  # ours: another zygote binds this path only under the lock
+        except FileNotFoundError:
+            pass
+        listener.close()
+        return True
+
+
+def serve(listener: socket.socket, path: str, lock_path: str) -> None:
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    listen_fd = listener.fileno()
+    closing = [wake_r, wake_w, listen_fd]
+    idle_since = time.monotonic()
+    while True:
+        if reap():
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= IDLE and try_retire(listener, path, lock_path):
+            return
+        ready, _, _ = select.select([listen_fd, wake_r], [], [], 1.0)
+        if wake_r in ready:
+            try:  # noqa: SIM105 - contextlib would be one more import in the zygote
+                os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
+        if listen_fd in ready:
+            serve_one(listener, closing)
+            idle_since = time.monotonic()
+
+
+def set_name(name: bytes) -> None:
+    import ctypes  # loaded by warm_up: no cost here
+
+    ctypes.CDLL(None).prctl(PR_SET_NAME, name, 0, 0, 0)
+
+
+def warm_up() -> None:
+    """What every monitor would import or load: done once here, shared by all children.
+    (Running the log path here too, so that 3.11's in-place bytecode specialization
+    happens before the fork, was measured: no gain.)"""
+    import ctypes
+    import json
+
+    json.dumps({"warm": [1.0, None, True]})
+    ctypes.CDLL(None, use_errno=True)
+    # What a monitor imports when its container dies (the journal, ~20 ms of imports):
+    # here, so that a death costs no CPU burst in the monitor while the loop decides.
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4)))
+    import reconciler.support.events  # noqa: F401
+    gc.collect()
+    gc.freeze()  # the children's collector never touches (so never copies) these pages
+
+
+def start(path: str, lock_path: str, ready_w: int) -> None:
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(null, fd)
+    os.close(null)  # stderr stays: the launcher points it at zygote.err
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)  # like a monitor: only SIGKILL ends it
+    warm_up()
+    set_name(ZYGOTE_NAME)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.lexists(path):
+        os.unlink(path)  # stale (a killed zygote's): the launcher holds the lock, none answered
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    os.write(ready_w, b"ready")
+    os.close(ready_w)
+    serve(listener, path, lock_path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        raise SystemExit("usage: zygote.py SOCKET LOCK")
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.close(ready_r)
+        code = 0
+        try:
+            start(argv[0], argv[1], ready_w)
+        except BaseException as e:  # told to the launcher
+            try:  # noqa: SIM105
+                os.write(ready_w, ("error: zygote: " + repr(e)).encode())
+            except OSError:
+                pass
+            code = 1
+        os._exit(code)
+    os.close(ready_w)
+    reply = os.read(ready_r, 65536).decode("utf-8", "replace")
+    if reply == "ready":
+        return 0
+    sys.stderr.write((reply or "error: zygote exited before it was ready") + "\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
