@@ -70,6 +70,10 @@ def cmd_images(ctx: Context) -> int:
         return 0
     if ctx.args.verb == "pull":
         return _pull(ctx)
+    if ctx.args.verb == "build":
+        from reconciler.cli.imagebuild import cmd_build
+
+        return cmd_build(ctx)
     if ctx.args.verb == "prune":
         for digest in driver.prune_images(_images_in_use(ctx)):
             ctx.out(f"removed {digest}")

@@ -39,6 +39,9 @@ from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
 
+# Identities of the Dockerfile build cache (dockerfile/cache.py): images like any other, so
+# their layers stay alive and `prune` removes them, but not listed by `images ls`.
+CACHE_PREFIX = "build-cache:"
 _SOURCE_ERRORS = (
     oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
     tarfile.TarError,
@@ -85,7 +88,8 @@ class ImageStore:
         return self._load(identity, digest) if digest else None
 
     def list(self) -> list[ImageRecord]:
-        records = (self._load(i, d) for i, d in sorted(self.identities().items()))
+        records = (self._load(i, d) for i, d in sorted(self.identities().items())
+                   if not i.startswith(CACHE_PREFIX))
         return [r for r in records if r is not None]
 
     def read_blob(self, digest: str) -> bytes:
@@ -336,6 +340,11 @@ class ImageStore:
         except (OSError, ValueError):
             return {}
         return meta if isinstance(meta, dict) else {}
+
+    def tag(self, identity: str, digest: str) -> None:
+        """Point `identity` at a stored image (a build's tag or cache entry)."""
+        with self._lock:
+            self._set_ref(identity, digest)
 
     def _set_ref(self, identity: str, digest: str) -> None:
         refs = self.identities()
