@@ -86,7 +86,7 @@ class Builder:
             no_cache=request.no_cache, epoch=build_epoch(request), file=shown,
             escape=dockerfile.escape, context_root=request.context,
             rules=_ignore_rules(request.context), target=target,
-            build_args=dict(request.args), resolve_image=self.resolve_image,
+            build_args=dict(request.args), resolve_image=self.resolve_image, report=self.report,
         )  # fmt: skip
         result = BuildResult()
         built: dict[int, BuildState] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from reconciler.drivers.images.dockerfile.parser import Instruction
+from reconciler.drivers.images.dockerfile.parser import Instruction, exec_form_of
 from reconciler.drivers.images.dockerfile.state import BuildState, normalize_port
 from reconciler.drivers.images.dockerfile.substitute import key_values, word, words
 
@@ -110,7 +110,7 @@ def _healthcheck(state: BuildState, ins: Instruction, escape: str) -> None:
     if kind.upper() != "CMD" or not rest.strip():
         raise ValueError("HEALTHCHECK needs `CMD command` or `NONE`")
     check: dict[str, object] = {}
-    exec_form = Instruction(ins.line, "CMD", rest.strip()).exec_form
+    exec_form = exec_form_of(rest.strip())
     check["Test"] = ["CMD", *exec_form] if exec_form is not None else ["CMD-SHELL", rest.strip()]
     for name, value in ins.flags:
         if name in _HEALTH_FLAGS:

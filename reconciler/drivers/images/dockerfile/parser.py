@@ -127,10 +127,10 @@ def _instruction(text: str, line: int, file: str) -> Instruction:
                 raise DockerfileError(file, line, f"{upper}: malformed flag {token!r}")
             flags.append((match.group(1), match.group(2) or ""))
             rest = remainder.strip()
-    return Instruction(line, upper, rest, tuple(flags), _exec_form(rest))
+    return Instruction(line, upper, rest, tuple(flags), exec_form_of(rest))
 
 
-def _exec_form(text: str) -> tuple[str, ...] | None:
+def exec_form_of(text: str) -> tuple[str, ...] | None:
     if not text.startswith("["):
         return None
     try:

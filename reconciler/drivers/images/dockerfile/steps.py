@@ -52,6 +52,7 @@ class StepContext:
     target: str
     build_args: dict[str, str]
     resolve_image: Callable[[str], ImageRecord]
+    report: Callable[[str], None] = lambda _line: None
     stages: dict[str, BuildState] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
 
@@ -121,10 +122,13 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
                      str(state.inner.get("User") or ""), str(state.inner.get("WorkingDir") or "/"),
                      ctx.request_network)  # fmt: skip
         outcome = ctx.runner.run(job)
+        for line in outcome.output.decode("utf-8", "replace").splitlines():
+            ctx.report("  | " + line)
         if outcome.status != 0:
             tail = outcome.output.decode("utf-8", "replace").splitlines()[-OUTPUT_TAIL:]
             shown = "\n".join("  | " + line for line in tail) or "  (no output)"
-            raise ctx.fail(ins, f"failed with exit status {outcome.status}; its output:\n{shown}")
+            raise ctx.fail(ins, f"failed with exit status {outcome.status}; the end of its "
+                           f"output:\n{shown}")
         desc = layers.diff_to_tar(upper, tar_path, ctx.epoch)
         return _commit(state, ctx, key, created_by, (desc, tar_path) if desc else None), False
     finally:

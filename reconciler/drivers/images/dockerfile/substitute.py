@@ -68,7 +68,26 @@ def _process(text: str, env: Mapping[str, str], escape: str, split: bool) -> lis
             lexer.take()
             current.append(lexer.take())
         elif char == "$":
-            current.append(_dollar(lexer))
+            value = _dollar(lexer)
+            if not split:
+                current.append(value)
+                continue
+            # Unquoted, an expanded value splits into words as Docker's lexer does it.
+            pieces = value.split()
+            if value[:1].isspace() and started and current:
+                result.append("".join(current))
+                current = []
+            for piece in pieces[:-1]:
+                current.append(piece)
+                result.append("".join(current))
+                current = []
+            if pieces:
+                current.append(pieces[-1])
+            if value[-1:].isspace() and pieces:
+                result.append("".join(current))
+                current, started = [], False
+            elif not pieces and not current:
+                started = False
         else:
             current.append(lexer.take())
     if started:
