@@ -94,5 +94,5 @@ def test_stage_errors(text: str, message: str) -> None:
 
 def test_unknown_target_lists_stages() -> None:
     plan = stages.plan(parse("FROM a AS one\nFROM b AS two\n"), {}, "Dockerfile")
-    with pytest.raises(DockerfileError, match=r"target stage 'three' not found \(stages: one, two\)"):
+    with pytest.raises(DockerfileError, match=r"'three' not found \(stages: one, two\)"):
         stages.target_stage(plan, "three", "Dockerfile")

@@ -32,6 +32,7 @@ from reconciler.drivers.images.dockerfile.stages import PREDEFINED_ARGS
 from reconciler.drivers.images.dockerfile.state import BuildState, iso
 from reconciler.drivers.images.dockerfile.substitute import word, words
 from reconciler.drivers.images.store import ImageRecord, ImageStore
+from reconciler.model.errors import ReconcileError
 from reconciler.support.trees import remove_tree
 
 OUTPUT_TAIL = 40  # lines of a failed RUN's output shown in the error
@@ -121,7 +122,10 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
                      tuple(f"{k}={v}" for k, v in env.items()),
                      str(state.inner.get("User") or ""), str(state.inner.get("WorkingDir") or "/"),
                      ctx.request_network)  # fmt: skip
-        outcome = ctx.runner.run(job)
+        try:
+            outcome = ctx.runner.run(job)
+        except ReconcileError as error:  # the USER is unknown, runc is missing, ...
+            raise ctx.fail(ins, f"could not run: {error}") from None
         for line in outcome.output.decode("utf-8", "replace").splitlines():
             ctx.report("  | " + line)
         if outcome.status != 0:
