@@ -68,7 +68,10 @@ def _expose(state: BuildState, ins: Instruction, escape: str) -> None:
         number = port.partition("/")[0]
         if not re.fullmatch(r"\d+(-\d+)?", number):
             raise ValueError(f"EXPOSE: {port!r} is not a port or port/protocol")
-        exposed[normalize_port(port)] = {}
+        proto = normalize_port(port).partition("/")[2]
+        low, _, high = number.partition("-")
+        for each in range(int(low), int(high or low) + 1):  # a range is every port, as Docker
+            exposed[f"{each}/{proto}"] = {}
     state.inner["ExposedPorts"] = dict(sorted(exposed.items()))
 
 
