@@ -117,8 +117,8 @@ class NativeOperations:
         from reconciler.drivers.native.dfbuild import build_dockerfile
 
         self.layout.make_dirs()
-        return build_dockerfile(self.images, self.runc, self.layout.root / "build", request,
-                                tags, report)  # fmt: skip
+        return build_dockerfile(self.images, self.images.ensure, self.runc,
+                                self.layout.root / "build", request, tags, report)  # fmt: skip
 
     @edge("remove image", image=True)
     def remove_image(self, digest: str) -> None:
