@@ -30,6 +30,7 @@ from bench import (
     common,
     profile_converge,
     report,
+    suite_build,
     suite_compose,
     suite_converge,
     suite_memory,
@@ -39,11 +40,14 @@ from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
-        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7}
+        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7,
+        "build_files": 200, "build_repeat": 5}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
-         "network_n": 10, "compose_n": 500, "compose_repeat": 3}
-SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "profile")
+         "network_n": 10, "compose_n": 500, "compose_repeat": 3, "build_files": 50,
+         "build_repeat": 2}
+SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "build",
+          "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -63,6 +67,11 @@ def plan(p: dict[str, Any], _: object) -> list[Result]:
 def compose(p: dict[str, Any], _: object) -> list[Result]:
     with common.workdir() as work:
         return suite_compose.measure(p["compose_n"], p["compose_repeat"], work)
+
+
+def build(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
+    with common.workdir() as work:
+        return suite_build.measure(p["build_files"], p["build_repeat"], work, *docker)
 
 
 def _percentile_row(metric: str, n: int, tool: str, stats: dict[str, Any]) -> Result:
@@ -139,7 +148,7 @@ def network(p: dict[str, Any], _: object) -> list[Result]:
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
         "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
-        "network": network, "compose": compose}
+        "network": network, "compose": compose, "build": build}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()
