@@ -269,10 +269,8 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
         os.environ["RECONCILE_AGE_KEY_FILE"] = str(args.age_key_file.absolute())
         os.environ.pop("RECONCILE_AGE_KEY", None)  # the option given wins over the variable
     ctx = Context(args=args, injected_driver=driver)
-    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
-
     try:
-        return dispatch(ctx)
+        return _dispatch(ctx)
     except SpecError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -285,6 +283,18 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
         return 130
     except Exception as exc:  # a bug: one line, the traceback only when asked for
         return _report_bug(exc, args.verbose)
+
+
+def _dispatch(ctx: Context) -> int:
+    args = ctx.args
+    if args.command == "images" and args.verb == "build":
+        # A no-change rebuild must be quick: it needs neither the stack loader nor the engine.
+        from reconciler.cli.imagebuild import cmd_build
+
+        return cmd_build(ctx)
+    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
+
+    return dispatch(ctx)
 
 
 def _report_bug(exc: Exception, verbose: bool) -> int:

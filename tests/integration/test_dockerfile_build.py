@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -224,3 +225,15 @@ def test_add_archive_target_network_and_prune(builds: Builds) -> None:
     in_use = frozenset(c.image_digest for c in builds.driver.observe().containers)
     builds.driver.prune_images(in_use)
     assert not any(i.startswith(CACHE_PREFIX) for i in builds.driver.images.identities())
+
+
+def test_a_killed_builds_leftovers_are_cleaned(builds: Builds) -> None:
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
+    stale = builds.driver.layout.root / "build" / f"{dead}-0123456789ab-run"
+    (stale / "rootfs").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(stale / "rootfs")], check=True)
+    (stale / "rootfs" / "junk").write_text("left by a killed build")
+    context = builds.context("FROM busybox\nRUN true\n", {})
+    builds.build(context)
+    assert not stale.exists()
+    assert str(stale) not in Path("/proc/self/mountinfo").read_text()

@@ -24,6 +24,7 @@ from reconciler.drivers.native.container.runtime import Runc
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.errors import ReconcileError
 from reconciler.support import atomic, rlimits
+from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
 
 _INIT_DIRS = ("proc", "dev", "sys", "etc")
@@ -35,6 +36,22 @@ class RuncStepRunner:
     def __init__(self, runc: Runc, work_root: Path) -> None:
         self.runc = runc
         self.work_root = work_root
+        self._clean_stale()
+
+    def _clean_stale(self) -> None:
+        """What a killed build left: its container, its mounts, its work folder."""
+        if not self.work_root.is_dir():
+            return
+        for entry in self.work_root.iterdir():
+            owner = entry.name.split("-", 1)[0]
+            if owner.isdigit() and process_alive(int(owner)):
+                continue
+            subprocess.run([*self.runc.base_argv(), "delete", "--force", entry.name[:40]],
+                           capture_output=True, check=False)  # fmt: skip
+            for mounted in (entry / "rootfs", entry / "root"):
+                if mounted.exists():
+                    rootfs.unmount(mounted)
+            remove_tree(entry)
 
     def _scratch(self, kind: str) -> Path:
         self.work_root.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -66,6 +66,6 @@ class ImageLibrary(ImageStore):
         request = BuildRequest(Path(spec.context), Path(spec.dockerfile), dict(spec.args),
                                spec.target, network=spec.network)  # fmt: skip
         bases = {base.key: base for base in image.bases}
-        result = build_dockerfile(self, self.ensure, self.runc(), self.root.parent / "build",
+        result = build_dockerfile(self, self.ensure, self.runc, self.root.parent / "build",
                                   request, stack_images=bases, target=image.key)  # fmt: skip
         return result.digest

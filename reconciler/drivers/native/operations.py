@@ -117,7 +117,7 @@ class NativeOperations:
         from reconciler.drivers.native.dfbuild import build_dockerfile
 
         self.layout.make_dirs()
-        return build_dockerfile(self.images, self.images.ensure, self.runc,
+        return build_dockerfile(self.images, self.images.ensure, lambda: self.runc,
                                 self.layout.root / "build", request, tags, report)  # fmt: skip
 
     @edge("remove image", image=True)
