@@ -27,6 +27,8 @@ OTHER_PAIRS = (  # (metric, ours, peer, words)
     ("memory.manager_rss", "reconcile-run", "dockerd+containerd", "resident manager RSS"),
     ("pull.image", "reconcile-images-pull", "docker-pull", "pull + unpack"),
     ("push.image", "reconcile-images-push", "docker-push", "push of a ~100 MB image"),
+    ("build.nochange", "reconcile-images-build", "docker-build-legacy",
+     "Dockerfile rebuild, nothing changed"),
     ("network.create", OURS, "docker-compose", "networking create (bridge, veth, port)"),
     ("network.remove", OURS, "docker-compose", "networking remove"),
 )
@@ -247,6 +249,13 @@ def render(data: dict[str, Any], problems: dict[str, str], plots: Path) -> str:
                          "each run) vs Compose v2 `config --format json` of the same file; "
                          "plan = wall time, plan_cpu = user + system CPU time. "
                          + compose_target(results))
+    lines += plain_table(results, "build.", "Dockerfile builds", plots, problems,
+                         "From bench/suite_build.py: `reconcile images build` vs `docker "
+                         "build` (legacy builder) of the same Dockerfile (WORKDIR, 2 COPY, "
+                         "2 RUN, ENV, USER, CMD) and context of N files; cold = --no-cache, "
+                         "nochange = a rebuild from the cache, onefile = one source file "
+                         "changed (its COPY and the RUN after it run again). Target: "
+                         "nochange at most 0.5x docker's.")
     lines += not_run_section(results, data.get("suites", {}))
     lines += profile_section(data.get("profile", {}))
     lines += [METHOD]

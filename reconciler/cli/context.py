@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.output import wants_color
 from reconciler.drivers.base import FullDriver
 from reconciler.model.errors import ReconcileError
 
@@ -96,6 +95,8 @@ class Context:
 
     @property
     def color(self) -> bool:
+        from reconciler.cli.output import wants_color  # it brings the plan renderer
+
         return wants_color(sys.stdout)
 
     def out(self, text: str) -> None:

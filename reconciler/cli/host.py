@@ -98,6 +98,10 @@ def cmd_images(ctx: Context) -> int:
         return _push(ctx)
     if ctx.args.verb == "tag":
         return _tag(ctx)
+    if ctx.args.verb == "build":
+        from reconciler.cli.imagebuild import cmd_build
+
+        return cmd_build(ctx)
     if ctx.args.verb == "prune":
         for digest in driver.prune_images(_images_in_use(ctx)):
             ctx.out(f"removed {digest}")

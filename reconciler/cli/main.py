@@ -193,13 +193,28 @@ def _ops_commands(sub: Subcommands) -> None:
         p.add_argument("--since", help="a duration (10m) or a Unix time")
         _add_output(p, ["text", "json"])
     if p := sub.add("images", help="manage the image store"):
-        p.add_argument("verb", choices=["ls", "rm", "prune", "pull", "push", "tag"])
-        p.add_argument("refs", nargs="*", metavar="DIGEST|REF")
+        p.add_argument("verb", choices=["ls", "rm", "prune", "pull", "push", "tag", "build"])
+        p.add_argument("refs", nargs="*", metavar="DIGEST|REF|CONTEXT")
         p.add_argument("--from", dest="source", metavar="LOCALREF",
                        help="push: the local image to push as REF (default: REF itself)")
+        _add_build_options(p)
         _add_output(p, ["text", "json"])
     sub.add("info", help="host facts and configuration")
     sub.add("version", help="print the version")
+
+
+def _add_build_options(p: argparse.ArgumentParser) -> None:
+    """`images build`'s options (docker build's names)."""
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="REF",
+                   help="build: name the result (repeatable)")
+    p.add_argument("-f", "--file", type=Path, metavar="DOCKERFILE",
+                   help="build: the Dockerfile (default CONTEXT/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="build: set an ARG (NAME alone takes it from the environment)")
+    p.add_argument("--target", help="build: the stage to build (default the last)")
+    p.add_argument("--no-cache", action="store_true", help="build: ignore the layer cache")
+    p.add_argument("--network", action="store_true",
+                   help="build: RUN steps get the host's network (default none)")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -232,10 +247,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def parse_words(parser: argparse.ArgumentParser, words: Sequence[str]) -> argparse.Namespace:
+    """argparse gives a `*` positional only the words before the first option; `images
+    build -t REF CONTEXT` puts its CONTEXT after them, so leftovers join `refs` there."""
+    args, extra = parser.parse_known_args(words)
+    if extra and getattr(args, "command", None) == "images" and not any(
+        word.startswith("-") for word in extra
+    ):
+        args.refs = [*args.refs, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None) -> int:
     """Run one command. `driver` injects a driver (tests); otherwise --driver picks one."""
     words = sys.argv[1:] if argv is None else argv
-    args = build_parser(command_of(words)).parse_args(words)
+    args = parse_words(build_parser(command_of(words)), words)
     configure_logging(args.log_format, args.verbose)
     if args.age_key_file is not None:  # spec/secrets.py reads it at each load (the loop too)
         import os
@@ -243,10 +271,8 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
         os.environ["RECONCILE_AGE_KEY_FILE"] = str(args.age_key_file.absolute())
         os.environ.pop("RECONCILE_AGE_KEY", None)  # the option given wins over the variable
     ctx = Context(args=args, injected_driver=driver)
-    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
-
     try:
-        return dispatch(ctx)
+        return _dispatch(ctx)
     except SpecError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -259,6 +285,18 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
         return 130
     except Exception as exc:  # a bug: one line, the traceback only when asked for
         return _report_bug(exc, args.verbose)
+
+
+def _dispatch(ctx: Context) -> int:
+    args = ctx.args
+    if args.command == "images" and args.verb == "build":
+        # A no-change rebuild must be quick: it needs neither the stack loader nor the engine.
+        from reconciler.cli.imagebuild import cmd_build
+
+        return cmd_build(ctx)
+    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
+
+    return dispatch(ctx)
 
 
 def _report_bug(exc: Exception, verbose: bool) -> int:

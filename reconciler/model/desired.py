@@ -19,7 +19,7 @@ RestartName = Literal["no", "always", "unless-stopped", "on-failure"]
 HealthKind = Literal["exec", "http", "tcp"]
 Condition = Literal["started", "healthy", "completed"]
 NetworkMode = Literal["private", "host", "none"]
-ImageKind = Literal["oci", "archive", "ref", "build"]
+ImageKind = Literal["oci", "archive", "ref", "build", "dockerfile"]
 PullPolicy = Literal["missing", "always", "never"]
 
 IMAGE_KINDS: tuple[ImageKind, ...] = get_args(ImageKind)  # the schema's `x-exactly-one` too
@@ -136,6 +136,17 @@ class BuildSpec:
 
 
 @dataclass(frozen=True)
+class DockerfileSpec:
+    """`images: {app: {dockerfile: ./Dockerfile, context: ., args: {...}, target: t}}`."""
+
+    context: str  # absolute folder
+    dockerfile: str  # absolute path
+    args: tuple[tuple[str, str], ...] = ()  # sorted by name
+    target: str | None = None
+    network: bool = False
+
+
+@dataclass(frozen=True)
 class ImageSource:
     """Where an image comes from. `identity` names its content without touching the store:
     for `ref` the normalized reference, for `oci`/`archive` the hash of the source, for
@@ -149,6 +160,9 @@ class ImageSource:
     pull: PullPolicy = "missing"
     build: BuildSpec | None = None
     base: ImageSource | None = None  # build: the resolved base image (None for scratch)
+    dockerfile: DockerfileSpec | None = None
+    # dockerfile: the stack's images its FROM / COPY --from lines name, by key
+    bases: tuple[ImageSource, ...] = ()
 
 
 @dataclass(frozen=True)

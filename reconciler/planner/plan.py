@@ -39,7 +39,8 @@ class PlanOptions:
     remove_volumes: bool = False
 
 
-_IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD}
+_IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "build": Kind.BUILD,
+               "dockerfile": Kind.BUILD}
 
 # (stack, container key) -> (desired replicas, observed replicas)
 _Counts = Mapping[tuple[str, str], tuple[int, int]]
@@ -117,8 +118,8 @@ def _plan_image(ctx: _Context, image: ImageSource, stack: str) -> str | None:
     if action_id in ctx.drafts:  # same key, different content in another stack
         action_id = f"{kind}:{image.key}@{image.identity.rsplit(':', 1)[-1][:12]}"
     draft = Draft(action_id, kind, image.key, reason, stack, image=image)
-    if image.kind == "build" and image.base is not None:
-        base_id = _plan_image(ctx, image.base, stack)
+    for base in (image.base, *image.bases):
+        base_id = _plan_image(ctx, base, stack) if base is not None else None
         if base_id:
             draft.depends_on.add(base_id)
     ctx.image_action[image.identity] = ctx.add(draft)

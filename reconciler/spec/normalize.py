@@ -25,6 +25,7 @@ from reconciler.model.desired import (
 )
 from reconciler.model.hashing import config_hash
 from reconciler.model.reference import normalize_reference
+from reconciler.spec.dockerfile_image import dockerfile_image
 from reconciler.spec.files import resolve_path, sha256_file, sha256_tree, stack_name
 from reconciler.spec.normalize_container import (
     container_fields,
@@ -113,6 +114,8 @@ class _Images:
             ref = normalize_reference(spec["ref"])
             pull = cast(PullPolicy, spec.get("pull", "missing"))
             return ImageSource(key, "ref", f"ref:{ref}", ref=ref, pull=pull)
+        if "dockerfile" in spec:
+            return dockerfile_image(key, spec, self.base_dir, self.specs, self.get)
         return self._build(key, spec["build"])
 
     def _build(self, key: str, spec: dict[str, Any]) -> ImageSource:

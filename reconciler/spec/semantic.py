@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reconciler.model.errors import Problem
+from reconciler.model.errors import Problem, ReconcileError
 from reconciler.model.reference import looks_like_reference, parse_reference
 from reconciler.spec import units
+from reconciler.spec.dockerfile_image import dockerfile_spec, referenced_images
 from reconciler.spec.env_files import declared_env, env_file_entries, file_values
 from reconciler.spec.files import resolve_path, stack_name
 from reconciler.spec.loaded import JsonPath, LoadedFile
@@ -30,6 +31,7 @@ from reconciler.spec.semantic_graph import find_cycle
 from reconciler.spec.semantic_values import check_dns, check_env, check_host_limits, check_strings
 
 MAX_ENV_FILE_ERRORS = 10
+DOCKERFILE_OPTIONS = ("context", "args", "target", "network")
 
 
 class FileChecker:
@@ -102,6 +104,13 @@ class FileChecker:
             self.attempt((*at, "ref"), parse_reference, spec["ref"])
         if "pull" in spec and "ref" not in spec:
             self.report((*at, "pull"), f"`pull` only applies to `ref` images ({describe(at)})")
+        if "dockerfile" in spec:
+            self._check_dockerfile(at, spec, images)
+        else:
+            for option in DOCKERFILE_OPTIONS:
+                if option in spec:
+                    self.report((*at, option), f"`{option}` only applies to `dockerfile` images "
+                                f"({describe(at)})")
         build = spec.get("build")
         if build is not None:
             check_env(build.get("env"), (*at, "build", "env"), self.report)
@@ -114,8 +123,25 @@ class FileChecker:
             for i, step in enumerate(build.get("copy", [])):
                 self.must_exist((*at, "build", "copy", i, "src"), step["src"], "copy source")
 
+    def _check_dockerfile(self, at: JsonPath, spec: dict[str, Any], images: dict[str, Any]) -> None:
+        self.must_exist((*at, "dockerfile"), spec["dockerfile"], "Dockerfile", kind="file")
+        if "context" in spec:
+            self.must_exist((*at, "context"), spec["context"], "build context", kind="dir")
+        try:
+            referenced_images(dockerfile_spec(spec, self.base_dir), images)
+        except OSError:
+            return  # reported as missing above
+        except (ReconcileError, ValueError) as error:
+            self.report((*at, "dockerfile"), f"{spec['dockerfile']}: {error}")
+
     def _check_build_cycles(self, images: dict[str, Any]) -> None:
         edges = {k: [v["build"]["from"]] for k, v in images.items() if "build" in v}
+        for key, spec in images.items():
+            if "dockerfile" in spec:
+                try:
+                    edges[key] = referenced_images(dockerfile_spec(spec, self.base_dir), images)
+                except (OSError, ReconcileError, ValueError):
+                    continue  # reported by _check_dockerfile
         cycle = find_cycle(edges)
         if cycle:
             self.report(("images", cycle[0]), "image build cycle: " + " -> ".join(cycle))

@@ -19,6 +19,7 @@ from reconciler.drivers.images import oci
 from reconciler.drivers.images.build import build_image
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.desired import ImageSource
+from reconciler.model.errors import ImageError
 
 # A ref image the engine has, written as a docker-archive at the given path (build bases).
 SaveRef = Callable[[ImageSource, Path], None]
@@ -32,6 +33,9 @@ class StagingStore(ImageStore):
     def _produce(self, image: ImageSource, save_ref: SaveRef, progress: Progress | None) -> str:
         if image.kind in ("oci", "archive"):
             return self.import_path(Path(image.path), image.key, progress)
+        if image.kind == "dockerfile":
+            raise ImageError(image.key, "Dockerfile images are built by the native driver; with "
+                             "--driver docker, run `docker build` and name the image in `ref:`")
         if image.kind == "build":
             base = (self.ensure(image.base, save_ref, progress)
                     if image.base is not None else None)

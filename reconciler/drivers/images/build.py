@@ -30,7 +30,7 @@ EPOCH = "1970-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
-class _Item:
+class LayerItem:
     """One entry of the new layer."""
 
     kind: str  # "dir" | "file" | "symlink"
@@ -57,7 +57,7 @@ def build_image(store: ImageStore, image: ImageSource, base: ImageRecord | None,
     items = collect_items(spec, base_layers, image.key)
     layer_path = store.tmp_path("build-layer")
     try:
-        new_desc = _write_layer(items, layer_path) if items else None
+        new_desc = write_layer(items, layer_path) if items else None
         if new_desc is not None:
             layer_descs.append(new_desc)
         config_bytes = oci.canonical_json(
@@ -147,9 +147,11 @@ def _describe(spec: BuildSpec) -> str:
     return f"reconcile build: COPY {copies}" if copies else "reconcile build"
 
 
-def collect_items(spec: BuildSpec, base_layers: tuple[Path, ...], target: str) -> dict[str, _Item]:
+def collect_items(
+    spec: BuildSpec, base_layers: tuple[Path, ...], target: str
+) -> dict[str, LayerItem]:
     """Layer path (no leading /) -> entry, later copy steps overriding earlier ones."""
-    items: dict[str, _Item] = {}
+    items: dict[str, LayerItem] = {}
     for step in spec.copy:
         src = Path(step.src)
         dest = _layer_path(step.dest, target)
@@ -157,14 +159,14 @@ def collect_items(spec: BuildSpec, base_layers: tuple[Path, ...], target: str) -
             _add_parents(items, dest, base_layers, include_self=True)
             for child in sorted(src.rglob("*")):
                 rel = child.relative_to(src).as_posix()
-                items[f"{dest}/{rel}" if dest else rel] = _item_for(child, target)
+                items[f"{dest}/{rel}" if dest else rel] = item_for(child, target)
             continue
         if not src.is_symlink() and not src.exists():
             raise ImageError(target, f"copy source {src} does not exist")
         if step.dest.endswith("/"):
             dest = f"{dest}/{src.name}" if dest else src.name
         _add_parents(items, dest, base_layers, include_self=False)
-        items[dest] = _item_for(src, target)
+        items[dest] = item_for(src, target)
     return items
 
 
@@ -176,17 +178,17 @@ def _layer_path(dest: str, target: str) -> str:
 
 
 def _add_parents(
-    items: dict[str, _Item], dest: str, base_layers: tuple[Path, ...], include_self: bool
+    items: dict[str, LayerItem], dest: str, base_layers: tuple[Path, ...], include_self: bool
 ) -> None:
     parts = dest.split("/") if dest else []
     upto = len(parts) if include_self else len(parts) - 1
     for depth in range(1, upto + 1):
         path = "/".join(parts[:depth])
         if path not in items:
-            items[path] = _base_dir(base_layers, path)
+            items[path] = base_dir(base_layers, path)
 
 
-def _base_dir(base_layers: tuple[Path, ...], path: str) -> _Item:
+def base_dir(base_layers: tuple[Path, ...], path: str) -> LayerItem:
     """The directory as the base image's top-most layer has it, else 0755 root."""
     for layer in reversed(base_layers):
         current = layer
@@ -197,25 +199,25 @@ def _base_dir(base_layers: tuple[Path, ...], path: str) -> _Item:
             except FileNotFoundError:
                 break
             if not stat.S_ISDIR(st.st_mode):  # symlink or whiteout: do not look through
-                return _Item("dir", 0o755)
+                return LayerItem("dir", 0o755)
         else:
-            return _Item("dir", stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
-    return _Item("dir", 0o755)
+            return LayerItem("dir", stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+    return LayerItem("dir", 0o755)
 
 
-def _item_for(path: Path, target: str) -> _Item:
+def item_for(path: Path, target: str) -> LayerItem:
     st = path.lstat()
     mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISLNK(st.st_mode):
-        return _Item("symlink", 0o777, path)
+        return LayerItem("symlink", 0o777, path)
     if stat.S_ISDIR(st.st_mode):
-        return _Item("dir", mode)
+        return LayerItem("dir", mode)
     if stat.S_ISREG(st.st_mode):
-        return _Item("file", mode, path)
+        return LayerItem("file", mode, path)
     raise ImageError(target, f"copy source {path} is not a file, directory or symlink")
 
 
-def _write_layer(items: dict[str, _Item], path: Path) -> dict[str, Any]:
+def write_layer(items: dict[str, LayerItem], path: Path) -> dict[str, Any]:
     """Write the deterministic layer tar; return its descriptor (digest = diff_id)."""
     with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
         for name in sorted(items, key=lambda n: n.split("/")):

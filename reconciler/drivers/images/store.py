@@ -40,6 +40,9 @@ from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
 
+# Identities of the Dockerfile build cache (dockerfile/cache.py): images like any other, so
+# their layers stay alive and `prune` removes them, but not listed by `images ls`.
+CACHE_PREFIX = "build-cache:"
 _SOURCE_ERRORS = (
     oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
     tarfile.TarError,
@@ -86,7 +89,8 @@ class ImageStore:
         return self._load(identity, digest) if digest else None
 
     def list(self) -> list[ImageRecord]:
-        records = (self._load(i, d) for i, d in sorted(self.identities().items()))
+        records = (self._load(i, d) for i, d in sorted(self.identities().items())
+                   if not i.startswith(CACHE_PREFIX))
         return [r for r in records if r is not None]
 
     def read_blob(self, digest: str) -> bytes:
@@ -266,7 +270,8 @@ class ImageStore:
         return self.layer_meta / f"{oci.digest_hex(diff_id)}.json"
 
     def tag(self, identity: str, digest: str) -> None:
-        """Record `identity` for an image the store holds (`images tag`, a push)."""
+        """Record `identity` for an image the store holds (`images tag`, a push, a build's
+        tag or cache entry)."""
         with self._lock:
             if self._load(identity, digest) is None:
                 raise NotFound(digest, "no such image in the store")

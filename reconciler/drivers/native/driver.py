@@ -130,7 +130,8 @@ class NativeDriver(NativeOperations):
         if self._images is None:
             from reconciler.drivers.native.library import ImageLibrary
 
-            self._images = ImageLibrary(self.layout.images, self._registry)
+            self._images = ImageLibrary(self.layout.images, self._registry,
+                                        runc=lambda: self.runc)  # fmt: skip
         return self._images
 
     @property

@@ -7,7 +7,9 @@ do not import the module that calls them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.images.build import build_image
@@ -20,12 +22,17 @@ from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError
 
+if TYPE_CHECKING:
+    from reconciler.drivers.native.container.runtime import Runc
+
 
 class ImageLibrary(ImageStore):
     def __init__(self, root: Path, registry: RegistryOptions | None = None,
-                 limits: UnpackLimits | None = None) -> None:  # fmt: skip
+                 limits: UnpackLimits | None = None,
+                 runc: Callable[[], Runc] | None = None) -> None:  # fmt: skip
         super().__init__(root, limits)
         self.registry = registry or RegistryOptions()
+        self.runc = runc  # the driver's runtime, for the RUN steps of Dockerfile images
 
     def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:
         """The image's record, imported, built or pulled first if the store lacks it (or
@@ -39,9 +46,26 @@ class ImageLibrary(ImageStore):
         if image.kind == "build":
             base = self.ensure(image.base, progress) if image.base is not None else None
             return str(build_image(self, image, base, progress))
+        if image.kind == "dockerfile":
+            return self._build_dockerfile(image, progress)
         if image.pull == "never":
             raise ImageError(image.key, f"{image.ref} is not in the image store and pull is never")
         # Imported only for a pull: the registry client brings http.client and ssl.
         from reconciler.drivers.native.registry.pull import pull_image
 
         return pull_image(self, image.ref, image.key, self.registry, progress)
+
+    def _build_dockerfile(self, image: ImageSource, progress: Progress | None) -> str:
+        """A stack's Dockerfile image; the identity is tagged by ensure() once it is built."""
+        from reconciler.drivers.images.dockerfile.builder import BuildRequest
+        from reconciler.drivers.native.dfbuild import build_dockerfile
+
+        spec = image.dockerfile
+        if spec is None or self.runc is None:
+            raise ImageError(image.key, "a Dockerfile build needs the native driver's runtime")
+        request = BuildRequest(Path(spec.context), Path(spec.dockerfile), dict(spec.args),
+                               spec.target, network=spec.network)  # fmt: skip
+        bases = {base.key: base for base in image.bases}
+        result = build_dockerfile(self, self.ensure, self.runc, self.root.parent / "build",
+                                  request, stack_images=bases, target=image.key)  # fmt: skip
+        return result.digest

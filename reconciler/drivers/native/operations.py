@@ -34,6 +34,7 @@ from reconciler.support.pids import process_alive
 # Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
 # facts) are imported by that command: a no-op apply, which only observes, pays for none.
 if TYPE_CHECKING:
+    from reconciler.drivers.images.dockerfile.builder import BuildRequest, BuildResult
     from reconciler.drivers.native.container.cgroups import Cgroups
     from reconciler.drivers.native.container.runtime import Runc, RuncState
     from reconciler.drivers.native.library import ImageLibrary
@@ -130,6 +131,16 @@ class NativeOperations:
         digest = local_digest(self.images.identities(), source)
         self.images.tag(f"ref:{normal}", digest)
         return digest
+
+    @edge("build", image=True)
+    def build_dockerfile(self, request: BuildRequest, tags: list[str],
+                         report: Callable[[str], None]) -> BuildResult:  # fmt: skip
+        """`images build`: the Dockerfile built, tagged with `tags`; see dfbuild.py."""
+        from reconciler.drivers.native.dfbuild import build_dockerfile
+
+        self.layout.make_dirs()
+        return build_dockerfile(self.images, self.images.ensure, lambda: self.runc,
+                                self.layout.root / "build", request, tags, report)  # fmt: skip
 
     @edge("remove image", image=True)
     def remove_image(self, digest: str) -> None:

@@ -79,6 +79,10 @@ def tagged(ref: str) -> str:
 
 
 def image(svc: Service, key: str, value: Any) -> None:
+    if "build" in svc.spec:  # Compose tags its build with it; the build is the image here
+        svc.warn((key,), f"`image: {value}` is not set as a tag of the build: the built "
+                 "image is kept under the service's name in `images:`")
+        return
     value = tagged(str(value)) if isinstance(value, str) and value else value
     pull = PULL_POLICIES.get(str(svc.spec.get("pull_policy") or "missing"), "missing")
     if pull == "missing":
@@ -92,15 +96,10 @@ def image(svc: Service, key: str, value: Any) -> None:
 
 def pull_policy(svc: Service, key: str, value: Any) -> None:
     if value == "build":
-        svc.error((key,), "`pull_policy: build` needs Dockerfile builds, which reconcile "
-                  "does not have yet; build and push the image, then name it in `image:`")
+        if "build" not in svc.spec:
+            svc.error((key,), "`pull_policy: build` needs a `build:` section")
     elif value not in PULL_POLICIES:
         svc.unsupported(key, why=f"`{value}`; reconcile pulls a missing image")
-
-
-def build(svc: Service, key: str, value: Any) -> None:
-    svc.error((key,), "`build` (a Dockerfile build) is not supported by reconcile yet; build "
-              "and push the image, then name it in `image:`", at_key=True)
 
 
 def argv(svc: Service, key: str, value: Any) -> None:
@@ -216,7 +215,7 @@ def unsupported(svc: Service, key: str, value: Any) -> None:
 
 HANDLERS: dict[str, Handler] = {
     **{key: same for key in SAME},
-    "image": image, "pull_policy": pull_policy, "build": build,
+    "image": image, "pull_policy": pull_policy,
     "command": argv, "entrypoint": argv, "environment": environment, "labels": labels,
     "dns": dns, "depends_on": depends_on, "healthcheck": healthcheck, "profiles": ignore,
 }
@@ -235,5 +234,5 @@ def map_service(out: StackOut, name: str, spec: dict[str, Any],
             continue
         table.get(key, unsupported)(svc, key, value)
     if "image" not in spec and "build" not in spec:
-        svc.error((), "a service needs `image:` (reconcile has no Dockerfile builds yet)",
+        svc.error((), "a service needs `image:` or `build:`",
                   at_key=True)

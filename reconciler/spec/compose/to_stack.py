@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.spec.compose import env_file, limits, networks, ports, volumes
+from reconciler.spec.compose import build, env_file, limits, networks, ports, volumes
 from reconciler.spec.compose.located import ComposeLoadedFile, StackOut
 from reconciler.spec.compose.project import ComposeProject
 from reconciler.spec.compose.service import Handler, map_service
@@ -26,7 +26,7 @@ SERVICE_HANDLERS: dict[str, Handler] = {
     "ports": ports.ports, "volumes": volumes.volumes, "tmpfs": volumes.tmpfs,
     "configs": volumes.configs, "secrets": volumes.secrets,
     "networks": networks.networks, "network_mode": networks.network_mode,
-    "env_file": env_file.env_file,
+    "env_file": env_file.env_file, "build": build.build,
     **limits.HANDLERS,
 }
 

@@ -92,3 +92,18 @@ def unmount(target: Path) -> None:
         if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
             err = ctypes.get_errno()
             raise MountError(err, f"lazy unmount {target}: {os.strerror(err)}")
+
+
+def mount_readonly_overlay(layers: Sequence[Path], target: Path) -> None:
+    """The merged tree of `layers` (bottom -> top), read-only: no upper dir. overlayfs
+    needs two lower dirs for that, so a single layer is stacked on an empty one."""
+    lowers = list(layers)
+    empty = target.parent / f"{target.name}-empty"
+    empty.mkdir(mode=0o755, exist_ok=True)
+    while len(lowers) < 2:
+        lowers.insert(0, empty)
+    options = "lowerdir=" + ":".join(str(p) for p in reversed(lowers))
+    result = _libc.mount(b"overlay", str(target).encode(), b"overlay", 1, options.encode())
+    if result != 0:  # flag 1 = MS_RDONLY
+        err = ctypes.get_errno()
+        raise MountError(err, f"mount overlay on {target}: {os.strerror(err)}")

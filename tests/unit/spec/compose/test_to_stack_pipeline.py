@@ -156,11 +156,11 @@ def test_convert_refuses_invalid_compose_input(capsys: pytest.CaptureFixture[str
     path = folder / "compose.yaml"
     path.write_text(textwrap.dedent("""\
         services:
-          web: {build: ., image: x}
+          web: {image: x, pull_policy: build}
         """))
     code, out, err = _run(capsys, InMemoryDriver(), folder, "convert", str(path))
     assert code == 3 and out == ""
-    assert "compose.yaml:2:9: service `web`: `build`" in err
+    assert "compose.yaml:2:32: service `web`: `pull_policy: build` needs" in err, err
 
 
 def test_a_compose_container_in_the_way_names_the_way_over() -> None:

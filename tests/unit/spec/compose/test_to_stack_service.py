@@ -75,17 +75,35 @@ def test_pull_policy_makes_an_image_entry(tmp_path: Path) -> None:
     assert got["image"] == "busybox:1" and "images" not in out.data
 
 
-def test_build_is_a_located_error_until_dockerfile_builds_exist(tmp_path: Path) -> None:
-    _, out = service(tmp_path, "build: .\n")
-    assert [f"{p.line}:{p.column}" for p in out.errors] == ["3:5"]
-    assert "`build` (a Dockerfile build) is not supported" in out.errors[0].message
+def test_build_maps_onto_a_dockerfile_image(tmp_path: Path) -> None:
+    got, out = service(tmp_path, "build: ./app\n")
+    context = str(tmp_path / "app")
+    assert got["image"] == "web" and not out.errors
+    assert out.data["images"] == {"web": {"dockerfile": f"{context}/Dockerfile",
+                                          "context": context}}
+    got, out = service(tmp_path, "image: acme/web:1\npull_policy: build\nbuild:\n"
+                       "  context: .\n  dockerfile: docker/Dockerfile.prod\n"
+                       "  args: {A: '1', B: two, FROM_ENV: }\n  target: prod\n"
+                       "  network: host\n  cache_from: [x]\n")
+    assert got["image"] == "web" and not out.errors
+    assert out.data["images"]["web"] == {
+        "dockerfile": f"{tmp_path}/docker/Dockerfile.prod", "context": str(tmp_path),
+        "args": {"A": "1", "B": "two"}, "target": "prod", "network": True}
+    warned = messages(out)
+    assert any("cache_from" in m for m in warned)
+    assert any("`image: acme/web:1` is not set as a tag" in m for m in warned)
+    _, out = service(tmp_path, "build: {context: ., args: [A=1, B]}\n")
+    assert out.data["images"]["web"]["args"] == {"A": "1"}
+
+
+def test_pull_policy_build_needs_a_build(tmp_path: Path) -> None:
     _, out = service(tmp_path, "image: x\npull_policy: build\n")
-    assert "needs Dockerfile builds" in out.errors[0].message
+    assert "`pull_policy: build` needs a `build:` section" in out.errors[0].message
 
 
 def test_service_without_image_is_an_error(tmp_path: Path) -> None:
     _, out = service(tmp_path, "command: [x]\n")
-    assert "needs `image:`" in out.errors[0].message
+    assert "needs `image:` or `build:`" in out.errors[0].message
 
 
 def test_disabled_healthcheck_is_a_warning_and_declares_none(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""Dockerfile builds: `reconcile images build` vs `docker build` (the legacy builder,
+DOCKER_BUILDKIT=0: what Debian 12's docker.io runs without buildx) on the same Dockerfile
+and context, in the same run.
+
+    build.cold      every step runs (--no-cache on both)
+    build.nochange  a rebuild with nothing changed (every step from the cache)
+    build.onefile   one source file changed: its COPY and the steps after it run again
+
+N is the number of files in the context. Both build FROM the same busybox image (loaded
+into dockerd, stored under `busybox:latest` in reconcile's store), RUN with no network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import common
+from bench.common import DOCKER, RECONCILE, Result
+
+DOCKERFILE = """\
+FROM busybox
+WORKDIR /app
+COPY deps.txt ./
+RUN mkdir -p /opt/deps && while read -r dep; do echo "$dep" > "/opt/deps/$dep"; done < deps.txt
+COPY src/ ./src/
+RUN find src -type f | sort | xargs cat | md5sum > /app/build.sum
+ENV MODE=prod
+USER nobody
+CMD ["cat", "/app/build.sum"]
+"""
+TOOLS = {"reconcile": "reconcile-images-build", "docker": "docker-build-legacy"}
+
+
+def make_context(folder: Path, files: int) -> Path:
+    (folder / "src").mkdir(parents=True)
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "deps.txt").write_text("".join(f"dep{i}\n" for i in range(20)))
+    (folder / ".dockerignore").write_text("*.tmp\n")
+    for index in range(files):
+        sub = folder / "src" / f"pkg{index % 10}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"mod{index}.py").write_text(f"# module {index}\n" + "x = 1\n" * 200)
+    return folder
+
+
+def _store_busybox(state: Path, image: Path) -> None:
+    """busybox into reconcile's store under the reference the Dockerfile names (untimed)."""
+    from reconciler.drivers.native.driver import NativeDriver
+    from reconciler.model.desired import ImageSource
+
+    driver = NativeDriver(state)
+    driver.layout.make_dirs()
+    driver.images.ensure(ImageSource(key="busybox", kind="oci", path=str(image),
+                                     identity="ref:docker.io/library/busybox:latest"))  # fmt: skip
+
+
+def _commands(state: Path, context: Path) -> dict[str, list[str]]:
+    return {
+        "reconcile": [RECONCILE, "--state-dir", str(state), "images", "build", "-t",
+                      "bench/app:1", str(context)],
+        "docker": [DOCKER, "build", "--network", "none", "-t", "bench/app:1", str(context)],
+    }  # fmt: skip
+
+
+def measure(files: int, repeat: int, work: Path, host: str | None,
+            why_not: str | None) -> list[Result]:  # fmt: skip
+    image = common.make_image(work / "busybox")
+    context = make_context(work / "ctx", files)
+    state = work / "state"
+    _store_busybox(state, image)
+    envs: dict[str, dict[str, str]] = {"reconcile": dict(os.environ)}
+    if host is not None:
+        envs["docker"] = {**os.environ, "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0"}
+        archive = common.docker_archive(image, work / "busybox-docker.tar", "busybox:latest")
+        common.run([DOCKER, "load", "-i", str(archive)], env=envs["docker"])
+    commands = _commands(state, context)
+    samples: dict[tuple[str, int, str], list[float]] = {}
+    changed = context / "src" / "pkg0" / "mod0.py"
+    for round_ in range(repeat):
+        for tool, env in envs.items():
+            name = TOOLS[tool]
+            cold = [*commands[tool][:-1], "--no-cache", commands[tool][-1]]
+            samples.setdefault(("build.cold", files, name), []).append(common.timed(cold, env=env))
+            samples.setdefault(("build.nochange", files, name), []).append(
+                common.timed(commands[tool], env=env))
+            changed.write_text(f"# changed {round_} {tool}\n")
+            samples.setdefault(("build.onefile", files, name), []).append(
+                common.timed(commands[tool], env=env))
+    rows = common.collect(samples)
+    if host is None:
+        rows += [common.not_run(m, files, TOOLS["docker"], why_not or "no dockerd")
+                 for m in ("build.cold", "build.nochange", "build.onefile")]  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    common.require_root()
+    with common.docker_engine() as (docker_host, missing), common.workdir() as folder:
+        found = measure(args.files, args.repeat, folder, docker_host, missing)
+    for row in found:
+        print(common.describe(row))
+    if args.out:
+        common.write_json(args.out, found)
