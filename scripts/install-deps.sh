@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # docker.io: the docker driver's tests start their own dockerd (it brings containerd);
 # git and gnupg: `reconcile sync` and its signature checks; tini: `init: true` containers
 # on the native driver (its static /usr/bin/tini-static is mounted as /sbin/docker-init)
-SYSTEM_PACKAGES=(runc git gnupg busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap docker.io tini)
+SYSTEM_PACKAGES=(runc git gnupg busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap docker.io tini chromium chromium-driver)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
