@@ -12,6 +12,7 @@ CONTAINER = "io.reconcile.container"
 REPLICA = "io.reconcile.replica"
 CONFIG_HASH = "io.reconcile.config-hash"
 IMAGE_DIGEST = "io.reconcile.image-digest"
+IMAGE = "io.reconcile.image"  # the image as the stack names it (an images: key or a ref)
 SOURCE = "io.reconcile.source"
 SOURCE_COMMIT = "io.reconcile.source-commit"  # provenance: "" when not from git
 # Comma-separated keys of the containers this one depends on, so that removals of
@@ -31,6 +32,7 @@ def ownership_labels(spec: ContainerSpec, image_digest: str) -> dict[str, str]:
             REPLICA: str(spec.replica),
             CONFIG_HASH: spec.config_hash,
             IMAGE_DIGEST: image_digest,
+            IMAGE: spec.image.key,
             SOURCE: spec.source,
             SOURCE_COMMIT: spec.source_commit,
             DEPENDS_ON: ",".join(sorted({d.container for d in spec.depends_on})),
