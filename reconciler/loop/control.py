@@ -31,6 +31,7 @@ from reconciler.loop.restart import RestartBook
 from reconciler.loop.stacks import Change, StackSet
 from reconciler.loop.state import gave_up
 from reconciler.loop.status import write_status
+from reconciler.loop.telemetry import Telemetry
 from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec
@@ -80,6 +81,7 @@ class Loop:
         self._unhealthy_noted: set[tuple[str, float | None]] = set()
         self._observed: Observed = Observed()
         self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
+        self.telemetry = Telemetry()  # read by /metrics (api/metrics.py) from other threads
 
     # -- life cycle --
 
@@ -134,6 +136,7 @@ class Loop:
         first = last = 0.0
         while not self.stopping.is_set():
             batch = self._next_batch(self._timeout(next_resync, pending, first, last))
+            self.telemetry.woke(batch, time.time())
             now = time.monotonic()
             reasons = set()
             for wake in batch:
@@ -199,6 +202,7 @@ class Loop:
             done = converge(desired, self.driver, options, parallelism=self.parallelism,
                             on_event=self._on_action, prepare=self._prepare)
         except Exception as exc:  # the loop must outlive a driver bug; next wake retries
+            self.telemetry.converged(time.monotonic() - began, False, [], time.time())
             self._last["error"] = f"convergence failed: {type(exc).__name__}: {exc}"
             self.event("converge-failed", "", error=self._last["error"], level="error")
             return
@@ -210,6 +214,7 @@ class Loop:
         if self.feeder is not None:  # a failed image action names the stack too
             self.feeder.converged(frozenset(o.action.stack for o in failed), self._observed)
             self.publish()
+        self.telemetry.converged(time.monotonic() - began, done.ok, done.plans, time.time())
         if done.ok:
             self.stacks.mark_applied(time.time())
         if acted or failed:
@@ -233,6 +238,7 @@ class Loop:
     def _note(self, seen: ObservedContainer, spec: ContainerSpec, now: float) -> None:
         backoff = spec.restart.backoff
         if self.book.note_death(seen, backoff, now):
+            self.telemetry.died(seen.stack, seen.name, seen.oom_killed)
             finished = seen.finished_at or now
             # The first wake after this exit (older ones were about earlier exits).
             seen_at = min((t for t in self._death_seen.pop(seen.name, []) if t >= finished),
@@ -287,6 +293,7 @@ class Loop:
         write_status(self.state_dir, self._status(self._observed))
 
     def _on_action(self, event: ActionEvent) -> None:
+        self.telemetry.action(event)
         if event.status == "started":
             return
         self.event(f"action-{event.status}", event.action.target, action=event.action.id,
