@@ -48,6 +48,7 @@ const KIND_CLASS = [[/failed|died|unhealthy|gave-up|invalid|oom/, "bad"],
 
 function addEvent(event) {
   const list = $("#events");
+  for (const placeholder of list.querySelectorAll("li.empty")) placeholder.remove();
   const item = document.createElement("li");
   item.className = "fresh";
   const when = document.createElement("time");

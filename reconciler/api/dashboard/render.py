@@ -24,7 +24,7 @@ KIND_CLASS = {"pull": "info", "import": "info", "build": "info", "create": "ok",
               "create-stopped": "ok", "create-volume": "ok", "start": "info",
               "restart": "warn", "wait-healthy": "info", "replace": "warn", "remove": "bad",
               "remove-volume": "bad"}
-VERBS = ("restart", "stop", "start")
+LIVE = frozenset({"running", "paused", "backoff", "restarting", "unhealthy", "starting"})
 
 
 def esc(value: object) -> str:
@@ -69,6 +69,11 @@ def usage_meters(row: Mapping[str, Any]) -> str:
     return meter("cpu", cpu, cpu_limit, cpu_text) + meter("mem", mem, mem_limit, mem_text)
 
 
+def verbs_for(state: str) -> tuple[str, ...]:
+    """The buttons that make sense: a live container restarts or stops, a down one starts."""
+    return ("restart", "stop") if state in LIVE else ("start",)
+
+
 def container_row(row: Mapping[str, Any]) -> str:
     name, state, health = row["name"], row.get("state") or "unknown", row.get("health")
     ports = ", ".join(str(p) for p in row.get("ports") or []) or "–"
@@ -76,7 +81,7 @@ def container_row(row: Mapping[str, Any]) -> str:
         if health and health != "none" else '<span class="dim">–</span>'
     buttons = "".join(
         f'<button type="button" class="act" data-verb="{v}" data-name="{esc(name)}">{v}</button>'
-        for v in VERBS)
+        for v in verbs_for(str(state)))
     exits = ",".join(esc(x) for x in (row.get("backoff") or {}).get("last_exits") or [])
     exits_note = f'<div class="dim small">exits {exits}</div>' if exits else ""
     return (
@@ -98,11 +103,29 @@ def stacks_html(stacks: Iterable[Mapping[str, Any]], rows: Iterable[Mapping[str,
     for row in rows:
         by_stack.setdefault(str(row.get("stack") or ""), []).append(row)
     known = {str(s["name"]): s for s in stacks}
-    cards = []
+    cards = [overview(known.values(), [r for group in by_stack.values() for r in group])]
     for name in sorted(set(known) | set(by_stack)):
         stack = known.get(name, {"name": name, "result": "orphan"})
         cards.append(stack_card(stack, by_stack.get(name, [])))
-    return "".join(cards) or '<p class="empty">No stacks are watched yet.</p>'
+    if len(cards) == 1:
+        cards.append('<p class="empty card">No stacks are watched yet.</p>')
+    return "".join(cards)
+
+
+def overview(stacks: Iterable[Mapping[str, Any]], rows: list[Mapping[str, Any]]) -> str:
+    """The tiles above the stacks: how many stacks, how many containers up, how many not."""
+    stacks = list(stacks)
+    up = sum(1 for r in rows if r.get("state") == "running")
+    trouble = sum(1 for r in rows if STATE_CLASS.get(str(r.get("state"))) in ("warn", "bad")
+                  or r.get("health") == "unhealthy")
+    tiles = [("stacks", len(stacks), "ok" if all(s.get("result") == "applied" for s in stacks)
+              else "warn"),
+             ("running", f"{up}/{len(rows)}", "ok" if up == len(rows) else "warn"),
+             ("need attention", trouble, "bad" if trouble else "ok"),
+             ("restarts", sum(int(r.get("restarts") or 0) for r in rows), "idle")]
+    return '<div class="tiles">' + "".join(
+        f'<div class="tile {css}" data-tile="{esc(label)}"><b>{esc(value)}</b>'
+        f'<span>{esc(label)}</span></div>' for label, value, css in tiles) + "</div>"
 
 
 def stack_card(stack: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> str:

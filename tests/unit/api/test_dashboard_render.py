@@ -61,8 +61,11 @@ def test_a_container_row_shows_state_health_restarts_ports_and_usage_against_lim
     assert "8080:80" in html
     assert "cpu 40.0% / 50%" in html and 'data-share="80"' in html  # 40 of 50 %
     assert "mem 240Mi / 256Mi" in html and 'class="meter bad"' in html  # 94 %: red
-    for verb in ("restart", "stop", "start"):
+    for verb in ("restart", "stop"):
         assert f'data-verb="{verb}" data-name="shop-web"' in html
+    assert 'data-verb="start"' not in html
+    stopped = render.container_row(row(state="user-stopped"))
+    assert 'data-verb="start"' in stopped and 'data-verb="stop"' not in stopped
 
 
 def test_states_get_their_colour_and_no_usage_is_a_dash() -> None:
@@ -81,7 +84,8 @@ def test_containers_group_under_their_stack_with_its_result() -> None:
     assert "blog.yaml:3:5: bad" in blog and 'class="pill bad">invalid<' in blog
     assert "shop-web" not in blog
     assert "shop-web" in shop and "shop-db" in shop and "0123456789ab<" in shop
-    assert render.stacks_html([], []).startswith('<p class="empty">')
+    assert "No stacks are watched yet" in render.stacks_html([], [])
+    assert 'data-tile="running"><b>2/2<' in html and 'data-tile="restarts"><b>4<' in html
 
 
 def test_the_plan_lists_each_action_with_its_field_level_reasons() -> None:
