@@ -30,6 +30,7 @@ from bench import (
     common,
     profile_converge,
     report,
+    suite_api,
     suite_compose,
     suite_converge,
     suite_memory,
@@ -39,11 +40,14 @@ from bench.common import ROOT, Result
 
 FULL = {"converge_n": [10, 50, 200], "repeat": 3, "memory_n": [0, 50, 200],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
-        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7}
+        "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7,
+        "api_clients": 200, "api_duration": 60.0}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
-         "network_n": 10, "compose_n": 500, "compose_repeat": 3}
-SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "profile")
+         "network_n": 10, "compose_n": 500, "compose_repeat": 3,
+         "api_clients": 200, "api_duration": 10.0}
+SUITES = ("converge", "plan", "memory", "restart", "pull", "network", "compose", "api",
+          "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -63,6 +67,12 @@ def plan(p: dict[str, Any], _: object) -> list[Result]:
 def compose(p: dict[str, Any], _: object) -> list[Result]:
     with common.workdir() as work:
         return suite_compose.measure(p["compose_n"], p["compose_repeat"], work)
+
+
+def api(p: dict[str, Any], _: object) -> list[Result]:
+    """200 clients following events and logs while the loop restarts a killed container."""
+    with common.workdir() as work:
+        return suite_api.rows(suite_api.measure(p["api_clients"], p["api_duration"], work))
 
 
 def _percentile_row(metric: str, n: int, tool: str, stats: dict[str, Any]) -> Result:
@@ -139,7 +149,7 @@ def network(p: dict[str, Any], _: object) -> list[Result]:
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
         "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
-        "network": network, "compose": compose}
+        "network": network, "compose": compose, "api": api}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()
