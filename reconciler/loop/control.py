@@ -16,7 +16,8 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ from reconciler.loop.status import write_status
 from reconciler.loop.telemetry import Telemetry
 from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
-from reconciler.model.desired import ContainerSpec
+from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.plan import PlanOptions
 from reconciler.support.atomic import read_json, write_json
@@ -60,6 +61,23 @@ class Feeder(Protocol):
     def detach(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Published:
+    """What the loop tells its listeners after each convergence (deciding thread): the
+    status document it wrote, the desired state it converged on, the observation and the
+    backoff deadlines. All immutable or fresh copies: readers in other threads may keep them."""
+
+    status: dict[str, Any]
+    desired: Desired
+    observed: Observed
+    not_before: Mapping[str, float]
+    scope: frozenset[str]  # the stacks this loop manages (its plan's scope)
+    prune: bool
+
+
+EventListener = Callable[[str, str, dict[str, Any]], None]  # (kind, container, attrs)
+
+
 class Loop:
     def __init__(self, driver: Driver, state_dir: Path, sources: list[Path], *,
                  prune: bool = False, resync: float = 30.0, parallelism: int | None = None,
@@ -82,6 +100,12 @@ class Loop:
         self._observed: Observed = Observed()
         self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
         self.telemetry = Telemetry()  # read by /metrics (api/metrics.py) from other threads
+        self._desired = Desired()
+        self._began = 0.0
+        # Who else hears events and publications (the API): called in the loop's threads,
+        # so they must not block.
+        self.event_listeners: list[EventListener] = []
+        self.publish_listeners: list[Callable[[Published], None]] = []
 
     # -- life cycle --
 
@@ -193,7 +217,8 @@ class Loop:
     # -- one convergence --
 
     def _converge(self, why: str) -> None:
-        desired = self.stacks.desired()
+        self._began = time.time()  # in the status: an API `apply` waits for a later one
+        desired = self._desired = self.stacks.desired()
         self._specs = {c.name: c for c in desired.containers()}
         options = PlanOptions(prune=self.prune, scope=self.stacks.scope(), now=time.time(),
                               user_stopped=user_stopped(self.state_dir))
@@ -290,7 +315,13 @@ class Loop:
 
     def publish(self) -> None:
         """Rewrite the status file (deciding thread only: one writer)."""
-        write_status(self.state_dir, self._status(self._observed))
+        status = self._status(self._observed)
+        write_status(self.state_dir, status)
+        if self.publish_listeners:
+            done = Published(status, self._desired, self._observed, self.book.not_before(),
+                             self.stacks.scope(), self.prune)
+            for listener in self.publish_listeners:
+                listener(done)
 
     def _on_action(self, event: ActionEvent) -> None:
         self.telemetry.action(event)
@@ -323,6 +354,8 @@ class Loop:
         with contextlib.suppress(OSError):
             append_event(self.state_dir, f"loop-{kind}" if not kind.startswith("loop-")
                          else kind, name, **attrs)
+        for listener in self.event_listeners:
+            listener(kind, name, attrs)
 
     def _status(self, observed: Observed) -> dict[str, Any]:
         from reconciler.loop.state import container_status, stack_status
@@ -330,6 +363,7 @@ class Loop:
         return {
             "pid": os.getpid(), "started_at": self.started_at, "updated_at": time.time(),
             "prune": self.prune, "last_error": self._last["error"],
+            "converge_began": self._began,
             "stacks": [stack_status(e) for e in self.stacks.entries.values()],
             "containers": container_status(observed, self._specs, self.book,
                                            self._last["deferred"],

@@ -1,0 +1,47 @@
+"""`reconcile run`'s API: where it listens, with which token, wired to the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli.context import Context, make_driver
+from reconciler.model.errors import ReconcileError
+
+RUN_SOCKET = Path("/run/reconcile/api.sock")
+DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
+MAX_SOCKET_PATH = 107  # sun_path, less its terminating NUL
+
+
+def default_socket(state_dir: Path) -> Path:
+    """/run/reconcile/api.sock for the default state dir; `<state_dir>/api.sock` for any
+    other, so that loops on private state dirs (tests, a second instance) never meet."""
+    if state_dir.absolute() == DEFAULT_STATE_DIR:
+        return RUN_SOCKET
+    return state_dir.absolute() / "api.sock"
+
+
+def start_api(ctx: Context, loop: Any) -> Any:
+    """The started ApiServer of `loop`, or None with --no-api."""
+    args = ctx.args
+    if args.no_api:
+        return None
+    from reconciler.api.auth import read_token
+    from reconciler.api.server import ApiServer, ServeConfig, parse_listen
+    from reconciler.api.view import LoopView
+
+    socket = args.api_socket or default_socket(ctx.state_dir)
+    if len(str(socket.absolute())) > MAX_SOCKET_PATH:
+        raise ReconcileError(f"{socket}: too long for a unix socket; choose a shorter "
+                             "--api-socket PATH")
+    listen = parse_listen(args.listen) if args.listen else None
+    token = read_token(args.token_file) if listen and args.token_file else None
+    config = ServeConfig(unix_socket=socket.absolute(), socket_group=args.api_group,
+                         listen=listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                         token=token)
+    # The API's own driver: its threads never share the loop's (as a CLI process would not).
+    ops = ctx.injected_driver or make_driver(args.driver, ctx.state_dir,
+                                             ctx.registry_options())
+    server = ApiServer(LoopView.of(loop, ops), config=config)
+    server.start()
+    return server
