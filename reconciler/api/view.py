@@ -22,6 +22,7 @@ from reconciler.drivers.base import ContainerStats, FullDriver, LogLine
 from reconciler.engine.wake import Wake
 from reconciler.loop.control import Loop, Published
 from reconciler.loop.intents import clear_stopped, mark_stopped, user_stopped
+from reconciler.loop.telemetry import Telemetry, TelemetrySnapshot
 from reconciler.model.errors import NotFound
 from reconciler.model.hashing import mask_secrets
 from reconciler.model.observed import Observed, ObservedContainer
@@ -44,6 +45,7 @@ class LoopView:
         self._cond = threading.Condition()
         self._acting = threading.Lock()
         self.started_at = time.time()
+        self._telemetry = Telemetry()  # the loop's own once attached (of); empty before
 
     @classmethod
     def of(cls, loop: Loop, ops: FullDriver) -> LoopView:
@@ -51,6 +53,7 @@ class LoopView:
         view = cls(ops, loop.state_dir, loop.wakes.put)
         loop.event_listeners.append(view.on_event)
         loop.publish_listeners.append(view.on_publish)
+        view._telemetry = loop.telemetry
         return view
 
     # -- fed by the loop (its threads; must not block) --
@@ -122,6 +125,10 @@ class LoopView:
             return self.ops.stats(seen.name)
         except Exception:  # a container that just died: no usage, not an error
             return None
+
+    def telemetry(self) -> TelemetrySnapshot:
+        """What the loop counted about itself (for /metrics): a copy, taken now."""
+        return self._telemetry.snapshot()
 
     # -- events --
 
