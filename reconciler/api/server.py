@@ -40,9 +40,9 @@ MAX_BODY = 1 << 20  # bytes of a request body
 
 def default_registrars() -> list[Registrar]:
     """What `reconcile run` serves: the v1 API (more modules append theirs here)."""
-    from reconciler.api import v1
+    from reconciler.api import dashboard, metrics, v1
 
-    return [v1.register]
+    return [v1.register, metrics.register, dashboard.register]
 
 
 @dataclass(frozen=True)
