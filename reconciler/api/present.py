@@ -67,5 +67,7 @@ def container_row(seen: ObservedContainer, loop: Mapping[str, Any] | None,
         "usage": None if stats is None else {
             "cpu_percent": stats.cpu_percent, "memory_usage": stats.memory_usage,
             "memory_limit": stats.memory_limit, "pids": stats.pids},
+        "drift": list(seen.drift),
         "source": seen.labels.get(labels.SOURCE) or None,
+        "commit": seen.labels.get(labels.SOURCE_COMMIT) or None,
     }

@@ -264,7 +264,10 @@ SPEC_HANDLERS: dict[str, Callable[[Context], int]] = {
 
 def dispatch(ctx: Context) -> int:
     command = ctx.args.command
-    handler = SPEC_HANDLERS.get(command) or _other_handlers(command).get(command)
+    from reconciler.cli.remote import remote_handler  # a running loop answers these itself
+
+    handler = remote_handler(ctx) or SPEC_HANDLERS.get(command) or \
+        _other_handlers(command).get(command)
     if handler is None:
         raise ReconcileError(f"unknown command {command!r}")
     return handler(ctx)

@@ -200,7 +200,7 @@ def _ops_commands(sub: Subcommands) -> None:
     if p := sub.add("kill", help="send a signal"):
         p.add_argument("-s", "--signal", default="SIGKILL")
         p.add_argument("name", metavar="STACK/NAME")
-    for verb in ("pause", "unpause", "stop", "start"):
+    for verb in ("pause", "unpause", "stop", "start", "restart"):
         if p := sub.add(verb, help=f"{verb} a container"):
             p.add_argument("name", metavar="STACK/NAME")
     if p := sub.add("events", help="what happened to containers"):

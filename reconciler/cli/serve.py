@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from reconciler.cli.context import Context, make_driver
+from reconciler.cli.remote import default_socket
 from reconciler.model.errors import ReconcileError
 
-RUN_SOCKET = Path("/run/reconcile/api.sock")
-DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 MAX_SOCKET_PATH = 107  # sun_path, less its terminating NUL
-
-
-def default_socket(state_dir: Path) -> Path:
-    """/run/reconcile/api.sock for the default state dir; `<state_dir>/api.sock` for any
-    other, so that loops on private state dirs (tests, a second instance) never meet."""
-    if state_dir.absolute() == DEFAULT_STATE_DIR:
-        return RUN_SOCKET
-    return state_dir.absolute() / "api.sock"
 
 
 def start_api(ctx: Context, loop: Any) -> Any:
