@@ -16,6 +16,7 @@ from reconciler.loop.telemetry import TelemetrySnapshot
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
+
     from reconciler.api.routes import Request, Response, Router
 
 PREFIX = "reconcile_"
@@ -172,6 +173,7 @@ def exposition(source: MetricsSource) -> Callable[[], bytes]:
 
 def register(router: Router, view: MetricsSource) -> None:
     from prometheus_client import CONTENT_TYPE_LATEST
+
     from reconciler.api.routes import Response
 
     scrape = exposition(view)

@@ -58,7 +58,8 @@ def ps_row(c: ObservedContainer, now: float) -> dict[str, Any]:
     since = c.started_at if c.state in ("running", "paused") else c.finished_at or c.created_at
     limits = (c.recorded_spec or {}).get("limits") or {}
     return {
-        "name": c.name, "stack": c.stack, "image": image_name(c),
+        "name": c.name, "stack": c.stack,
+        "image": labels.image_name(c.labels, c.recorded_spec, c.image_digest),
         "image_digest": c.image_digest, "state": c.state,
         "since": since_text(since, now), "exit_code": c.exit_code, "oom_killed": c.oom_killed,
         "restarts": c.restart_count, "pid": c.pid, "health": c.health,
@@ -66,16 +67,6 @@ def ps_row(c: ObservedContainer, now: float) -> dict[str, Any]:
         "ports": list((c.recorded_spec or {}).get("ports", [])), "drift": list(c.drift),
         **provenance(c),
     }
-
-
-def image_name(c: ObservedContainer) -> str:
-    """The image as the stack names it (`web`, `registry:5000/acme/web:1.4`); a container
-    created before that label existed shows the reference its recorded spec names, else
-    its digest (an oci/build identity is a hash, no better than the digest)."""
-    if named := c.labels.get(labels.IMAGE):
-        return named
-    identity = str((c.recorded_spec or {}).get("image") or "")
-    return identity[4:] if identity.startswith("ref:") else c.image_digest[:19]
 
 
 def provenance(c: ObservedContainer) -> dict[str, str | None]:

@@ -106,7 +106,8 @@ def _ps(ctx: Context, client: Any) -> int:
         since = c["started_at"] if c["observed_state"] in ("running", "paused") else \
             c["finished_at"]
         rows.append({
-            "name": c["name"], "stack": c["stack"], "image": c["image_digest"][:19],
+            "name": c["name"], "stack": c["stack"], "image": c["image"],
+            "image_digest": c["image_digest"],
             "state": c["state"], "since": since_text(since, now), "exit_code": c["exit_code"],
             "oom_killed": c["oom_killed"], "restarts": c["restarts"], "pid": c["pid"],
             "health": c["health"], "limits": limits_text(c["limits"]),

@@ -4,6 +4,7 @@ never touched."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from reconciler.model.desired import ContainerSpec
 
@@ -39,6 +40,17 @@ def ownership_labels(spec: ContainerSpec, image_digest: str) -> dict[str, str]:
         }
     )
     return labels
+
+
+def image_name(labels: Mapping[str, str], recorded_spec: Mapping[str, Any] | None,
+               digest: str) -> str:
+    """The image as the stack names it (`web`, `registry:5000/acme/web:1.4`): the IMAGE
+    label; for a container created before that label existed, the reference its recorded
+    spec names, else its digest (an oci/build identity is a hash, no better)."""
+    if named := labels.get(IMAGE):
+        return named
+    identity = str((recorded_spec or {}).get("image") or "")
+    return identity[4:] if identity.startswith("ref:") else digest[:19]
 
 
 def is_owned(labels: Mapping[str, str]) -> bool:

@@ -78,7 +78,8 @@ def test_a_death_and_an_oom_kill_are_counted_once_and_the_wake_lag_measured(
     assert snap.oom_kills == {("shop", "shop-web"): 1}
     assert snap.wakes.get("death") == 1
     assert 0 <= snap.lag_last <= snap.lag_max < 5
-    assert snap.planned == {"start": 1}
+    # (planned: the last convergence's plan, maybe an empty one after the restart)
+    assert snap.converges["ok"] >= 2
 
 
 def test_the_histogram_puts_each_duration_in_its_bucket_and_cumulates() -> None:
