@@ -66,9 +66,9 @@ class Loop:
         self.port = _free_port()
         self.cli = [sys.executable, "-m", "reconciler.cli.main", "--state-dir", str(self.state)]
         self.proc = subprocess.Popen(
-            [*self.cli, "--log-format", "json", "run", "--watch", str(stacks),
-             "--api-socket", str(work / "api.sock"),
-             "--listen", f"127.0.0.1:{self.port}", "--token-file", str(token_file)],
+            [*self.cli, "--log-format", "json", "--token-file", str(token_file), "run",
+             "--watch", str(stacks), "--api-socket", str(work / "api.sock"),
+             "--listen", f"127.0.0.1:{self.port}"],
             cwd=common.ROOT, stdout=(work / "loop.log").open("w"), stderr=subprocess.STDOUT)
 
     def rss_kib(self) -> int:

@@ -165,6 +165,14 @@ function draw() {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, width, height);
   const style = getComputedStyle(document.documentElement);
+  ctx.strokeStyle = style.getPropertyValue("--line").trim();
+  ctx.lineWidth = 1;
+  for (const share of [0.25, 0.5, 0.75]) {
+    ctx.beginPath();
+    ctx.moveTo(0, height * share);
+    ctx.lineTo(width, height * share);
+    ctx.stroke();
+  }
   const line = (values, top, colour) => {
     if (values.length < 2) return;
     ctx.strokeStyle = colour;
@@ -177,9 +185,17 @@ function draw() {
     });
     ctx.stroke();
   };
-  line(detail.cpu, Math.max(100, ...detail.cpu), style.getPropertyValue("--info").trim());
-  line(detail.mem, detail.limit || Math.max(1, ...detail.mem) * 1.25,
-    style.getPropertyValue("--ok").trim());
+  const cpuTop = Math.max(100, ...detail.cpu);
+  // Memory is scaled to what it used (the limit is in the label): a small process under a
+  // large limit would otherwise be a flat line on the floor.
+  const memTop = Math.max(1, ...detail.mem) * 1.25;
+  line(detail.cpu, cpuTop, style.getPropertyValue("--info").trim());
+  line(detail.mem, memTop, style.getPropertyValue("--ok").trim());
+  ctx.fillStyle = style.getPropertyValue("--dim").trim();
+  ctx.font = `${11 * scale}px system-ui, sans-serif`;
+  ctx.fillText(`top: ${cpuTop.toFixed(0)}% cpu · ${(memTop / 1048576).toFixed(1)} MiB` +
+    (detail.limit ? ` (limit ${(detail.limit / 1048576).toFixed(0)} MiB)` : ""),
+  6 * scale, 14 * scale);
 }
 
 function markSelected() {
