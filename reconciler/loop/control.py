@@ -231,12 +231,12 @@ class Loop:
         acted = any(not p.empty for p in done.plans)
         failed = [o for r in done.results for o in r.failed]
         self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
+        if done.ok:  # before _after publishes: the status it writes says so at once
+            self.stacks.mark_applied(time.time())
         self._after(plan, acted)
         if self.feeder is not None:  # a failed image action names the stack too
             self.feeder.converged(frozenset(o.action.stack for o in failed), self._observed)
             self.publish()
-        if done.ok:
-            self.stacks.mark_applied(time.time())
         if acted or failed:
             self.event("converged", "", why=why, ok=done.ok,
                        seconds=round(time.monotonic() - began, 3),
