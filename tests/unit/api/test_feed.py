@@ -48,7 +48,7 @@ def test_events_get_increasing_ids_and_the_ring_forgets_the_oldest() -> None:
 
 def test_subscribing_gives_the_backlog_then_the_new_ones_without_gap() -> None:
     ring = EventRing()
-    for i in range(3):
+    for _ in range(3):
         ring.append("a", "", {})
     backlog, reader = ring.subscribe(last_id=1)
     ring.append("b", "", {})

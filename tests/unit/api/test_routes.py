@@ -56,7 +56,7 @@ def test_an_unknown_path_is_404_and_a_wrong_method_405(router: Router) -> None:
 
 def test_head_is_answered_by_the_get_route(router: Router) -> None:
     handler, params = router.match("HEAD", "/v1/containers/x")
-    assert params == {"name": "x"}
+    assert params == {"name": "x"} and handler is router.match("GET", "/v1/containers/x")[0]
 
 
 def test_a_route_added_twice_or_without_slash_is_refused(router: Router) -> None:
