@@ -79,7 +79,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     address = server.tcp_address
     assert address is not None
     try:
-        _wait(lambda: len(view.containers(usage=False)) == 2)
+        _wait(lambda: view.published is not None and len(view.containers(usage=False)) == 2)
         yield Served(server, sock, address[1], driver)
     finally:
         loop.stop()
