@@ -165,6 +165,7 @@ def _sync_commands(sub: Subcommands) -> None:
         p.add_argument("--prune", action="store_true",
                        help="remove containers of stack files deleted from the repository")
         p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
+        _add_api(p)
     if p := sub.add("history", help="the revisions `sync` applied to a stack"):
         p.add_argument("stack", metavar="STACK")
         _add_output(p, ["text", "json"])

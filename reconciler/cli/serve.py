@@ -11,6 +11,17 @@ from reconciler.model.errors import ReconcileError
 MAX_SOCKET_PATH = 107  # sun_path, less its terminating NUL
 
 
+def run_serving(ctx: Context, loop: Any) -> int:
+    """`loop.run()` with its API served meanwhile (`run` and `sync`)."""
+    server = start_api(ctx, loop)
+    try:
+        code: int = loop.run()
+        return code
+    finally:
+        if server is not None:
+            server.close()
+
+
 def start_api(ctx: Context, loop: Any) -> Any:
     """The started ApiServer of `loop`, or None with --no-api."""
     args = ctx.args

@@ -127,6 +127,20 @@ def test_tcp_without_the_right_token_is_401_and_nothing_more(served: Served) -> 
     assert status == 200 and json.loads(body)[0]["name"] == "shop"
 
 
+def test_a_browser_may_send_the_token_as_a_cookie_but_must_send_its_origin(
+        served: Served) -> None:
+    status, body = served.tcp("GET", "/v1/stacks", {"Cookie": f"a=b; reconcile_token={TOKEN}"})
+    assert status == 200 and json.loads(body)[0]["name"] == "shop"
+    status, _ = served.tcp("GET", "/v1/stacks", {"Cookie": "reconcile_token=wrong"})
+    assert status == 401
+    cookie = {"Cookie": f"reconcile_token={TOKEN}"}
+    status, _ = served.tcp("POST", "/v1/apply", cookie, b"{}")
+    assert status == 403
+    status, _ = served.tcp("POST", "/v1/apply", {**cookie, "Origin": f"http://localhost:"
+                                                 f"{served.port}"}, b"{}")
+    assert status == 200
+
+
 def test_a_post_with_a_foreign_host_or_origin_is_refused(served: Served) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     before = served.driver.calls.count(("stop", "shop-web"))
