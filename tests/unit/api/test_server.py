@@ -197,3 +197,46 @@ def test_every_route_is_in_the_openapi_document(served: Served) -> None:
     served_routes = {(r.method, r.pattern) for r in served.server.router.routes}
     assert served_routes <= documented, served_routes - documented
     assert served.unix().call("GET", "/v1/openapi.json")["openapi"].startswith("3.")
+
+
+def test_the_plan_shows_a_pending_change_field_by_field_with_secrets_masked(
+        served: Served) -> None:
+    from dataclasses import replace
+
+    seen = served.driver.containers["shop-web"]
+    recorded = dict(seen.recorded_spec or {})
+    recorded["env"] = {**recorded.get("env", {}), "DB_PASSWORD": "hunter2-old"}
+    # behind the loop's back, no wake: the loop has not planned it; the API's plan does
+    served.driver.containers["shop-web"] = replace(seen, config_hash="0" * 12,
+                                                   recorded_spec=recorded)
+    status, body = served.tcp("GET", "/v1/plan", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200 and b"hunter2" not in body
+    plan = json.loads(body)
+    [action] = [a for a in plan["actions"] if a["target"] == "shop-web"]
+    assert action["kind"] == "replace"
+    [change] = [c for c in action["changes"] if "DB_PASSWORD" in c["path"]]
+    assert change["new"] is None and change["old"] not in (None, "hunter2-old")
+    assert "shop-web" in plan["text"]
+
+
+def test_connections_beyond_the_bound_are_closed_at_accept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.api import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 2)
+    view = LoopView(InMemoryDriver(), tmp_path / "state")
+    sock = tmp_path / "api.sock"
+    with ApiServer(view, config=ServeConfig(unix_socket=sock)):
+        held = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+        for s in held:
+            s.connect(str(sock))  # idle: each holds its thread
+        time.sleep(0.2)
+        with socket.socket(socket.AF_UNIX) as third:
+            third.connect(str(sock))
+            third.settimeout(5)
+            third.sendall(b"GET /v1/version HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert third.recv(100) == b""  # closed unanswered
+        for s in held:
+            s.close()
+        time.sleep(0.2)  # their threads end: room again
+        assert ApiClient(f"unix://{sock}").call("GET", "/v1/version")["api"] == "v1"
