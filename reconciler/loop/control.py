@@ -104,6 +104,7 @@ class Loop:
         # so they must not block.
         self.event_listeners: list[EventListener] = []
         self.publish_listeners: list[Callable[[Published], None]] = []
+        self.on_locked: list[Callable[[], None]] = []
 
     # -- life cycle --
 
@@ -112,6 +113,8 @@ class Loop:
             self.event("lock-wait", "", holder=holder)
 
         with state_lock(self.state_dir, on_wait=waiting, role="run"):
+            for hook in self.on_locked:  # the API binds once we are the one loop here
+                hook()
             self._install_signals()
             if self.feeder is None:  # a feeder reloads stacks itself
                 self.watcher.watch_stacks(self.stacks.sources)
