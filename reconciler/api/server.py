@@ -95,6 +95,9 @@ class _Bounded(socketserver.ThreadingMixIn):
             return
         super().process_request(request, client_address)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client's failed handshake or reset is its own business, not a traceback
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
