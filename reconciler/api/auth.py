@@ -1,11 +1,12 @@
 """Who may talk to the API, and which requests a browser tab could have forged.
 
 The unix socket is guarded by its file mode (0660, a group of the operator's choice).
-Every TCP request needs `Authorization: Bearer <token>`, compared in constant time; a
-refusal says nothing else (no stack names, no hint whether the path exists). A request
-that changes state (anything but GET/HEAD) is refused when its `Host` is not one this
-server listens as, or when it carries a foreign `Origin`: a page in a browser cannot make
-the user's browser post to the loop (CSRF, DNS rebinding).
+Every TCP request needs `Authorization: Bearer <token>` (or, for a browser, the token in
+the `reconcile_token` cookie), compared in constant time; a refusal says nothing else (no
+stack names, no hint whether the path exists). A request that changes state (anything but
+GET/HEAD) is refused when its `Host` is not one this server listens as, or when it
+carries a foreign `Origin`: a page in a browser cannot make the user's browser post to the
+loop (CSRF, DNS rebinding).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from reconciler.model.errors import ReconcileError
 
 MIN_TOKEN = 16  # characters: a token shorter than this is refused at start
 SAFE_METHODS = ("GET", "HEAD")
+COOKIE = "reconcile_token"
 
 
 def read_token(path: Path) -> str:
@@ -46,6 +48,16 @@ def bearer_ok(header: str | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def cookie_ok(header: str | None, token: str) -> bool:
+    """The same token in a `reconcile_token` cookie: what a browser can send on a page
+    load (the dashboard). A state change so authorized also needs a matching Origin."""
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE and hmac.compare_digest(value.strip().encode(), token.encode()):
+            return True
+    return False
 
 
 def is_loopback(host: str) -> bool:

@@ -97,7 +97,8 @@ class ApiClient:
         try:
             if response.status >= 400:
                 _check(response.status, response.read(), self.url)
-            conn.sock.settimeout(None) if conn.sock else None  # a follow may be quiet long
+            if conn.sock is not None:
+                conn.sock.settimeout(None)  # a followed log may stay quiet for long
             while line := response.readline():
                 yield line
         finally:

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from reconciler.api.auth import bearer_ok, csrf_refusal
+from reconciler.api.auth import SAFE_METHODS, bearer_ok, cookie_ok, csrf_refusal
 from reconciler.api.routes import HttpError, Request, Response, Router, StreamResponse
 from reconciler.model.errors import NotFound, ReconcileError
 from reconciler.support.logsetup import logger
@@ -81,13 +81,17 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _respond(self) -> Response | StreamResponse:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        if self.gate.token is not None and not bearer_ok(headers.get("authorization"),
-                                                         self.gate.token):
-            self.close_connection = True
-            return Response(401, b'{"error": "unauthorized"}\n',
-                            {"Content-Type": "application/json",
-                             "WWW-Authenticate": 'Bearer realm="reconcile"'})
-        refusal = csrf_refusal(self.command, headers, self.gate.hosts)
+        refusal = None
+        if self.gate.token is not None:
+            by_header = bearer_ok(headers.get("authorization"), self.gate.token)
+            if not by_header and not cookie_ok(headers.get("cookie"), self.gate.token):
+                self.close_connection = True
+                return Response(401, b'{"error": "unauthorized"}\n',
+                                {"Content-Type": "application/json",
+                                 "WWW-Authenticate": 'Bearer realm="reconcile"'})
+            if not by_header and self.command not in SAFE_METHODS and "origin" not in headers:
+                refusal = "a cookie-authorized change needs an Origin"  # browsers send one
+        refusal = refusal or csrf_refusal(self.command, headers, self.gate.hosts)
         if refusal:
             raise HttpError(403, f"refused: {refusal}")
         body = self._body(headers)

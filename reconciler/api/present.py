@@ -49,12 +49,16 @@ def container_row(seen: ObservedContainer, loop: Mapping[str, Any] | None,
     loop = loop or {}
     spec = seen.recorded_spec or {}
     limits = spec.get("limits") or {}
-    state = loop.get("state") or seen.state
+    state: str = seen.state  # as `ps` overlays the loop's status (loop/status.py)
     if user_stopped and seen.state in ("exited", "dead", "created"):
         state = "user-stopped"
+    elif loop.get("state") in ("backoff", "gave-up") and \
+            seen.state in ("exited", "dead", "running"):
+        state = loop["state"]
+    health = loop.get("health") if loop.get("health") not in (None, "none") else seen.health
     return {
         "name": seen.name, "stack": seen.stack, "key": seen.key, "state": state,
-        "observed_state": seen.state, "health": loop.get("health") or seen.health,
+        "observed_state": seen.state, "health": health,
         "restarts": seen.restart_count, "exit_code": seen.exit_code,
         "oom_killed": seen.oom_killed, "pid": seen.pid,
         "image": mask_text(labels.image_name(seen.labels, spec, seen.image_digest)),

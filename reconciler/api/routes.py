@@ -104,7 +104,8 @@ class Router:
         if not pattern.startswith("/"):
             raise ValueError(f"route pattern {pattern!r}: must start with /")
         route = Route(method.upper(), pattern, handler, _split(pattern))
-        if any(r.method == route.method and r.parts == route.parts for r in self.routes):
+        if any(r.method == route.method and _shape(r.parts) == _shape(route.parts)
+               for r in self.routes):
             raise ValueError(f"route {method} {pattern} added twice")
         self.routes.append(route)
 
@@ -127,6 +128,10 @@ class Router:
 
 def _split(path: str) -> tuple[str, ...]:
     return tuple(p for p in path.split("/") if p) or ("",)
+
+
+def _shape(parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("{}" if p.startswith("{") else p for p in parts)
 
 
 def _bind(pattern: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, str] | None:

@@ -36,6 +36,7 @@ from reconciler.model.errors import ReconcileError
 
 Registrar = Callable[[Router, LoopView], None]
 MAX_BODY = 1 << 20  # bytes of a request body
+MAX_CONNECTIONS = 1024  # per listener, each a thread (followers of events and logs hold one)
 
 
 def default_registrars() -> list[Registrar]:
@@ -80,14 +81,35 @@ def check_config(config: ServeConfig) -> None:
                              "(--tls-cert FILE --tls-key FILE)")
 
 
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Bounded(socketserver.ThreadingMixIn):
+    """A thread per connection, at most MAX_CONNECTIONS at once: the next are closed at
+    accept (a flood of clients costs sockets, not threads without end)."""
+
     daemon_threads = True
     block_on_close = False
+    slots = threading.BoundedSemaphore(1)  # replaced per server
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # type: ignore[attr-defined]
+            return
+        super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client's failed handshake or reset is its own business, not a traceback
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
-class _TcpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _UnixServer(_Bounded, socketserver.UnixStreamServer):
+    pass
+
+
+class _TcpServer(_Bounded, ThreadingHTTPServer):
     address_family = socket.AF_INET
 
 
@@ -127,6 +149,7 @@ class ApiServer:
             raise ReconcileError(f"API: cannot listen: {err.strerror or err}") from None
 
     def _serve(self, server: socketserver.BaseServer) -> None:
+        server.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)  # type: ignore[attr-defined]
         self._servers.append(server)
         thread = threading.Thread(target=server.serve_forever, name="api-accept", daemon=True)
         thread.start()

@@ -89,31 +89,39 @@ class LoopView:
         return stack_rows(p.status)
 
     def containers(self, usage: bool = True) -> list[dict[str, Any]]:
-        """Per container: state (as the loop sees it), health, restarts, backoff, ports,
-        addresses, limits, and with `usage` cpu/memory/pids of the running ones."""
+        """Per container, observed now through the driver (as `ps` does) with the loop's
+        view on top: state (backoff, gave-up, user-stopped), health from its checks,
+        restarts, backoff, ports, addresses, limits, and with `usage` cpu/memory/pids of
+        the running ones."""
         from reconciler.api.present import container_row
 
         p = self._published
-        if p is None:
-            return []
+        loop_rows = p.status.get("containers", {}) if p else {}
+        stopped = user_stopped(self.state_dir)
         rows = []
-        for seen in sorted(p.observed.containers, key=lambda c: c.name):
+        for seen in sorted(self._observe().containers, key=lambda c: c.name):
             stats = self._usage(seen) if usage else None
-            rows.append(container_row(seen, p.status.get("containers", {}).get(seen.name),
-                                      stats, seen.name in user_stopped(self.state_dir)))
+            rows.append(container_row(seen, loop_rows.get(seen.name), stats,
+                                      seen.name in stopped))
         return rows
+
+    def _observe(self) -> Observed:
+        p = self._published
+        return self.ops.observe(p.scope if p else None)
 
     def container(self, name: str) -> dict[str, Any]:
         """One row of `containers()`; NotFound when the loop does not manage `name`."""
-        self.find(name)
-        for row in self.containers():
-            if row["name"] == name:
-                return row
-        raise NotFound(name, "no such container managed by this loop")
+        seen = self.find(name)
+        from reconciler.api.present import container_row
+
+        p = self._published
+        loop_row = p.status.get("containers", {}).get(name) if p else None
+        return container_row(seen, loop_row, self._usage(seen),
+                             name in user_stopped(self.state_dir))
 
     def find(self, name: str) -> ObservedContainer:
-        p = self._published
-        for seen in p.observed.containers if p else ():
+        """The container observed now; NotFound unless it is one of the loop's stacks'."""
+        for seen in self._observe().containers:
             if seen.name == name:
                 return seen
         raise NotFound(name, "no such container managed by this loop")
@@ -163,7 +171,7 @@ class LoopView:
         p = self._published
         if p is None:
             return {"ready": False}
-        fresh = self.ops.observe(p.scope)
+        fresh = self._observe()
         health = {c.name: c.health for c in p.observed.containers}
         observed = Observed(tuple(replace(c, health=health.get(c.name, c.health))
                                   for c in fresh.containers), fresh.images, fresh.volumes)

@@ -243,14 +243,9 @@ def cmd_run(ctx: Context) -> int:
     loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
                 resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism,
                 stacks=StackSet(sources, compose=compose))
-    from reconciler.cli.serve import start_api
+    from reconciler.cli.serve import run_serving
 
-    server = start_api(ctx, loop)
-    try:
-        return loop.run()
-    finally:
-        if server is not None:
-            server.close()
+    return run_serving(ctx, loop)
 
 
 SPEC_HANDLERS: dict[str, Callable[[Context], int]] = {

@@ -142,6 +142,8 @@ def _add_api(p: argparse.ArgumentParser) -> None:
                    help="also serve on TCP (needs --token-file; TLS off loopback)")
     g.add_argument("--tls-cert", type=Path, metavar="FILE", help="the TCP listener's certificate")
     g.add_argument("--tls-key", type=Path, metavar="FILE", help="... and its private key")
+    g.add_argument("--token-file", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                   help="the bearer token every TCP request must carry (as the global option)")
 
 
 def _sync_commands(sub: Subcommands) -> None:
@@ -163,6 +165,7 @@ def _sync_commands(sub: Subcommands) -> None:
         p.add_argument("--prune", action="store_true",
                        help="remove containers of stack files deleted from the repository")
         p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
+        _add_api(p)
     if p := sub.add("history", help="the revisions `sync` applied to a stack"):
         p.add_argument("stack", metavar="STACK")
         _add_output(p, ["text", "json"])

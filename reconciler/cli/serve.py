@@ -11,8 +11,21 @@ from reconciler.model.errors import ReconcileError
 MAX_SOCKET_PATH = 107  # sun_path, less its terminating NUL
 
 
-def start_api(ctx: Context, loop: Any) -> Any:
-    """The started ApiServer of `loop`, or None with --no-api."""
+def run_serving(ctx: Context, loop: Any) -> int:
+    """`loop.run()` with its API served meanwhile (`run` and `sync`)."""
+    server = make_api(ctx, loop)
+    if server is not None:  # bound once the loop holds the lock: a second loop meets that
+        loop.on_locked.append(server.start)
+    try:
+        code: int = loop.run()
+        return code
+    finally:
+        if server is not None:
+            server.close()
+
+
+def make_api(ctx: Context, loop: Any) -> Any:
+    """The ApiServer of `loop` (checked, not yet bound), or None with --no-api."""
     args = ctx.args
     if args.no_api:
         return None
@@ -32,6 +45,4 @@ def start_api(ctx: Context, loop: Any) -> Any:
     # The API's own driver: its threads never share the loop's (as a CLI process would not).
     ops = ctx.injected_driver or make_driver(args.driver, ctx.state_dir,
                                              ctx.registry_options())
-    server = ApiServer(LoopView.of(loop, ops), config=config)
-    server.start()
-    return server
+    return ApiServer(LoopView.of(loop, ops), config=config)

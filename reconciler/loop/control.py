@@ -106,6 +106,7 @@ class Loop:
         # so they must not block.
         self.event_listeners: list[EventListener] = []
         self.publish_listeners: list[Callable[[Published], None]] = []
+        self.on_locked: list[Callable[[], None]] = []
 
     # -- life cycle --
 
@@ -114,6 +115,8 @@ class Loop:
             self.event("lock-wait", "", holder=holder)
 
         with state_lock(self.state_dir, on_wait=waiting, role="run"):
+            for hook in self.on_locked:  # the API binds once we are the one loop here
+                hook()
             self._install_signals()
             if self.feeder is None:  # a feeder reloads stacks itself
                 self.watcher.watch_stacks(self.stacks.sources)
@@ -235,13 +238,13 @@ class Loop:
         acted = any(not p.empty for p in done.plans)
         failed = [o for r in done.results for o in r.failed]
         self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
+        self.telemetry.converged(time.monotonic() - began, done.ok, done.plans, time.time())
+        if done.ok:  # before _after publishes: the status it writes says so at once
+            self.stacks.mark_applied(time.time())
         self._after(plan, acted)
         if self.feeder is not None:  # a failed image action names the stack too
             self.feeder.converged(frozenset(o.action.stack for o in failed), self._observed)
             self.publish()
-        self.telemetry.converged(time.monotonic() - began, done.ok, done.plans, time.time())
-        if done.ok:
-            self.stacks.mark_applied(time.time())
         if acted or failed:
             self.event("converged", "", why=why, ok=done.ok,
                        seconds=round(time.monotonic() - began, 3),
