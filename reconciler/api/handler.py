@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from reconciler.api.auth import SAFE_METHODS, bearer_ok, cookie_ok, csrf_refusal
+from reconciler.api.dashboard import login
 from reconciler.api.routes import HttpError, Request, Response, Router, StreamResponse
 from reconciler.model.errors import NotFound, ReconcileError
 from reconciler.support.logsetup import logger
@@ -82,10 +83,15 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _respond(self) -> Response | StreamResponse:
         headers = {k.lower(): v for k, v in self.headers.items()}
         refusal = None
+        path = urlsplit(self.path).path
+        if self.command in SAFE_METHODS and path == login.PATH:
+            return login.login_page()  # the one page without the token: no data in it
         if self.gate.token is not None:
             by_header = bearer_ok(headers.get("authorization"), self.gate.token)
             if not by_header and not cookie_ok(headers.get("cookie"), self.gate.token):
                 self.close_connection = True
+                if path == "/" and "text/html" in headers.get("accept", ""):
+                    return login.to_login()  # a browser opening the dashboard
                 return Response(401, b'{"error": "unauthorized"}\n',
                                 {"Content-Type": "application/json",
                                  "WWW-Authenticate": 'Bearer realm="reconcile"'})

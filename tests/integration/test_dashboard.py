@@ -1,13 +1,13 @@
 """The dashboard in a real browser, and /metrics read by Prometheus' own parser, against a
 real `reconcile run` (native driver, busybox containers) serving its API on loopback TCP.
 
-Debian's chromium runs headless under Selenium with chromium-driver; the bearer token
-goes on every request the page makes (DevTools' extra headers), as a reverse proxy or a
-browser extension would add it. The browser test checks that the stack's containers
-appear, that a container killed behind the loop's back (kill -9 of its pid) shows its
-restart without a reload, that stop/start go through the confirmation dialog and the
-API's CSRF check, and that the plan view shows a pending change's field-level reasons;
-it saves a screenshot (`RECONCILE_DASHBOARD_SHOT=PATH` keeps a copy, for the README).
+Debian's chromium runs headless under Selenium with chromium-driver and signs in as a
+user would (/login puts the token in the reconcile_token cookie). The browser test
+checks that the stack's containers appear, that a container killed behind the loop's
+back (kill -9 of its pid) shows its restart without a reload, that stop/start go through
+the confirmation dialog and the API's CSRF check, that a container's log tail and stats
+chart follow, and that the plan view shows a pending change's field-level reasons; it
+saves a screenshot (`RECONCILE_DASHBOARD_SHOT=PATH` keeps a copy, for the README).
 """
 
 from __future__ import annotations
@@ -175,10 +175,13 @@ def test_metrics_parse_and_match_ps(api: Api) -> None:
 def test_the_dashboard_shows_containers_restarts_live_actions_and_the_plan(
         api: Api, browser: Any, tmp_path: Path) -> None:
     driver = browser
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                           {"headers": {"Authorization": f"Bearer {api.token}"}})
-    driver.get(api.base + "/")
+    driver.get(api.base + "/")  # no token yet: the 401 page sends the browser to sign in
+    wait_until(lambda: driver.find_elements("css selector", "input#token"), 15, "login")
+    assert api.name not in driver.page_source
+    driver.find_element("css selector", "input#token").send_keys(api.token)
+    driver.find_element("css selector", "form#login button").click()
+    wait_until(lambda: driver.find_elements("css selector", "tr.container"), 15, "dashboard")
+    assert api.token not in driver.current_url
     web, worker = f"{api.name}-web", f"{api.name}-worker"
     row = f'tr.container[data-name="{web}"]'
     assert text_of(driver, f'{row} [data-field="state"]') == "running"
@@ -208,6 +211,8 @@ def test_the_dashboard_shows_containers_restarts_live_actions_and_the_plan(
     wait_until(lambda: text_of(driver, "#logs").count("tick") >= 3, 20, "live log lines")
     wait_until(lambda: "of 64.0 MiB" in text_of(driver, "#detail-usage")
                or "of 64 MiB" in text_of(driver, "#detail-usage"), 15, "a stats sample")
+    wait_until(lambda: driver.execute_script("return detail ? detail.mem.length : 0") >= 4,
+               20, "the chart's samples")
     seen = text_of(driver, "#logs").count("tick")
     wait_until(lambda: text_of(driver, "#logs").count("tick") > seen, 10, "the tail follows")
     # a pending change: the new image cannot be pulled, so the replace stays planned
@@ -221,8 +226,10 @@ def test_the_dashboard_shows_containers_restarts_live_actions_and_the_plan(
     assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     if keep := os.environ.get("RECONCILE_DASHBOARD_SHOT"):
         shutil.copy(shot, keep)
+    signed_out = f"{api.base}/ - Failed to load resource: the server responded with a status " \
+        "of 401"  # the first load, before signing in
     logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
-            and "favicon" not in e["message"]]
+            and not e["message"].startswith(signed_out)]
     assert logs == [], logs
 
 

@@ -179,7 +179,7 @@ function draw() {
     ctx.lineWidth = 2 * scale;
     ctx.beginPath();
     values.forEach((v, i) => {
-      const x = (i / (POINTS - 1)) * width;
+      const x = width - ((values.length - 1 - i) / (POINTS - 1)) * width; // newest at right
       const y = height - 6 * scale - (Math.min(v, top) / top) * (height - 12 * scale);
       if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
     });

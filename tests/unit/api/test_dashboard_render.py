@@ -110,3 +110,20 @@ def test_the_page_is_framed_by_nobody_and_runs_only_its_own_script() -> None:
     assert b"innerHTML = await response.text()" in dashboard.static_file("app.js")
     assert b".innerHTML" not in dashboard.static_file("app.js").replace(
         b"target.innerHTML = await response.text()", b"")  # only server fragments
+
+
+def test_the_login_page_runs_only_its_hashed_script_and_holds_no_data() -> None:
+    import base64
+    import hashlib
+
+    from reconciler.api.dashboard import login
+
+    page = login.login_page()
+    csp = page.headers["Content-Security-Policy"]
+    digest = base64.b64encode(hashlib.sha256(login.SCRIPT.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    assert f"<script>{login.SCRIPT}</script>" in page.body.decode()
+    assert "reconcile_token=" in login.SCRIPT and "SameSite=Strict" in login.SCRIPT
+    assert 'method="post"' in page.body.decode()  # scripts off: never a token in a URL
+    refused = login.to_login()
+    assert refused.status == 401 and b"/login" in refused.body
