@@ -74,6 +74,14 @@ class Loop:
     def rss_kib(self) -> int:
         return common.rss_kib(self.proc.pid)[0]
 
+    def cpu_seconds(self) -> float:
+        """user + system CPU time of the loop process so far (/proc/PID/stat)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def threads(self) -> int:
+        return len(list(Path(f"/proc/{self.proc.pid}/task").iterdir()))
+
     def pid_of(self, name: str) -> int:
         return int((self.state / "containers" / name / "container.pid").read_text())
 
@@ -147,7 +155,9 @@ def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
             _wait_event(loop.state, 0, "started", name, 0.0, 120)
         time.sleep(1.5)
         rss_idle = loop.rss_kib()
+        cpu, began = loop.cpu_seconds(), time.monotonic()
         idle = kill_rounds(loop, time.monotonic() + max(5.0, duration / 2))
+        cpu_idle = (loop.cpu_seconds() - cpu) / (time.monotonic() - began)
         stop = threading.Event()
         paths = ["/v1/events" if n % 2 == 0 else
                  "/v1/containers/apib-chatty/logs?follow=1&tail=10" for n in range(clients)]
@@ -158,7 +168,10 @@ def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
         peak = [loop.rss_kib()]
         sampler = threading.Thread(target=_sample_rss, args=(loop, peak, stop), daemon=True)
         sampler.start()
+        threads_loaded = loop.threads()
+        cpu, began = loop.cpu_seconds(), time.monotonic()
         loaded = kill_rounds(loop, time.monotonic() + duration)
+        cpu_loaded = (loop.cpu_seconds() - cpu) / (time.monotonic() - began)
         stop.set()
         for t in threads:
             t.join(timeout=5)
@@ -172,6 +185,8 @@ def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
         "ratio_p50": percentiles(loaded)["p50"] / percentiles(idle)["p50"],
         "ratio_p99": percentiles(loaded)["p99"] / percentiles(idle)["p99"],
         "rss_kib_idle": rss_idle, "rss_kib_peak": max(peak),
+        "loop_cpu_cores_idle": round(cpu_idle, 3), "loop_cpu_cores_loaded": round(cpu_loaded, 3),
+        "loop_threads_loaded": threads_loaded,
         "received_mib": round(sum(t.received for t in threads) / 2**20, 2),
         "clients_failed": len(errors), "errors": sorted(set(errors))[:5],
         "journal_events": len(journal),
