@@ -127,3 +127,43 @@ def test_the_login_page_runs_only_its_hashed_script_and_holds_no_data() -> None:
     assert 'method="post"' in page.body.decode()  # scripts off: never a token in a URL
     refused = login.to_login()
     assert refused.status == 401 and b"/login" in refused.body
+
+
+class View:
+    """What the dashboard reads of LoopView, with a hostile stack name."""
+
+    def status(self) -> dict[str, Any]:
+        return {"pid": 42}
+
+    def stacks(self) -> list[dict[str, Any]]:
+        return [{"name": EVIL, "result": "applied"}]
+
+    def containers(self, usage: bool = True) -> list[dict[str, Any]]:
+        return [row(stack=EVIL)]
+
+    def plan(self) -> dict[str, Any]:
+        return {"ready": True, "actions": [], "summary": {"text": "nothing"}}
+
+
+def test_the_routes_answer_html_with_the_headers_and_only_the_known_files() -> None:
+    import pytest
+
+    from reconciler.api.routes import HttpError, Request, Router
+
+    router = Router()
+    dashboard.register(router, View())
+    for path in ("/", "/dashboard/fragments/stacks", "/dashboard/fragments/plan"):
+        handler, params = router.match("GET", path)
+        response = handler(Request("GET", path, params))
+        assert response.status == 200 and "text/html" in response.headers["Content-Type"]
+        assert response.headers["Content-Security-Policy"] == \
+            dashboard.HEADERS["Content-Security-Policy"]
+        assert b"<script>" not in response.body  # the hostile name stays text
+    page = router.match("GET", "/")[0](Request("GET", "/")).body.decode()
+    assert "loop pid 42" in page and "shop-web" in page and "In sync" in page
+    handler, params = router.match("GET", "/dashboard/app.js")
+    assert handler(Request("GET", "/dashboard/app.js", params)).body.startswith(b"// reconcile")
+    handler, params = router.match("GET", "/dashboard/render.py")
+    with pytest.raises(HttpError) as refused:
+        handler(Request("GET", "/dashboard/render.py", params))
+    assert refused.value.status == 404  # package files other than the page's are not served
