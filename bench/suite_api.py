@@ -147,7 +147,12 @@ def kill_rounds(loop: Loop, until: float) -> list[float]:
     return latencies
 
 
-def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
+STREAMS = {"events": "/v1/events", "logs": "/v1/containers/apib-chatty/logs?follow=1&tail=10"}
+
+
+def measure(clients: int, duration: float, work: Path,
+            streams: tuple[str, ...] = ("events", "logs")) -> dict[str, Any]:
+    """`streams`: what the clients follow, shared out round-robin."""
     image = common.make_image(work / "busybox")
     loop = Loop(work, image)
     try:
@@ -159,8 +164,7 @@ def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
         idle = kill_rounds(loop, time.monotonic() + max(5.0, duration / 2))
         cpu_idle = (loop.cpu_seconds() - cpu) / (time.monotonic() - began)
         stop = threading.Event()
-        paths = ["/v1/events" if n % 2 == 0 else
-                 "/v1/containers/apib-chatty/logs?follow=1&tail=10" for n in range(clients)]
+        paths = [STREAMS[streams[n % len(streams)]] for n in range(clients)]
         threads = [Client(loop, path, stop) for path in paths]
         for t in threads:
             t.start()
@@ -180,7 +184,7 @@ def measure(clients: int, duration: float, work: Path) -> dict[str, Any]:
         loop.close()
     errors = [t.error for t in threads if t.error]
     return {
-        "clients": clients, "duration_s": duration,
+        "clients": clients, "duration_s": duration, "streams": list(streams),
         "restart_idle": percentiles(idle), "restart_loaded": percentiles(loaded),
         "ratio_p50": percentiles(loaded)["p50"] / percentiles(idle)["p50"],
         "ratio_p99": percentiles(loaded)["p99"] / percentiles(idle)["p99"],
@@ -221,11 +225,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds under load")
+    parser.add_argument("--streams", nargs="+", choices=sorted(STREAMS),
+                        default=["events", "logs"], help="what the clients follow")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     common.require_root()
     with common.workdir("rba-") as work:
-        found = measure(args.clients, args.duration, work)
+        found = measure(args.clients, args.duration, work, tuple(args.streams))
     text = json.dumps(found, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
