@@ -30,10 +30,14 @@ HEADERS = {
 }
 
 
+USAGE_WORKERS = 8  # stats samples taken at once (each waits ~0.1 s between two readings)
+
+
 class DashboardSource(Protocol):
     def status(self) -> dict[str, Any]: ...
     def stacks(self) -> list[dict[str, Any]]: ...
     def containers(self, usage: bool = True) -> list[dict[str, Any]]: ...
+    def stats(self, name: str) -> dict[str, Any]: ...
     def plan(self) -> dict[str, Any]: ...
 
 
@@ -46,7 +50,27 @@ def _html(text: str) -> Response:
 
 
 def stacks_fragment(view: DashboardSource) -> str:
-    return render.stacks_html(view.stacks(), view.containers(usage=True))
+    return render.stacks_html(view.stacks(), with_usage(view))
+
+
+def with_usage(view: DashboardSource) -> list[dict[str, Any]]:
+    """The container rows with their usage, sampled in parallel: one after the other, a
+    stack of 50 would take 5 s per refresh."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = view.containers(usage=False)
+    running = [r for r in rows if r.get("observed_state", r.get("state")) == "running"]
+
+    def sample(row: dict[str, Any]) -> None:
+        try:
+            row["usage"] = view.stats(row["name"])
+        except Exception:  # a container that just stopped: no usage, not an error
+            row["usage"] = None
+
+    if running:
+        with ThreadPoolExecutor(max_workers=min(USAGE_WORKERS, len(running))) as pool:
+            list(pool.map(sample, running))
+    return rows
 
 
 def plan_fragment(view: DashboardSource) -> str:

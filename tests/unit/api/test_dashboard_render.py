@@ -139,7 +139,15 @@ class View:
         return [{"name": EVIL, "result": "applied"}]
 
     def containers(self, usage: bool = True) -> list[dict[str, Any]]:
-        return [row(stack=EVIL)]
+        assert not usage  # sampled by the dashboard, in parallel
+        return [row(stack=EVIL, usage=None, observed_state="running"),
+                row(name="shop-db", stack=EVIL, usage=None, observed_state="exited",
+                    state="exited")]
+
+    def stats(self, name: str) -> dict[str, Any]:
+        assert name == "shop-web"  # only running containers are sampled
+        return {"name": name, "cpu_percent": 12.5, "memory_usage": 1 << 20,
+                "memory_limit": None, "pids": 1}
 
     def plan(self) -> dict[str, Any]:
         return {"ready": True, "actions": [], "summary": {"text": "nothing"}}
@@ -161,6 +169,7 @@ def test_the_routes_answer_html_with_the_headers_and_only_the_known_files() -> N
         assert b"<script>" not in response.body  # the hostile name stays text
     page = router.match("GET", "/")[0](Request("GET", "/")).body.decode()
     assert "loop pid 42" in page and "shop-web" in page and "In sync" in page
+    assert "cpu 12.5% / 50%" in page and "mem 1Mi / 256Mi" in page
     handler, params = router.match("GET", "/dashboard/app.js")
     assert handler(Request("GET", "/dashboard/app.js", params)).body.startswith(b"// reconcile")
     handler, params = router.match("GET", "/dashboard/render.py")
