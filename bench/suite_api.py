@@ -3,8 +3,9 @@ container is killed (kill -9) and the loop restarts it, against the same kills w
 
 One `reconcile run` (native driver, private state dir, API on loopback TCP with a token)
 runs a stack of two containers: `target`, killed every KILL_EVERY seconds, and `chatty`,
-which prints a line every 50 ms for the log followers. Its backoff resets after 1 s up, so
-each kill meets the first 100 ms delay, in both phases. Restart latency: the kill to the
+which prints a line every 50 ms for the log followers. Its backoff resets after 1 s up and
+each kill comes at least UP_FOR s after the restart, so each kill meets the first 100 ms
+delay, in both phases. Restart latency: the kill to the
 loop's `started` journal entry for `target` (as bench_restart.py). Also: the loop's RSS
 (before, peak under load), what the clients received, and how many failed.
 
@@ -32,7 +33,10 @@ if __package__ in (None, ""):
 from bench import common
 from bench.bench_restart import _journal, _wait_event, _write, percentiles
 
-KILL_EVERY = 1.5  # seconds: > reset_after (1 s) + the restart, so no backoff grows
+KILL_EVERY = 1.5  # seconds between kills, at the least
+UP_FOR = 1.4  # seconds up before the next kill: > reset_after (1 s), so no backoff grows
+# (a slow restart followed at once by the next kill would be a short run: the backoff
+# doubles, and the bench would measure its own cascade, not the loop)
 STACK = """\
 version: 1
 name: apib
@@ -143,7 +147,8 @@ def kill_rounds(loop: Loop, until: float) -> list[float]:
         os.kill(pid, signal.SIGKILL)
         event, offset = _wait_event(loop.state, offset, "started", "apib-target", killed)
         latencies.append(event["time"] - killed)
-        time.sleep(max(0.0, KILL_EVERY - (time.time() - killed)))
+        time.sleep(max(KILL_EVERY - (time.time() - killed), UP_FOR - (time.time() - event["time"]),
+                       0.0))
     return latencies
 
 
@@ -180,8 +185,10 @@ def measure(clients: int, duration: float, work: Path,
         for t in threads:
             t.join(timeout=5)
         journal, _ = _journal(loop.state, 0)
+        loaded_since = time.time() - (time.monotonic() - began)
     finally:
         loop.close()
+    died = [e for e in journal if e["type"] == "loop-died" and e["name"] == "apib-target"]
     errors = [t.error for t in threads if t.error]
     return {
         "clients": clients, "duration_s": duration, "streams": list(streams),
@@ -194,6 +201,13 @@ def measure(clients: int, duration: float, work: Path,
         "received_mib": round(sum(t.received for t in threads) / 2**20, 2),
         "clients_failed": len(errors), "errors": sorted(set(errors))[:5],
         "journal_events": len(journal),
+        "samples_idle": [round(x, 3) for x in idle],
+        "samples_loaded": [round(x, 3) for x in loaded],
+        # the loop's own account of each death: exit -> inotify wake, exit -> decision
+        "died_loaded_ms": [(e.get("detected_ms"), e.get("decided_ms")) for e in died
+                           if e["time"] >= loaded_since],
+        "died_idle_ms": [(e.get("detected_ms"), e.get("decided_ms")) for e in died
+                         if e["time"] < loaded_since],
     }
 
 
