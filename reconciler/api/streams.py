@@ -53,10 +53,11 @@ def _event_frame(event: FeedEvent) -> bytes:
 
 
 def log_stream(view: LoopView, name: str, follow: bool, tail: int | None,
-               text: bool, tick: float = TICK) -> Iterator[bytes]:
+               text: bool, since: float | None = None, tick: float = TICK
+               ) -> Iterator[bytes]:
     """The container's lines as NDJSON (`{"time","stream","text"}`) or plain text; a
     follower that falls LOG_BUFFER lines behind gets `{"dropped": N}` in their place."""
-    lines = view.logs(name, follow=follow, tail=tail)
+    lines = view.logs(name, follow=follow, tail=tail, since=since)
     if not follow:
         for line in lines:
             yield _log_chunk(line, text)

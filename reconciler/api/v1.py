@@ -39,10 +39,14 @@ def _logs(view: LoopView, r: Request) -> StreamResponse:
     tail = r.int_arg("tail")
     if tail is not None and not 0 <= tail <= MAX_TAIL:
         raise HttpError(400, f"tail: expected 0 to {MAX_TAIL}")
+    try:
+        since = float(r.arg("since") or 0) or None
+    except ValueError:
+        raise HttpError(400, "since: expected a Unix time") from None
     text = r.arg("format", "json") == "text"
     view.find(r.params["name"])  # 404 before the stream begins
-    return StreamResponse(log_stream(view, r.params["name"], r.flag("follow"), tail, text),
-                          "text/plain; charset=utf-8" if text else NDJSON)
+    return StreamResponse(log_stream(view, r.params["name"], r.flag("follow"), tail, text,
+                                     since), "text/plain; charset=utf-8" if text else NDJSON)
 
 
 def _stats(view: LoopView, r: Request) -> Response | StreamResponse:

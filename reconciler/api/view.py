@@ -155,10 +155,11 @@ class LoopView:
 
     # -- the host, now --
 
-    def logs(self, name: str, follow: bool, tail: int | None) -> Iterator[LogLine]:
+    def logs(self, name: str, follow: bool, tail: int | None,
+             since: float | None = None) -> Iterator[LogLine]:
         """The container's output through the driver (blocking while following)."""
         self.find(name)
-        return self.ops.logs(name, follow=follow, tail=tail)
+        return self.ops.logs(name, follow=follow, tail=tail, since=since)
 
     def stats(self, name: str) -> dict[str, Any]:
         """One sample of cpu, memory and pids."""

@@ -121,9 +121,11 @@ def _ps(ctx: Context, client: Any) -> int:
 def _logs(ctx: Context, client: Any) -> int:
     import json
 
-    if ctx.args.since:
-        raise ReconcileError("logs --since is not supported through the loop's API yet")
+    from reconciler.cli.host import since_time
+
     query = f"follow={int(bool(ctx.args.follow))}"
+    if ctx.args.since:
+        query += f"&since={since_time(ctx.args.since)}"
     if ctx.args.tail is not None:
         query += f"&tail={ctx.args.tail}"
     for raw in client.lines(f"/v1/containers/{quote(_name(ctx), safe='')}/logs?{query}"):

@@ -84,7 +84,11 @@ class LoopHost:
         return {row["name"]: row for row in rows}
 
     def status(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.cli("status", "-o", "json", check=False).stdout)
+        done = self.cli("status", "-o", "json", check=False)
+        try:
+            doc: dict[str, Any] = json.loads(done.stdout)
+        except ValueError:  # "no control loop status": none written yet (a loop that starts)
+            return {}
         return doc
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:

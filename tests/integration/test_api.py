@@ -144,6 +144,9 @@ def test_the_cli_goes_through_the_api_while_the_loop_holds_the_lock(loop_host: L
     assert after["state"] == "running" and after["pid"] != pid
     logs = host.cli(*other, "logs", "--tail", "3", f"{name}-talk").stdout.splitlines()
     assert len(logs) == 3 and all(x.startswith("line") for x in logs)
+    every = host.cli(*other, "logs", f"{name}-talk").stdout.splitlines()
+    recent = host.cli(*other, "logs", "--since", "1s", f"{name}-talk").stdout.splitlines()
+    assert 0 < len(recent) < len(every) and recent[-1].startswith("line")
     follow = subprocess.Popen([*host_cli(host), *other, "logs", "-f", "--tail", "0",
                                f"{name}-talk"], stdout=subprocess.PIPE, text=True)
     try:

@@ -235,8 +235,18 @@ def test_connections_beyond_the_bound_are_closed_at_accept(
             third.connect(str(sock))
             third.settimeout(5)
             third.sendall(b"GET /v1/version HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            assert third.recv(100) == b""  # closed unanswered
+            try:
+                answer = third.recv(100)
+            except ConnectionResetError:  # closed with our request unread
+                answer = b""
+            assert answer == b""  # closed unanswered
         for s in held:
             s.close()
-        time.sleep(0.2)  # their threads end: room again
-        assert ApiClient(f"unix://{sock}").call("GET", "/v1/version")["api"] == "v1"
+
+        def room_again() -> bool:  # once their threads have ended
+            try:
+                return bool(ApiClient(f"unix://{sock}").call("GET", "/v1/version"))
+            except ReconcileError:
+                return False
+
+        _wait(room_again)
