@@ -149,5 +149,8 @@ def sse_comment(text: str) -> bytes:
 
 def drain(reader: ClientQueue[T], timeout: float) -> Iterator[T | Dropped | None]:
     """Items as they come; None at each `timeout` without one (for keep-alives)."""
-    while not reader.closed:
-        yield reader.get(timeout)
+    while True:
+        item = reader.get(timeout)
+        if item is None and reader.closed:
+            return  # closed and drained: nothing is lost at the end
+        yield item

@@ -5,12 +5,11 @@ the client (a full queue drops, and the client is told how many)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from reconciler.api.feed import ClientQueue, Dropped, FeedEvent, drain, sse_comment, sse_frame
+from reconciler.api.feed import Dropped, FeedEvent, drain, sse_comment, sse_frame
 from reconciler.api.view import LoopView
 from reconciler.drivers.base import LogLine
 from reconciler.model.hashing import mask_text
@@ -18,6 +17,7 @@ from reconciler.model.hashing import mask_text
 TICK = 1.0  # seconds between checks that the client is still there
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream
 LOG_BUFFER = 2000  # lines a log follower may be behind before lines are dropped
+BATCH = 500  # lines written at most in one chunk
 
 
 def event_stream(view: LoopView, last_id: int | None, tick: float = TICK) -> Iterator[bytes]:
@@ -56,46 +56,37 @@ def log_stream(view: LoopView, name: str, follow: bool, tail: int | None,
                text: bool, since: float | None = None, tick: float = TICK
                ) -> Iterator[bytes]:
     """The container's lines as NDJSON (`{"time","stream","text"}`) or plain text; a
-    follower that falls LOG_BUFFER lines behind gets `{"dropped": N}` in their place."""
-    lines = view.logs(name, follow=follow, tail=tail, since=since)
+    follower that falls LOG_BUFFER lines behind gets `{"dropped": N}` in their place.
+    Followers share one reader per container (loghub.py); what arrived while the tail was
+    read is not sent twice."""
     if not follow:
-        for line in lines:
+        for line in view.logs(name, follow=False, tail=tail, since=since):
             yield _log_chunk(line, text)
         return
-    queue: ClientQueue[LogLine] = ClientQueue(LOG_BUFFER)
-    _pump(lines, queue)
+    queue = view.follow_logs(name, LOG_BUFFER)  # before the tail: no line falls between
     try:
+        last = since or 0.0
+        for line in view.logs(name, follow=False, tail=tail, since=since):
+            last = max(last, line.time)
+            yield _log_chunk(line, text)
         for item in drain(queue, tick):
             if item is None:
                 yield b""
-            elif isinstance(item, Dropped):
-                note = f"dropped {item.count} lines"
-                yield (f"[{note}]\n".encode() if text else
-                       json.dumps({"dropped": item.count, "note": note}).encode() + b"\n")
-            else:
-                yield _log_chunk(item, text)
+                continue
+            parts = [item]  # and whatever else is waiting: one write, not one per line
+            while len(parts) < BATCH and (more := queue.get(0)) is not None:
+                parts.append(more)
+            yield b"".join(_item_chunk(p, text, last) for p in parts)
     finally:
-        queue.close()  # the pump sees it at its next line and closes the driver's stream
+        view.unfollow_logs(name, queue)
 
 
-def _pump(lines: Iterator[LogLine], queue: ClientQueue[LogLine]) -> None:
-    """Feed `queue` from the driver's (blocking) log iterator in a thread of its own."""
-
-    def run() -> None:
-        try:
-            for line in lines:
-                if queue.closed:
-                    break
-                queue.put(line)
-        except Exception:  # the container was removed: the stream just ends
-            pass
-        finally:
-            close: Callable[[], None] | None = getattr(lines, "close", None)
-            if close is not None:
-                close()
-            queue.close()
-
-    threading.Thread(target=run, name="api-logs", daemon=True).start()
+def _item_chunk(item: LogLine | Dropped, text: bool, last: float) -> bytes:
+    if isinstance(item, Dropped):
+        note = f"dropped {item.count} lines"
+        return (f"[{note}]\n".encode() if text else
+                json.dumps({"dropped": item.count, "note": note}).encode() + b"\n")
+    return b"" if item.time <= last else _log_chunk(item, text)
 
 
 def _log_chunk(line: LogLine, text: bool) -> bytes:

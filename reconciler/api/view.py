@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reconciler.api.feed import ClientQueue, EventRing, FeedEvent
+from reconciler.api.loghub import LogHub
 from reconciler.drivers.base import ContainerStats, FullDriver, LogLine
 from reconciler.engine.wake import Wake
 from reconciler.loop.control import Loop, Published
@@ -41,6 +42,7 @@ class LoopView:
         """`ops`: a driver for this view alone; `wake`: how to wake the loop."""
         self.ops, self.state_dir, self._wake = ops, state_dir, wake
         self.events = ring or EventRing()
+        self.log_hub = LogHub(lambda name: self.ops.logs(name, follow=True, tail=0))
         self._published: Published | None = None
         self._cond = threading.Condition()
         self._acting = threading.Lock()
@@ -160,6 +162,15 @@ class LoopView:
         """The container's output through the driver (blocking while following)."""
         self.find(name)
         return self.ops.logs(name, follow=follow, tail=tail, since=since)
+
+    def follow_logs(self, name: str, size: int) -> ClientQueue[LogLine]:
+        """A bounded queue of the container's new lines, shared reader (loghub.py); call
+        `unfollow_logs` when done."""
+        self.find(name)
+        return self.log_hub.subscribe(name, size)
+
+    def unfollow_logs(self, name: str, queue: ClientQueue[LogLine]) -> None:
+        self.log_hub.unsubscribe(name, queue)
 
     def stats(self, name: str) -> dict[str, Any]:
         """One sample of cpu, memory and pids."""
