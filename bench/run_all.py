@@ -30,6 +30,7 @@ from bench import (
     common,
     profile_converge,
     report,
+    suite_api,
     suite_build,
     suite_compose,
     suite_converge,
@@ -42,14 +43,13 @@ from bench.common import ROOT, Result
 FULL = {"converge_n": [10, 50, 200, 500], "repeat": 3, "memory_n": [0, 50, 200, 500],
         "plan_n": [1_000, 10_000], "plan_repeat": 7, "kills": 30, "pull_repeat": 3,
         "profile_n": 50, "network_n": 50, "compose_n": 500, "compose_repeat": 7, "push_repeat": 5,
-        "build_files": 200, "build_repeat": 5}
+        "build_files": 200, "build_repeat": 5, "api_clients": 200, "api_duration": 60.0}
 QUICK = {"converge_n": [5, 20], "repeat": 2, "memory_n": [0, 5], "plan_n": [1_000, 10_000],
          "plan_repeat": 3, "kills": 10, "pull_repeat": 1, "profile_n": 10,
          "network_n": 10, "compose_n": 500, "compose_repeat": 3, "push_repeat": 1,
-         "build_files": 50, "build_repeat": 2}
+         "build_files": 50, "build_repeat": 2, "api_clients": 200, "api_duration": 10.0}
 SUITES = ("converge", "plan", "memory", "restart", "pull", "push", "network", "compose",
-          "build",
-          "profile")
+          "build", "api", "profile")
 
 
 def converge(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
@@ -74,6 +74,12 @@ def compose(p: dict[str, Any], _: object) -> list[Result]:
 def build(p: dict[str, Any], docker: tuple[str | None, str | None]) -> list[Result]:
     with common.workdir() as work:
         return suite_build.measure(p["build_files"], p["build_repeat"], work, *docker)
+
+
+def api(p: dict[str, Any], _: object) -> list[Result]:
+    """200 clients following events and logs while the loop restarts a killed container."""
+    with common.workdir() as work:
+        return suite_api.rows(suite_api.measure(p["api_clients"], p["api_duration"], work))
 
 
 def _percentile_row(metric: str, n: int, tool: str, stats: dict[str, Any]) -> Result:
@@ -156,7 +162,7 @@ def network(p: dict[str, Any], _: object) -> list[Result]:
 def run_suites(names: list[str], params: dict[str, Any], doc: dict[str, Any]) -> None:
     suites: dict[str, Callable[[dict[str, Any], Any], list[Result]]] = {
         "converge": converge, "plan": plan, "memory": memory, "restart": restart, "pull": pull,
-        "push": push, "network": network, "compose": compose, "build": build}
+        "push": push, "network": network, "compose": compose, "build": build, "api": api}
     with common.docker_engine() as docker:
         for name in names:
             began = time.monotonic()

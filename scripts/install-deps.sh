@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # git and gnupg: `reconcile sync` and its signature checks; tini: `init: true` containers
 # on the native driver (its static /usr/bin/tini-static is mounted as /sbin/docker-init);
 # skopeo: the push bench's peer; conmon: only bench/bench_monitor.py's peer (Podman's monitor,
-# measured against reconcile's monitor zygote: docs/native.md "Choosing the monitor")
-SYSTEM_PACKAGES=(runc git gnupg busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap docker.io tini skopeo conmon)
+# measured against reconcile's monitor zygote: docs/native.md "Choosing the monitor");
+# chromium and chromium-driver: the dashboard's browser test (Selenium, headless)
+SYSTEM_PACKAGES=(runc git gnupg busybox-static nftables iproute2 python3-venv python3-pip procps psmisc util-linux docker-registry apache2-utils debootstrap docker.io tini skopeo conmon chromium chromium-driver)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

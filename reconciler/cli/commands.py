@@ -243,7 +243,9 @@ def cmd_run(ctx: Context) -> int:
     loop = Loop(ctx.driver, ctx.state_dir, sources, prune=ctx.args.prune,
                 resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism,
                 stacks=StackSet(sources, compose=compose))
-    return loop.run()
+    from reconciler.cli.serve import run_serving
+
+    return run_serving(ctx, loop)
 
 
 SPEC_HANDLERS: dict[str, Callable[[Context], int]] = {
@@ -257,7 +259,10 @@ SPEC_HANDLERS: dict[str, Callable[[Context], int]] = {
 
 def dispatch(ctx: Context) -> int:
     command = ctx.args.command
-    handler = SPEC_HANDLERS.get(command) or _other_handlers(command).get(command)
+    from reconciler.cli.remote import remote_handler  # a running loop answers these itself
+
+    handler = remote_handler(ctx) or SPEC_HANDLERS.get(command) or \
+        _other_handlers(command).get(command)
     if handler is None:
         raise ReconcileError(f"unknown command {command!r}")
     return handler(ctx)

@@ -22,7 +22,8 @@ DEFAULT_STATE_DIR = "/var/lib/reconcile"
 PARALLELISM_HELP = "actions run at once (default: the driver's; docker 16, native 4)"
 # the global options that take a value: what command_of() skips to find the command
 _VALUED = ("--driver", "--state-dir", "--log-format", "--insecure-registry",
-           "--registry-config", "--pull-timeout", "--age-key-file")
+           "--registry-config", "--pull-timeout", "--age-key-file", "--host", "--token-file",
+           "--tls-ca")
 
 
 class Subcommands:
@@ -124,9 +125,25 @@ def _loop_commands(sub: Subcommands) -> None:
         p.add_argument("--prune", action="store_true",
                        help="remove containers of deleted stack files (else: orphans)")
         p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
+        _add_api(p)
     if p := sub.add("status", help="what the control loop manages and how it went"):
         _add_output(p, ["text", "json"])
     _sync_commands(sub)
+
+
+def _add_api(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("the loop's HTTP API (docs/api.md)")
+    g.add_argument("--api-socket", type=Path, metavar="PATH",
+                   help="its unix socket (default /run/reconcile/api.sock, or api.sock in a "
+                   "--state-dir other than the default)")
+    g.add_argument("--api-group", metavar="GROUP", help="the socket's group (mode 0660)")
+    g.add_argument("--no-api", action="store_true", help="serve no API")
+    g.add_argument("--listen", metavar="HOST:PORT",
+                   help="also serve on TCP (needs --token-file; TLS off loopback)")
+    g.add_argument("--tls-cert", type=Path, metavar="FILE", help="the TCP listener's certificate")
+    g.add_argument("--tls-key", type=Path, metavar="FILE", help="... and its private key")
+    g.add_argument("--token-file", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                   help="the bearer token every TCP request must carry (as the global option)")
 
 
 def _sync_commands(sub: Subcommands) -> None:
@@ -148,6 +165,7 @@ def _sync_commands(sub: Subcommands) -> None:
         p.add_argument("--prune", action="store_true",
                        help="remove containers of stack files deleted from the repository")
         p.add_argument("--parallelism", type=int, default=None, help=PARALLELISM_HELP)
+        _add_api(p)
     if p := sub.add("history", help="the revisions `sync` applied to a stack"):
         p.add_argument("stack", metavar="STACK")
         _add_output(p, ["text", "json"])
@@ -185,7 +203,7 @@ def _ops_commands(sub: Subcommands) -> None:
     if p := sub.add("kill", help="send a signal"):
         p.add_argument("-s", "--signal", default="SIGKILL")
         p.add_argument("name", metavar="STACK/NAME")
-    for verb in ("pause", "unpause", "stop", "start"):
+    for verb in ("pause", "unpause", "stop", "start", "restart"):
         if p := sub.add(verb, help=f"{verb} a container"):
             p.add_argument("name", metavar="STACK/NAME")
     if p := sub.add("events", help="what happened to containers"):
@@ -217,6 +235,19 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="build: RUN steps get the host's network (default none)")
 
 
+def _add_remote(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", metavar="URL", default=os.environ.get("RECONCILE_HOST"),
+                        help="a running loop's API: unix://PATH, https://HOST:PORT or "
+                        "http://127.0.0.1:PORT (also RECONCILE_HOST; default: the loop of "
+                        "--state-dir when its socket answers)")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        default=os.environ.get("RECONCILE_TOKEN_FILE") or None,
+                        help="the API's bearer token (run: the one clients must send); "
+                        "also RECONCILE_TOKEN_FILE")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE",
+                        help="the CA certificate an https:// --host is checked against")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or with `only` a command's name, the parser of that one command
     (the same arguments parse the same way)."""
@@ -238,6 +269,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--age-key-file", type=Path, metavar="FILE",
                         help="age identity for encrypted env and secret files "
                         "(default: the RECONCILE_AGE_KEY variable holding it)")
+    _add_remote(parser)
     sub = Subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
                       only)
     _spec_commands(sub)

@@ -6,7 +6,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -33,7 +33,7 @@ def _find(ctx: Context, ref: str) -> ObservedContainer:
     raise NotFound(name, "no such container owned by reconcile")
 
 
-def _ago(ts: float | None, now: float) -> str:
+def since_text(ts: float | None, now: float) -> str:
     if ts is None:
         return "-"
     secs = max(0, int(now - ts))
@@ -43,8 +43,7 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{secs}s ago"
 
 
-def _limits(c: ObservedContainer) -> str:
-    lim = (c.recorded_spec or {}).get("limits", {})
+def limits_text(lim: Mapping[str, Any]) -> str:
     parts = []
     if lim.get("memory"):
         parts.append(f"mem={lim['memory'] // (1024 * 1024)}Mi")
@@ -57,12 +56,15 @@ def _limits(c: ObservedContainer) -> str:
 
 def ps_row(c: ObservedContainer, now: float) -> dict[str, Any]:
     since = c.started_at if c.state in ("running", "paused") else c.finished_at or c.created_at
+    limits = (c.recorded_spec or {}).get("limits") or {}
     return {
-        "name": c.name, "stack": c.stack, "image": c.image_digest[:19], "state": c.state,
-        "since": _ago(since, now), "exit_code": c.exit_code, "oom_killed": c.oom_killed,
-        "restarts": c.restart_count, "pid": c.pid, "health": c.health, "limits": _limits(c),
-        "addresses": list(c.addresses), "ports": list((c.recorded_spec or {}).get("ports", [])),
-        "drift": list(c.drift),
+        "name": c.name, "stack": c.stack,
+        "image": labels.image_name(c.labels, c.recorded_spec, c.image_digest),
+        "image_digest": c.image_digest, "state": c.state,
+        "since": since_text(since, now), "exit_code": c.exit_code, "oom_killed": c.oom_killed,
+        "restarts": c.restart_count, "pid": c.pid, "health": c.health,
+        "limits": limits_text(limits), "addresses": list(c.addresses),
+        "ports": list((c.recorded_spec or {}).get("ports", [])), "drift": list(c.drift),
         **provenance(c),
     }
 
@@ -81,6 +83,11 @@ def cmd_ps(ctx: Context) -> int:
     from reconciler.loop.status import overlay_ps
 
     overlay_ps(ctx.state_dir, rows)  # a running control loop knows backoff and health
+    return print_ps(ctx, rows, now)
+
+
+def print_ps(ctx: Context, rows: list[dict[str, Any]], now: float) -> int:
+    """The rows as JSON or a table (also the rows a loop's API gave: cli/remote.py)."""
     if ctx.args.output == "json":
         ctx.out(json.dumps(rows, indent=2))
         return 0
@@ -199,6 +206,24 @@ def cmd_start(ctx: Context) -> int:
     return 0
 
 
+def cmd_restart(ctx: Context) -> int:
+    """Stop (stop_signal, grace period) and start again, the user-stopped marker held
+    meanwhile so a running loop does not race us to restart it; it runs afterwards, as
+    after `start`."""
+    from reconciler.loop.intents import clear_stopped, mark_stopped
+
+    name = container_name(ctx.args.name)
+    _find(ctx, name)
+    mark_stopped(ctx.state_dir, name)
+    try:
+        ctx.driver.stop(name)
+        ctx.driver.start(name)
+    finally:
+        clear_stopped(ctx.state_dir, name)
+    ctx.out(f"restart: {name}")
+    return 0
+
+
 def cmd_version(ctx: Context) -> int:
     ctx.out(f"reconcile {__version__} (python {platform.python_version()})")
     return 0
@@ -215,6 +240,7 @@ HANDLERS: dict[str, Callable[[Context], int]] = {
     "unpause": cmd_unpause,
     "stop": cmd_stop,
     "start": cmd_start,
+    "restart": cmd_restart,
     "version": cmd_version,
     **HOST_HANDLERS,
 }

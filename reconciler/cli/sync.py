@@ -66,7 +66,9 @@ def cmd_sync(ctx: Context) -> int:
     loop = Loop(ctx.driver, ctx.state_dir, [sync.source()], prune=ctx.args.prune,
                 resync=parse_duration(ctx.args.resync), parallelism=ctx.args.parallelism,
                 feeder=sync, stacks=sync.stack_set())
-    return loop.run()
+    from reconciler.cli.serve import run_serving
+
+    return run_serving(ctx, loop)
 
 
 def _in_force(ctx: Context, stack: str) -> str:

@@ -32,6 +32,7 @@ class ActionEvent:
     status: EventStatus
     error: str | None = None
     duration: float = 0.0  # seconds; set on succeeded / failed
+    transferred: int = 0  # bytes an image action moved (as its driver's progress told)
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,26 @@ def _require(value: T | None, action: Action) -> T:
     return value
 
 
-def run_action(action: Action, driver: Driver) -> None:
+class Transfer:
+    """A driver's image progress `(what, done, total)` summed into bytes: `done` counts up
+    per `what` (a layer), so each one's largest value is what it moved."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, int] = {}
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        self.done[what] = max(done, self.done.get(what, 0))
+
+    @property
+    def total(self) -> int:
+        return sum(self.done.values())
+
+
+def run_action(action: Action, driver: Driver, transfer: Transfer | None = None) -> None:
     """The fixed mapping from one action to its driver calls."""
     kind = action.kind
     if kind in (Kind.PULL, Kind.IMPORT, Kind.BUILD):
-        driver.ensure_image(_require(action.image, action))
+        driver.ensure_image(_require(action.image, action), transfer)
     elif kind == Kind.CREATE_VOLUME:
         driver.create_volume(_require(action.volume, action))
     elif kind == Kind.REMOVE_VOLUME:
@@ -101,16 +117,20 @@ def run_action(action: Action, driver: Driver) -> None:
         raise ReconcileError(f"{action.id}: unknown action kind {kind}")
 
 
-def _timed(action: Action, driver: Driver) -> tuple[str | None, float]:
-    """Run one action; return (error message or None, seconds). Never raises."""
-    began = time.monotonic()
+Timed = tuple[str | None, float, int]  # error message or None, seconds, bytes moved
+
+
+def _timed(action: Action, driver: Driver) -> Timed:
+    """Run one action; return (error message or None, seconds, bytes). Never raises."""
+    began, transfer = time.monotonic(), Transfer()
     try:
-        run_action(action, driver)
+        run_action(action, driver, transfer)
     except ReconcileError as exc:
-        return str(exc) or type(exc).__name__, time.monotonic() - began
+        return str(exc) or type(exc).__name__, time.monotonic() - began, transfer.total
     except Exception as exc:  # a driver bug must not take the other actions down with it
-        return f"unexpected {type(exc).__name__}: {exc}", time.monotonic() - began
-    return None, time.monotonic() - began
+        return (f"unexpected {type(exc).__name__}: {exc}", time.monotonic() - began,
+                transfer.total)
+    return None, time.monotonic() - began, transfer.total
 
 
 class _Run:
@@ -134,11 +154,13 @@ class _Run:
     def pop_ready(self) -> Action | None:
         return self.actions[self.order[heapq.heappop(self.ready)]] if self.ready else None
 
-    def finish(self, action_id: str, error: str | None, duration: float) -> None:
+    def finish(self, action_id: str, timed: Timed) -> None:
+        error, duration, moved = timed
         action = self.actions[action_id]
         status: OutcomeStatus = "ok" if error is None else "failed"
         self.outcomes[action_id] = ActionOutcome(action, status, error, duration)
-        self.emit(ActionEvent(action, "succeeded" if error is None else "failed", error, duration))
+        self.emit(ActionEvent(action, "succeeded" if error is None else "failed", error,
+                              duration, moved))
         if error is None:
             for nxt in self.dependants[action_id]:
                 self.waiting[nxt] -= 1
@@ -185,7 +207,7 @@ def execute(
     """Run `plan` through `driver`. Events are emitted from the calling thread only.
     `parallelism`: None for the driver's own (parallelism_of)."""
     run = _Run(plan, on_event or (lambda _event: None))
-    running: dict[Future[tuple[str | None, float]], str] = {}
+    running: dict[Future[Timed], str] = {}
     limit = parallelism_of(driver, parallelism)
     with ThreadPoolExecutor(max_workers=limit) as pool:
         while True:
@@ -196,6 +218,5 @@ def execute(
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: run.index[running[f]]):
-                error, duration = future.result()
-                run.finish(running.pop(future), error, duration)
+                run.finish(running.pop(future), future.result())
     return run.result()

@@ -16,7 +16,8 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,9 +32,10 @@ from reconciler.loop.restart import RestartBook
 from reconciler.loop.stacks import Change, StackSet
 from reconciler.loop.state import gave_up
 from reconciler.loop.status import write_status
+from reconciler.loop.telemetry import Telemetry
 from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
-from reconciler.model.desired import ContainerSpec
+from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.plan import PlanOptions
 from reconciler.support.atomic import read_json, write_json
@@ -59,6 +61,23 @@ class Feeder(Protocol):
     def detach(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Published:
+    """What the loop tells its listeners after each convergence (deciding thread): the
+    status document it wrote, the desired state it converged on, the observation and the
+    backoff deadlines. All immutable or fresh copies: readers in other threads may keep them."""
+
+    status: dict[str, Any]
+    desired: Desired
+    observed: Observed
+    not_before: Mapping[str, float]
+    scope: frozenset[str]  # the stacks this loop manages (its plan's scope)
+    prune: bool
+
+
+EventListener = Callable[[str, str, dict[str, Any]], None]  # (kind, container, attrs)
+
+
 class Loop:
     def __init__(self, driver: Driver, state_dir: Path, sources: list[Path], *,
                  prune: bool = False, resync: float = 30.0, parallelism: int | None = None,
@@ -80,6 +99,14 @@ class Loop:
         self._unhealthy_noted: set[tuple[str, float | None]] = set()
         self._observed: Observed = Observed()
         self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
+        self.telemetry = Telemetry()  # read by /metrics (api/metrics.py) from other threads
+        self._desired = Desired()
+        self._began = 0.0
+        # Who else hears events and publications (the API): called in the loop's threads,
+        # so they must not block.
+        self.event_listeners: list[EventListener] = []
+        self.publish_listeners: list[Callable[[Published], None]] = []
+        self.on_locked: list[Callable[[], None]] = []
 
     # -- life cycle --
 
@@ -88,6 +115,8 @@ class Loop:
             self.event("lock-wait", "", holder=holder)
 
         with state_lock(self.state_dir, on_wait=waiting, role="run"):
+            for hook in self.on_locked:  # the API binds once we are the one loop here
+                hook()
             self._install_signals()
             if self.feeder is None:  # a feeder reloads stacks itself
                 self.watcher.watch_stacks(self.stacks.sources)
@@ -134,6 +163,7 @@ class Loop:
         first = last = 0.0
         while not self.stopping.is_set():
             batch = self._next_batch(self._timeout(next_resync, pending, first, last))
+            self.telemetry.woke(batch, time.time())
             now = time.monotonic()
             reasons = set()
             for wake in batch:
@@ -190,7 +220,8 @@ class Loop:
     # -- one convergence --
 
     def _converge(self, why: str) -> None:
-        desired = self.stacks.desired()
+        self._began = time.time()  # in the status: an API `apply` waits for a later one
+        desired = self._desired = self.stacks.desired()
         self._specs = {c.name: c for c in desired.containers()}
         options = PlanOptions(prune=self.prune, scope=self.stacks.scope(), now=time.time(),
                               user_stopped=user_stopped(self.state_dir))
@@ -199,6 +230,7 @@ class Loop:
             done = converge(desired, self.driver, options, parallelism=self.parallelism,
                             on_event=self._on_action, prepare=self._prepare)
         except Exception as exc:  # the loop must outlive a driver bug; next wake retries
+            self.telemetry.converged(time.monotonic() - began, False, [], time.time())
             self._last["error"] = f"convergence failed: {type(exc).__name__}: {exc}"
             self.event("converge-failed", "", error=self._last["error"], level="error")
             return
@@ -206,12 +238,13 @@ class Loop:
         acted = any(not p.empty for p in done.plans)
         failed = [o for r in done.results for o in r.failed]
         self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
+        self.telemetry.converged(time.monotonic() - began, done.ok, done.plans, time.time())
+        if done.ok:  # before _after publishes: the status it writes says so at once
+            self.stacks.mark_applied(time.time())
         self._after(plan, acted)
         if self.feeder is not None:  # a failed image action names the stack too
             self.feeder.converged(frozenset(o.action.stack for o in failed), self._observed)
             self.publish()
-        if done.ok:
-            self.stacks.mark_applied(time.time())
         if acted or failed:
             self.event("converged", "", why=why, ok=done.ok,
                        seconds=round(time.monotonic() - began, 3),
@@ -233,6 +266,7 @@ class Loop:
     def _note(self, seen: ObservedContainer, spec: ContainerSpec, now: float) -> None:
         backoff = spec.restart.backoff
         if self.book.note_death(seen, backoff, now):
+            self.telemetry.died(seen.stack, seen.name, seen.oom_killed)
             finished = seen.finished_at or now
             # The first wake after this exit (older ones were about earlier exits).
             seen_at = min((t for t in self._death_seen.pop(seen.name, []) if t >= finished),
@@ -284,9 +318,16 @@ class Loop:
 
     def publish(self) -> None:
         """Rewrite the status file (deciding thread only: one writer)."""
-        write_status(self.state_dir, self._status(self._observed))
+        status = self._status(self._observed)
+        write_status(self.state_dir, status)
+        if self.publish_listeners:
+            done = Published(status, self._desired, self._observed, self.book.not_before(),
+                             self.stacks.scope(), self.prune)
+            for listener in self.publish_listeners:
+                listener(done)
 
     def _on_action(self, event: ActionEvent) -> None:
+        self.telemetry.action(event)
         if event.status == "started":
             return
         self.event(f"action-{event.status}", event.action.target, action=event.action.id,
@@ -316,6 +357,8 @@ class Loop:
         with contextlib.suppress(OSError):
             append_event(self.state_dir, f"loop-{kind}" if not kind.startswith("loop-")
                          else kind, name, **attrs)
+        for listener in self.event_listeners:
+            listener(kind, name, attrs)
 
     def _status(self, observed: Observed) -> dict[str, Any]:
         from reconciler.loop.state import container_status, stack_status
@@ -323,6 +366,7 @@ class Loop:
         return {
             "pid": os.getpid(), "started_at": self.started_at, "updated_at": time.time(),
             "prune": self.prune, "last_error": self._last["error"],
+            "converge_began": self._began,
             "stacks": [stack_status(e) for e in self.stacks.entries.values()],
             "containers": container_status(observed, self._specs, self.book,
                                            self._last["deferred"],

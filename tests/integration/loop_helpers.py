@@ -62,11 +62,12 @@ class LoopHost:
         os.replace(tmp, path)
         return path
 
-    def start(self, *extra: str) -> subprocess.Popen[str]:
+    def start(self, *extra: str, options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+        """`extra`: arguments of `run`; `options`: global ones (e.g. --token-file)."""
         log = (self.root / f"loop-{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
-            [*RECONCILE, "--state-dir", str(self.state), "--log-format", "json", "run",
-             "--watch", str(self.stacks), *extra],
+            [*RECONCILE, "--state-dir", str(self.state), "--log-format", "json", *options,
+             "run", "--watch", str(self.stacks), *extra],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
         self.procs.append(proc)
         return proc
@@ -83,7 +84,11 @@ class LoopHost:
         return {row["name"]: row for row in rows}
 
     def status(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.cli("status", "-o", "json", check=False).stdout)
+        done = self.cli("status", "-o", "json", check=False)
+        try:
+            doc: dict[str, Any] = json.loads(done.stdout)
+        except ValueError:  # "no control loop status": none written yet (a loop that starts)
+            return {}
         return doc
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:

@@ -208,6 +208,24 @@ def test_ps_json_lists_containers(stack: Path, tmp_path: Path,
     assert [row["name"] for row in json.loads(out)] == ["shop-db", "shop-web"]
 
 
+def test_ps_names_images_as_the_stack_does_and_keeps_the_digest_in_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "shop.yaml"  # one image by its images: key, one by a bare reference
+    path.write_text(STACK.replace("    image: app\n    command",
+                                  "    image: registry:5000/acme/db:1.4\n    command"))
+    driver = RecordingDriver()
+    _run(capsys, ["apply", str(path)], driver, tmp_path)
+    code, out, _ = _run(capsys, ["ps", "-o", "json"], driver, tmp_path)
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert code == 0
+    assert rows["shop-db"]["image"] == "registry:5000/acme/db:1.4"
+    assert rows["shop-web"]["image"] == "app"
+    assert rows["shop-web"]["image_digest"] == driver.containers["shop-web"].image_digest
+    assert rows["shop-web"]["image_digest"].startswith("sha256:")
+    code, out, _ = _run(capsys, ["ps"], driver, tmp_path)
+    assert "registry:5000/acme/db:1.4" in out and " app " in out and "sha256:" not in out
+
+
 def test_unknown_container_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, ["inspect", "shop/nope"], RecordingDriver(), tmp_path)
     assert code == 1 and "shop-nope" in err
