@@ -15,12 +15,12 @@ from reconciler.model.observed import ObservedContainer
 def stack_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Source file, revision, last result (applied / pending / invalid / failed /
     deleted) and last error of each stack."""
-    last_error = str(status.get("last_error") or "")
     rows = []
     for entry in status.get("stacks", []):
         name = entry.get("stack") or ""
         errors = [str(p) for p in entry.get("problems", [])]
-        errors += [part for part in last_error.split("; ") if part and _names(part, name)]
+        if entry.get("last_error"):  # the loop names each failure's stack
+            errors.append(str(entry["last_error"]))
         if entry.get("deleted"):
             result = "deleted"
         elif entry.get("problems"):
@@ -35,13 +35,6 @@ def stack_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "last_error": "; ".join(errors) or None})
     masked: list[dict[str, Any]] = mask_secrets(sorted(rows, key=lambda r: r["name"]))
     return masked
-
-
-def _names(error: str, stack: str) -> bool:
-    """An error of the loop's (`<action id>: <why>`) about one of `stack`'s containers."""
-    head = error.split(":", 1)[0]
-    return bool(stack) and (f" {stack}-" in f" {head}" or f"/{stack}-" in head
-                            or head.endswith(f" {stack}"))
 
 
 def container_row(seen: ObservedContainer, loop: Mapping[str, Any] | None,

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from reconciler.drivers.base import Driver, DriverEvent
 from reconciler.engine.converge import converge
-from reconciler.engine.execute import ActionEvent
+from reconciler.engine.execute import ActionEvent, ActionOutcome
 from reconciler.engine.health import HealthMonitor
 from reconciler.engine.wake import Wake
 from reconciler.loop.intents import DIR as INTENTS_DIR
@@ -94,7 +94,7 @@ class Loop:
         self.started_at = time.time()
         self._specs: dict[str, ContainerSpec] = {}
         self._last: dict[str, Any] = {"deferred": {}, "orphans": [], "error": "",
-                                      "waiting": {}}
+                                      "waiting": {}, "stack_errors": {}}
         self._told: set[tuple[str, object]] = set()  # (event, key) logged once
         self._unhealthy_noted: set[tuple[str, float | None]] = set()
         self._observed: Observed = Observed()
@@ -232,12 +232,14 @@ class Loop:
         except Exception as exc:  # the loop must outlive a driver bug; next wake retries
             self.telemetry.converged(time.monotonic() - began, False, [], time.time())
             self._last["error"] = f"convergence failed: {type(exc).__name__}: {exc}"
+            self._last["stack_errors"] = {s.name: self._last["error"] for s in desired.stacks}
             self.event("converge-failed", "", error=self._last["error"], level="error")
             return
         plan = done.plans[-1] if done.plans else Plan()
         acted = any(not p.empty for p in done.plans)
         failed = [o for r in done.results for o in r.failed]
         self._last["error"] = "; ".join(f"{o.action.id}: {o.error}" for o in failed)
+        self._last["stack_errors"] = _errors_by_stack(failed)
         self.telemetry.converged(time.monotonic() - began, done.ok, done.plans, time.time())
         if done.ok:  # before _after publishes: the status it writes says so at once
             self.stacks.mark_applied(time.time())
@@ -367,7 +369,8 @@ class Loop:
             "pid": os.getpid(), "started_at": self.started_at, "updated_at": time.time(),
             "prune": self.prune, "last_error": self._last["error"],
             "converge_began": self._began,
-            "stacks": [stack_status(e) for e in self.stacks.entries.values()],
+            "stacks": [stack_status(e, self._last["stack_errors"].get(e.name))
+                       for e in self.stacks.entries.values()],
             "containers": container_status(observed, self._specs, self.book,
                                            self._last["deferred"],
                                            user_stopped(self.state_dir)),
@@ -375,6 +378,16 @@ class Loop:
             "waiting": self._last["waiting"],
             **({"sync": self.feeder.status()} if self.feeder is not None else {}),
         }
+
+
+def _errors_by_stack(failed: list[ActionOutcome]) -> dict[str, str]:
+    """Each stack's failed actions, image actions included (they name their stack), so
+    the status says which stack a failure belongs to without parsing action ids."""
+    errors: dict[str, list[str]] = {}
+    for outcome in failed:
+        errors.setdefault(outcome.action.stack, []).append(
+            f"{outcome.action.id}: {outcome.error}")
+    return {stack: "; ".join(parts) for stack, parts in errors.items()}
 
 
 def _sd_notify(message: str) -> None:

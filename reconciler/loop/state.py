@@ -12,11 +12,13 @@ from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import Observed, ObservedContainer
 
 
-def stack_status(entry: StackEntry) -> dict[str, Any]:
+def stack_status(entry: StackEntry, last_error: str | None = None) -> dict[str, Any]:
+    """`last_error`: the failed actions of the stack in the last convergence, if any."""
     return {
         "file": entry.path, "stack": entry.name, "revision": entry.revision,
         "loaded_at": entry.loaded_at, "applied_at": entry.applied_at,
         "problems": list(entry.problems), "deleted": entry.deleted,
+        "last_error": last_error,
     }
 
 
