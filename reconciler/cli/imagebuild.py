@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from reconciler.cli.context import Context
-from reconciler.drivers.images.dockerfile.builder import BuildRequest
+from reconciler.model.build import BuildRequest
 from reconciler.model.errors import ReconcileError
 
 

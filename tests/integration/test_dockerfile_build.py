@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drivers.images.dockerfile.builder import BuildRequest, BuildResult
 from reconciler.drivers.images.store import CACHE_PREFIX
 from reconciler.drivers.native.driver import NativeDriver
+from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.errors import ImageError
 from reconciler.model.hashing import config_hash

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bench.common import docker_archive
-from reconciler.drivers.images.dockerfile.builder import BuildRequest
 from reconciler.drivers.native.driver import NativeDriver
+from reconciler.model.build import BuildRequest
 from reconciler.model.desired import ImageSource
 from tests.docker_engine import DOCKER_CLI, PrivateEngine, docker_engine
 from tests.integration.native_helpers import REPO, require_host

@@ -9,9 +9,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.drivers.images.dockerfile.builder import Builder, BuildRequest, BuildResult
+from reconciler.drivers.images.dockerfile.builder import Builder
 from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
 from reconciler.drivers.images.store import ImageRecord, ImageStore
+from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ReconcileError
 from reconciler.model.reference import normalize_reference

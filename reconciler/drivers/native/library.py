@@ -57,8 +57,8 @@ class ImageLibrary(ImageStore):
 
     def _build_dockerfile(self, image: ImageSource, progress: Progress | None) -> str:
         """A stack's Dockerfile image; the identity is tagged by ensure() once it is built."""
-        from reconciler.drivers.images.dockerfile.builder import BuildRequest
         from reconciler.drivers.native.dfbuild import build_dockerfile
+        from reconciler.model.build import BuildRequest
 
         spec = image.dockerfile
         if spec is None or self.runc is None:

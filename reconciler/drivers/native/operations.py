@@ -34,11 +34,11 @@ from reconciler.support.pids import process_alive
 # Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
 # facts) are imported by that command: a no-op apply, which only observes, pays for none.
 if TYPE_CHECKING:
-    from reconciler.drivers.images.dockerfile.builder import BuildRequest, BuildResult
     from reconciler.drivers.native.container.cgroups import Cgroups
     from reconciler.drivers.native.container.runtime import Runc, RuncState
     from reconciler.drivers.native.library import ImageLibrary
     from reconciler.drivers.native.network.manager import NetworkManager
+    from reconciler.model.build import BuildRequest, BuildResult
 
 
 class NativeOperations:

@@ -6,8 +6,7 @@ once the whole build succeeded."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.drivers.images.dockerfile import metadata, stages
@@ -20,38 +19,9 @@ from reconciler.drivers.images.dockerfile.state import BuildState, begin_stage, 
 from reconciler.drivers.images.dockerfile.steps import StepContext, layer_step
 from reconciler.drivers.images.dockerfile.substitute import SubstitutionError
 from reconciler.drivers.images.store import ImageRecord, ImageStore
+from reconciler.model.build import BuildRequest, BuildResult, StepReport
 
 LAYER_STEPS = ("RUN", "COPY", "ADD", "WORKDIR")
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    context: Path
-    dockerfile: Path | None = None  # None: <context>/Dockerfile
-    args: Mapping[str, str] = field(default_factory=dict)  # --build-arg; values never logged
-    target: str | None = None
-    no_cache: bool = False
-    network: bool = False
-    source_date_epoch: int | None = None  # None: $SOURCE_DATE_EPOCH, else 0
-
-    @property
-    def dockerfile_path(self) -> Path:
-        return self.dockerfile or self.context / "Dockerfile"
-
-
-@dataclass(frozen=True)
-class StepReport:
-    line: int
-    text: str  # the instruction as written (build-arg values are not in it)
-    cached: bool  # a layer step served from the cache
-    ran: bool  # a layer step executed (not cached)
-
-
-@dataclass
-class BuildResult:
-    digest: str = ""
-    steps: list[StepReport] = field(default_factory=list)
-    unused_args: list[str] = field(default_factory=list)
 
 
 def build_epoch(request: BuildRequest) -> int:
