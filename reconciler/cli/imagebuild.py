@@ -40,14 +40,9 @@ def cmd_build(ctx: Context) -> int:
     dockerfile = args.file.resolve() if args.file else None
     request = BuildRequest(context, dockerfile, build_args(args.build_arg), args.target,
                            args.no_cache, args.network)  # fmt: skip
-    # Only the native driver builds; the journal wrapper records changes, a build is none.
-    driver = getattr(ctx.driver, "inner", ctx.driver)
-    build = getattr(driver, "build_dockerfile", None)
-    if build is None:
-        raise ReconcileError("images build needs the native driver (--driver native)")
     started = time.monotonic()
     with state_lock(ctx.state_dir):
-        result = build(request, list(args.tag), ctx.out)
+        result = ctx.driver.build_dockerfile(request, list(args.tag), ctx.out)
     for name in result.unused_args:
         ctx.out(f"warning: --build-arg {name} was not used by any ARG")
     ran = sum(1 for s in result.steps if s.ran)

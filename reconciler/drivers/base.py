@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
 
@@ -162,6 +163,13 @@ class Operations(Protocol):
 
     def tag_image(self, source: str, ref: str) -> str:
         """Make the local image `source` known as `ref` too; return its digest."""
+        ...
+
+    def build_dockerfile(self, request: BuildRequest, tags: list[str],
+                         report: Callable[[str], None]) -> BuildResult:  # fmt: skip
+        """`images build`: build the Dockerfile, tag the result with `tags` (only once the
+        whole build succeeded), print progress lines through `report`. A driver that does
+        not build raises ReconcileError naming what does."""
         ...
 
     def remove_image(self, digest: str) -> None: ...

@@ -20,6 +20,7 @@ from reconciler.drivers.base import (
     Progress,
     Subscription,
 )
+from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.support.events import append_event
@@ -126,6 +127,13 @@ class JournaledDriver:
         digest = self.inner.tag_image(source, ref)
         self._event("image-tagged", ref, digest=digest)
         return digest
+
+    def build_dockerfile(self, request: BuildRequest, tags: list[str],
+                         report: Callable[[str], None]) -> BuildResult:  # fmt: skip
+        built = self.inner.build_dockerfile(request, tags, report)
+        for tag in tags:  # what changed on the host: names given to an image (no args)
+            self._event("image-tagged", tag, digest=built.digest, why="build")
+        return built
 
     def remove_image(self, digest: str) -> None:
         self.inner.remove_image(digest)

@@ -30,6 +30,7 @@ from reconciler.drivers.docker.client import engine_errors
 from reconciler.drivers.docker.engine_api import EngineAPI, path_of
 from reconciler.drivers.docker.images import EngineImages
 from reconciler.drivers.docker.mapping import parse_time
+from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import Healthcheck
 from reconciler.model.errors import DriverError, ReconcileError
 from reconciler.model.observed import ObservedContainer
@@ -231,6 +232,11 @@ class DockerOperations:
         with engine_errors(ref, image=True, host=self.host):
             info = self.engine.call("GET", f"/images/{path_of(str(parsed))}/json")
         return str(info.get("Id", ""))
+
+    def build_dockerfile(self, request: BuildRequest, tags: list[str],
+                         report: Callable[[str], None]) -> BuildResult:  # fmt: skip
+        raise ReconcileError("images build: the docker driver does not build Dockerfiles; "
+                             "use `docker build`, or `reconcile --driver native images build`")
 
     def remove_image(self, digest: str) -> None:
         self.images.remove(digest)
