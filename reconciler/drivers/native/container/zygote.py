@@ -130,8 +130,13 @@ def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
     already queued on the socket keeps us serving."""
     import fcntl
 
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        lock = open(lock_path, "a")  # noqa: SIM115 - closed below, on every path
+    except OSError:  # the state dir is gone (removed under us): no client can take its
+        lock = None  # lock and start a zygote there meanwhile, so retire without it
+    try:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         ready, _, _ = select.select([listener], [], [], 0)
         if ready:
             return False
@@ -141,6 +146,9 @@ def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
             pass
         listener.close()
         return True
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def serve(listener: socket.socket, path: str, lock_path: str) -> None:
