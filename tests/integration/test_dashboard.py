@@ -130,6 +130,21 @@ def text_of(driver: Any, css: str) -> str:
         return ""
 
 
+def click(driver: Any, css: str, timeout: float = 15) -> None:
+    """Find and click `css`, again if the page swapped that part in between: the live
+    updates replace a row's HTML on each event, which makes a found element stale."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def clicked() -> bool:
+        try:
+            driver.find_element("css selector", css).click()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    wait_until(clicked, timeout, f"a click on {css}")
+
+
 def test_without_the_token_nothing_is_served_and_no_stack_is_named(api: Api) -> None:
     for path in ("/", "/metrics", "/dashboard/fragments/stacks", "/dashboard/app.js"):
         status, body = api.get(path, token="not-the-token-" + "x" * 20)
@@ -207,7 +222,7 @@ def test_the_dashboard_shows_containers_restarts_live_actions_and_the_plan(
                30, "the page shows it running again")
     # a container's live log tail and its chart, fed by the stats stream
     clock = f'tr.container[data-name="{api.name}-clock"]'
-    driver.find_element("css selector", f"{clock} a.name").click()
+    click(driver, f"{clock} a.name")
     wait_until(lambda: text_of(driver, "#logs").count("tick") >= 3, 20, "live log lines")
     wait_until(lambda: "of 64.0 MiB" in text_of(driver, "#detail-usage")
                or "of 64 MiB" in text_of(driver, "#detail-usage"), 15, "a stats sample")
@@ -234,10 +249,8 @@ def test_the_dashboard_shows_containers_restarts_live_actions_and_the_plan(
 
 
 def _act(driver: Any, row: str, verb: str) -> None:
-    wait_until(lambda: driver.find_elements("css selector", f'{row} button[data-verb="{verb}"]'),
-               15, f"a {verb} button")
-    driver.find_element("css selector", f'{row} button[data-verb="{verb}"]').click()
+    click(driver, f'{row} button[data-verb="{verb}"]')
     dialog = driver.find_element("css selector", "dialog#confirm")
     wait_until(lambda: dialog.get_attribute("open") is not None, 5, "the confirmation")
     assert verb in dialog.text.lower()
-    driver.find_element("css selector", "#confirm-ok").click()
+    click(driver, "#confirm-ok")
