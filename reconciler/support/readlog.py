@@ -1,0 +1,159 @@
+"""A read log: every file a stretch of code opened, stat'ed or listed, each with a signature
+that can be taken again later, so "has anything it read changed?" costs one pass over the
+log instead of running the code again (the settled no-op apply, cli/settled.py).
+
+Completeness comes from the interpreter, not from a hand-kept list: Python's audit hooks
+report every `open`, `os.listdir` and `os.scandir`, and `os.stat`/`os.lstat` (which
+`pathlib`'s exists/is_file/is_dir use) are wrapped while a window is open. Anything else the
+window does whose result cannot be taken again (a process, a socket, a write, an unknown
+audit event) makes the log *unrecordable*: deny by default, so a new kind of read
+can only cost speed, never hide a change.
+
+Signatures: support/readsig.py. Python's own files (the interpreter's, the venv's,
+reconcile's code) are left out: the caller stamps the code separately. Only digests and
+paths are kept, never content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.support.readsig import real_lstat, real_stat, signature, stat_text
+
+# audit events that are the interpreter's own business, not a read of the host
+_BENIGN = frozenset({
+    "import", "exec", "compile", "marshal.loads", "marshal.load", "sys._getframe",
+    "object.__getattr__", "object.__setattr__", "object.__delattr__", "builtins.id",
+    "code.__new__", "function.__new__", "glob.glob", "glob.glob/2", "pathlib.Path.glob",
+    "pathlib.Path.rglob", "os.walk", "sys.excepthook", "cpython._PySys_ClearAuditHooks",
+})  # fmt: skip
+_WRITES = frozenset({
+    "os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.chmod", "os.chown", "os.utime",
+    "os.truncate", "os.symlink", "os.link", "os.mkfifo", "os.mknod",
+})  # fmt: skip
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+_active: ReadLog | None = None
+_inside = threading.local()  # our own reads inside the hook are not reported back to us
+_installed = False
+
+
+class ReadLog:
+    def __init__(self, ignore: tuple[str, ...]) -> None:
+        self.entries: dict[tuple[str, str], str] = {}  # (kind, absolute path) -> signature
+        self.unrecordable: str | None = None  # the first reason, for tests and -v
+        self.roots = tuple(p.rstrip("/") for p in (*ignore, *_code_roots()))
+        self.under = tuple(p + "/" for p in self.roots)
+
+    def refuse(self, why: str) -> None:
+        if self.unrecordable is None:
+            self.unrecordable = why
+
+    def ignored(self, path: str) -> bool:
+        return path in self.roots or path.startswith(self.under)
+
+    def makes_room(self, path: str) -> bool:
+        """A folder above an ignored one (the state dir, made for its cache)."""
+        return any(root.startswith(path.rstrip("/") + "/") for root in self.roots)
+
+    def note(self, kind: str, path: Any, sig: str | None = None) -> None:
+        if isinstance(path, int):
+            self.refuse(f"{kind} by file descriptor")
+            return
+        where = os.path.abspath(os.fsdecode(path))
+        if not self.ignored(where) and (kind, where) not in self.entries:
+            self.entries[(kind, where)] = sig if sig is not None else signature(kind, where)
+
+
+def _code_roots() -> tuple[str, ...]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))}  # the reconciler package itself  # fmt: skip
+    return tuple(sorted(roots))
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    log = _active
+    if log is None or getattr(_inside, "busy", False):
+        return
+    _inside.busy = True
+    try:
+        _on_event(log, event, args)
+    finally:
+        _inside.busy = False
+
+
+def _on_event(log: ReadLog, event: str, args: tuple[Any, ...]) -> None:
+    if event == "open":
+        path, mode, flags = args
+        writing = (mode is not None and any(c in mode for c in "wax+")) or (
+            mode is None and flags & _WRITE_FLAGS)  # fmt: skip
+        if path is None or isinstance(path, int):
+            return  # an fd already opened (os.fdopen): its open was reported
+        if writing:
+            where = os.path.abspath(os.fsdecode(path))
+            if not log.ignored(where):
+                log.refuse(f"a write to {where}")
+            return
+        log.note("read", path)
+    elif event in ("os.listdir", "os.scandir"):
+        path = args[0] if args and args[0] is not None else "."
+        log.note("list", path)
+    elif event in _WRITES:
+        paths = [os.path.abspath(os.fsdecode(a)) for a in args
+                 if isinstance(a, str | bytes | os.PathLike)]  # fmt: skip
+        if not all(log.ignored(p) or (event == "os.mkdir" and log.makes_room(p)) for p in paths):
+            log.refuse(f"{event} outside the ignored folders")
+    elif event not in _BENIGN:
+        log.refuse(f"audit event {event}")
+
+
+def _recording_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+    return _stat_call(real_stat, "stat", path, args, kwargs)
+
+
+def _recording_lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+    return _stat_call(real_lstat, "lstat", path, args, kwargs)
+
+
+def _stat_call(real: Any, kind: str, path: Any, args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> os.stat_result:  # fmt: skip
+    log = _active
+    if log is not None and not getattr(_inside, "busy", False):
+        if args or kwargs.get("dir_fd") is not None:
+            log.refuse("a stat relative to a directory descriptor")
+        elif kwargs.get("follow_symlinks") is False:
+            kind = "lstat"
+    try:
+        result: os.stat_result = real(path, *args, **kwargs)
+    except OSError as err:
+        if log is not None and not getattr(_inside, "busy", False):
+            log.note(kind, path, f"error:{err.errno}")
+        raise
+    if log is not None and not getattr(_inside, "busy", False):
+        log.note(kind, path, stat_text(result))
+    return result
+
+
+@contextlib.contextmanager
+def recording(ignore: tuple[str, ...] = ()) -> Iterator[ReadLog]:
+    """Log what the body reads; activity under `ignore` (a cache whose entries derive from
+    what was read) is neither logged nor refused. One window at a time per process."""
+    global _active, _installed
+    if _active is not None:
+        raise RuntimeError("a read log is already recording")
+    if not _installed:
+        sys.addaudithook(_hook)  # for the life of the process: the hook idles when no window
+        _installed = True
+    log = ReadLog(ignore)
+    _active = log
+    os.stat, os.lstat = _recording_stat, _recording_lstat  # type: ignore[assignment]
+    try:
+        yield log
+    finally:
+        os.stat, os.lstat = real_stat, real_lstat
+        _active = None
