@@ -1,5 +1,5 @@
 """`python -m reconciler.cli`."""
 
-from reconciler.cli.main import main
+from reconciler.cli import main
 
 raise SystemExit(main())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from reconciler.cli import settle, settled
 from reconciler.cli.context import Context
 from reconciler.engine.converge import converge, make_plan, scope_of
 from reconciler.engine.execute import ActionEvent, ExecutionResult
@@ -72,7 +73,7 @@ def _validate_report(ctx: Context) -> int:
     return SpecError.exit_code if any(p.severity == "error" for p in problems) else 0
 
 
-def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> PlanOptions:
+def plan_options(desired: Desired, prune: bool, state_dir: Path | None = None) -> PlanOptions:
     from reconciler.loop.intents import user_stopped  # `reconcile stop` is honoured by apply too
 
     stopped = user_stopped(state_dir) if state_dir is not None else frozenset()
@@ -83,7 +84,7 @@ def _options(desired: Desired, prune: bool, state_dir: Path | None = None) -> Pl
 def cmd_plan(ctx: Context) -> int:
     # every input is checked before the host is read
     desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
-    options = _options(desired, ctx.args.prune, ctx.state_dir)
+    options = plan_options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.out is not None:
         from reconciler.cli.saved import plan_and_save
 
@@ -126,8 +127,11 @@ def cmd_apply(ctx: Context) -> int:
     if not ctx.args.paths and not ctx.args.compose_files:
         raise ReconcileError("apply needs stack files, Compose files (-f) or folders, or "
                              "--plan FILE")
-    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
-    options = _options(desired, ctx.args.prune, ctx.state_dir)
+    found = settled.key_for(list(ctx.words)) if ctx.injected_driver is None else None
+    key = found[1] if found is not None else None
+    with settle.window(ctx.state_dir) as load_log:
+        desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
+    options = plan_options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
         return 0
@@ -150,6 +154,9 @@ def cmd_apply(ctx: Context) -> int:
     with state_lock(ctx.state_dir, on_wait=lambda pid: logger().info("waiting for lock", pid=pid)):
         done = converge(desired, ctx.driver, options, parallelism=ctx.args.parallelism,
                         on_plan=on_plan, on_event=_print_event(ctx), wait=wait)
+        if key is not None and done.ok and not done.unmet:  # the next no-op: cli/settled.py
+            settle.settle(ctx, key, load_log, desired,
+                           lambda: plan_options(desired, ctx.args.prune, ctx.state_dir))
     if not text:
         doc = json.loads(render_json(done.first_plan))
         doc["result"] = _result_json(done.results)

@@ -32,6 +32,7 @@ def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
 class Context:
     args: argparse.Namespace
     injected_driver: FullDriver | None = None
+    words: tuple[str, ...] = ()  # the command line as given (cli/settled.py keys on it)
     _driver: FullDriver | None = field(default=None, init=False)
 
     @property

@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None, *, driver: FullDriver | None = None)
 
         os.environ["RECONCILE_AGE_KEY_FILE"] = str(args.age_key_file.absolute())
         os.environ.pop("RECONCILE_AGE_KEY", None)  # the option given wins over the variable
-    ctx = Context(args=args, injected_driver=driver)
+    ctx = Context(args=args, injected_driver=driver, words=tuple(words))
     try:
         return _dispatch(ctx)
     except SpecError as err:

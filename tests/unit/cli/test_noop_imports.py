@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def test_noop_reapply_imports_only_what_it_needs(host: tuple[Path, Path], tmp_pa
     # (valid data passes spec/schema_fast.py: jsonschema is imported only for invalid files)
     assert {"yaml", "reconciler.spec.loader", "reconciler.spec.schema_fast"} <= set(
         unwanted(cold["modules"]))
+    # the full path's no-op: without the settled record the cold apply left (cli/settled.py)
+    shutil.rmtree(state / "cache" / "settled")
     warm, warm_output = _apply(stacks, state, tmp_path / "warm.json")
     assert warm["code"] == 0 and "No changes" in warm_output
     assert unwanted(warm["modules"]) == []

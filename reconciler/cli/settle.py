@@ -1,0 +1,57 @@
+"""Recording the settled no-op (cli/settled.py answers from it): after a converged apply,
+one more observe and plan inside a read log; kept when that plan is a no-op that cannot
+depend on the clock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli import settled
+from reconciler.support import readlog
+
+
+def window(state_dir: Path) -> contextlib.AbstractContextManager[readlog.ReadLog]:
+    """A read log over the state dir; its cache (entries derived from what was read, such
+    as the stack cache) is neither logged nor refused."""
+    return readlog.recording(ignore=(str(state_dir / "cache"),))
+
+
+def settle(ctx: Any, key: str, load_log: readlog.ReadLog, desired: Any,
+           options_now: Callable[[], Any]) -> bool:  # fmt: skip
+    """Call with the state lock held. `options_now` makes the apply's PlanOptions afresh
+    (they read the user stops). True when a record was kept."""
+    from reconciler.planner.plan import plan
+    from reconciler.planner.render import render_text
+
+    with window(ctx.state_dir) as seen:
+        options = options_now()
+        observed = ctx.driver.observe(options.scope)
+        current = plan(desired, observed, options)
+    if current.actions or current.deferred or current.waiting:
+        seen.refuse("changes pending")
+    if any(c.state != "running" for c in observed.containers):
+        seen.refuse("a container is not running: its plan depends on the clock")
+    text = render_text(current, color=ctx.color)
+    return store(ctx.state_dir, key, [load_log, seen], text if text.endswith("\n") else text + "\n")
+
+
+def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str) -> bool:
+    """Keep the record when every log is recordable; else drop any earlier one."""
+    target = Path(settled.record_path(str(state_dir), key))
+    if any(log.unrecordable for log in logs):
+        with contextlib.suppress(OSError):
+            target.unlink()
+        return False
+    from reconciler.support import atomic
+
+    reads = [[kind, path, sig] for log in logs for (kind, path), sig in log.entries.items()]
+    doc = {"format": settled.FORMAT, "reads": reads, "output": output}
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic.write_text(target, json.dumps(doc) + "\n", mode=0o600)
+        return True
+    return False

@@ -1,0 +1,142 @@
+"""The settled no-op: `reconcile apply` answered without building a model when nothing it
+would read has changed since an apply found nothing to do.
+
+When an apply ends converged, it observes once more and plans inside a read log
+(support/readlog.py; the stack load's reads were logged too) and, if that plan is empty
+with every container of the scope running (a plan that cannot depend on the clock), stores
+the log and the text the apply printed under `<state-dir>/cache/settled/KEY.json`
+(cli/settle.py). KEY hashes everything else the answer depends on: the command words, the
+working folder, the variables the CLI and the loader read, the user, whether stdout is a
+terminal, and a stamp of reconcile's own code. The next apply with the same KEY checks each
+logged read again (one pass over files and listings: the stack files, what they reference,
+the state dir's records, the container processes) and, when all hold, prints the stored
+text and exits 0: what the full path would have printed and done. Any difference, a
+missing or damaged record, a lock held by another apply or a loop's API socket present
+takes the full path, which records again. Only digests and paths are stored.
+
+Only the plainest form is answered so: `[--state-dir DIR] [--driver native] apply [--prune]
+PATH...` without --host. This module is imported before anything else of the CLI and keeps
+to os, sys, json and support/readsig.py: it is most of what a settled no-op costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from reconciler import __version__
+from reconciler.support import readsig
+
+FORMAT = "1"
+DEFAULT_STATE_DIR = "/var/lib/reconcile"
+RUN_SOCKET = "/run/reconcile/api.sock"
+_ENV_PREFIXES = ("RECONCILE_", "DOCKER_", "COMPOSE_")
+_ENV_NAMES = ("HOME", "PATH", "NO_COLOR", "SOURCE_DATE_EPOCH", "TMPDIR")
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse(words: list[str]) -> tuple[str, list[str]] | None:
+    """The state dir and the stack paths of an answerable apply, else None."""
+    state_dir, driver = DEFAULT_STATE_DIR, os.environ.get("RECONCILE_DRIVER") or "native"
+    rest = iter(words)
+    for word in rest:
+        option, eq, value = word.partition("=")
+        if option not in ("--state-dir", "--driver"):
+            return _apply_paths(word, rest, state_dir, driver)
+        value = value if eq else next(rest, "")
+        if not value:
+            return None
+        if option == "--state-dir":
+            state_dir = value
+        else:
+            driver = value
+    return None
+
+
+def _apply_paths(command: str, rest: object, state_dir: str,
+                 driver: str) -> tuple[str, list[str]] | None:  # fmt: skip
+    paths = [w for w in rest if w != "--prune"]  # type: ignore[attr-defined]
+    if command != "apply" or driver != "native" or not paths:
+        return None
+    return None if any(w.startswith("-") for w in paths) else (state_dir, paths)
+
+
+def key_for(words: list[str]) -> tuple[str, str] | None:
+    """(state dir, record key) of an answerable apply, else None."""
+    parsed = parse(words)
+    if parsed is None or os.environ.get("RECONCILE_HOST"):
+        return None
+    env = sorted((k, v) for k, v in os.environ.items()
+                 if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES)  # fmt: skip
+    material = [FORMAT, __version__, code_stamp(), os.getuid(), os.getcwd(), words, env,
+                sys.stdout.isatty()]
+    raw = json.dumps(material).encode("utf-8", "surrogateescape")
+    return parsed[0], readsig.digest(raw)
+
+
+def code_stamp() -> str:
+    """Size and mtime of every file of the package: edited code never answers from old
+    records (a checkout as much as an install)."""
+    stamps, folders = [], [_PACKAGE]
+    while folders:  # iterative; links are not followed
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        folders.append(entry.path)
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    stamps.append(f"{entry.path}:{st.st_size}:{st.st_mtime_ns}")
+    return readsig.digest("\n".join(sorted(stamps)).encode("utf-8", "surrogateescape"))
+
+
+def record_path(state_dir: str, key: str) -> str:
+    return os.path.join(state_dir, "cache", "settled", f"{key}.json")
+
+
+def answer(words: list[str]) -> int | None:
+    """0 after printing the settled answer, or None: take the full path."""
+    found = key_for(words)
+    if found is None:
+        return None
+    state_dir, key = found
+    if os.path.lexists(loop_socket(state_dir)) or _lock_held(state_dir):
+        return None
+    try:
+        with open(record_path(state_dir, key), "rb") as f:
+            doc = json.loads(f.read())
+        reads, output = doc["reads"], doc["output"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if doc.get("format") != FORMAT or not isinstance(output, str):
+        return None
+    if not readsig.unchanged(reads):
+        return None
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    return 0
+
+
+def loop_socket(state_dir: str) -> str:
+    """A loop's API socket (cli/remote.py): apply goes to the loop then, not here."""
+    if os.path.abspath(state_dir) == DEFAULT_STATE_DIR:
+        return RUN_SOCKET
+    return os.path.join(os.path.abspath(state_dir), "api.sock")
+
+
+def _lock_held(state_dir: str) -> bool:
+    """Another apply (or a loop) holds the state lock: the full path waits for it."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
