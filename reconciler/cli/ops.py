@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from reconciler import __version__
 from reconciler.cli.context import Context
 from reconciler.cli.host import HOST_HANDLERS, since_time
 from reconciler.drivers.base import ExecRequest
@@ -224,10 +222,6 @@ def cmd_restart(ctx: Context) -> int:
     return 0
 
 
-def cmd_version(ctx: Context) -> int:
-    ctx.out(f"reconcile {__version__} (python {platform.python_version()})")
-    return 0
-
 
 HANDLERS: dict[str, Callable[[Context], int]] = {
     "ps": cmd_ps,
@@ -241,6 +235,5 @@ HANDLERS: dict[str, Callable[[Context], int]] = {
     "stop": cmd_stop,
     "start": cmd_start,
     "restart": cmd_restart,
-    "version": cmd_version,
     **HOST_HANDLERS,
 }
