@@ -55,6 +55,11 @@ class Context:
             )
         return self._driver
 
+    def fresh_driver(self) -> FullDriver:
+        """A new driver with nothing remembered from this process: what the next command
+        would see (cli/settle.py observes through it)."""
+        return make_driver(self.args.driver, self.state_dir)
+
     def _registry_flags(self) -> bool:
         return any(getattr(self.args, flag, None)
                    for flag in ("registry_config", "pull_timeout", "insecure_registry"))

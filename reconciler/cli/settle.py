@@ -27,9 +27,10 @@ def settle(ctx: Any, key: str, load_log: readlog.ReadLog, desired: Any,
     from reconciler.planner.plan import plan
     from reconciler.planner.render import render_text
 
+    driver = ctx.fresh_driver()  # no cache of this process: a cold observe, as the next apply's
     with window(ctx.state_dir) as seen:
         options = options_now()
-        observed = ctx.driver.observe(options.scope)
+        observed = driver.observe(options.scope)
         current = plan(desired, observed, options)
     if current.actions or current.deferred or current.waiting:
         seen.refuse("changes pending")
