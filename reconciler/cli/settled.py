@@ -14,8 +14,9 @@ text and exits 0: what the full path would have printed and done. Any difference
 missing or damaged record, a lock held by another apply or a loop's API socket present
 takes the full path, which records again. Only digests and paths are stored.
 
-Only the plainest form is answered so: `[--state-dir DIR] [--driver native] apply [--prune]
-PATH...` without --host. This module is imported before anything else of the CLI and keeps
+Only the plainest form is answered so: `[--state-dir DIR] [--driver native|docker] apply
+[--prune] PATH...` without --host (the docker driver's reads are its engine GETs, signed by
+drivers/docker/engine_api.py). This module is imported before anything else of the CLI and keeps
 to os, sys, json and support/readsig.py: it is most of what a settled no-op costs.
 """
 
@@ -29,6 +30,7 @@ from reconciler import __version__
 from reconciler.support import readsig
 
 FORMAT = "1"
+ENGINE_READ = "engine-get"  # drivers/docker/engine_api.py's READ_KIND
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
 RUN_SOCKET = "/run/reconcile/api.sock"
 _ENV_PREFIXES = ("RECONCILE_", "DOCKER_", "COMPOSE_")
@@ -57,7 +59,7 @@ def parse(words: list[str]) -> tuple[str, list[str]] | None:
 def _apply_paths(command: str, rest: object, state_dir: str,
                  driver: str) -> tuple[str, list[str]] | None:  # fmt: skip
     paths = [w for w in rest if w != "--prune"]  # type: ignore[attr-defined]
-    if command != "apply" or driver != "native" or not paths:
+    if command != "apply" or driver not in ("native", "docker") or not paths:
         return None
     return None if any(w.startswith("-") for w in paths) else (state_dir, paths)
 
@@ -111,11 +113,22 @@ def answer(words: list[str]) -> int | None:
         return None
     if doc.get("format") != FORMAT or not isinstance(output, str):
         return None
-    if not readsig.unchanged(reads):
+    engine = [entry for entry in reads if entry[0] == ENGINE_READ]
+    if not readsig.unchanged([entry for entry in reads if entry[0] != ENGINE_READ]):
+        return None
+    if engine and not _engine_unchanged(engine):  # after the files: they are cheaper
         return None
     sys.stdout.write(output)
     sys.stdout.flush()
     return 0
+
+
+def _engine_unchanged(entries: list[list[str]]) -> bool:
+    """The docker driver's GETs, signed again by its engine client (imported only then)."""
+    from reconciler.drivers.docker import engine_api
+
+    now = engine_api.signatures_now([key for _, key, _ in entries])
+    return all(now.get(key) == sig for _, key, sig in entries)
 
 
 def loop_socket(state_dir: str) -> str:

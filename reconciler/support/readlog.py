@@ -21,9 +21,12 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 from reconciler.support.readsig import real_lstat, real_stat, signature, stat_text
+
+TYPE_CHECKING = False  # not `typing` at run time: a settled docker no-op imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 # audit events that are the interpreter's own business, not a read of the host
 _BENIGN = frozenset({
@@ -41,6 +44,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _active: ReadLog | None = None
 _inside = threading.local()  # our own reads inside the hook are not reported back to us
 _installed = False
+_trusted = 0  # stretches whose sockets are a caller's own, logged by it (trusted())
+_trusted_lock = threading.Lock()
 
 
 class ReadLog:
@@ -108,6 +113,8 @@ def _on_event(log: ReadLog, event: str, args: tuple[Any, ...]) -> None:
                  if isinstance(a, str | bytes | os.PathLike)]  # fmt: skip
         if not all(log.ignored(p) or (event == "os.mkdir" and log.makes_room(p)) for p in paths):
             log.refuse(f"{event} outside the ignored folders")
+    elif event.startswith("socket.") and _trusted:
+        return  # a trusted stretch: its caller notes what it read (note())
     elif event not in _BENIGN:
         log.refuse(f"audit event {event}")
 
@@ -157,3 +164,29 @@ def recording(ignore: tuple[str, ...] = ()) -> Iterator[ReadLog]:
     finally:
         os.stat, os.lstat = real_stat, real_lstat
         _active = None
+
+
+def active() -> bool:
+    return _active is not None
+
+
+def note(kind: str, key: str, sig: str) -> None:
+    """A read the caller signs itself (an engine's answer, read in a trusted stretch)."""
+    log = _active
+    if log is not None and (kind, key) not in log.entries:
+        log.entries[(kind, key)] = sig
+
+
+@contextlib.contextmanager
+def trusted() -> Iterator[None]:
+    """Sockets opened and used in here are the caller's own reads, which it note()s with a
+    signature it can take again (cli/settled.py knows each such kind). Process-wide, as
+    the window is: a caller's worker threads share it."""
+    global _trusted
+    with _trusted_lock:
+        _trusted += 1
+    try:
+        yield
+    finally:
+        with _trusted_lock:
+            _trusted -= 1

@@ -136,7 +136,8 @@ def test_other_words_cwd_or_variables_take_the_full_path(host: Host, tmp_path: P
     assert settled.key_for(words) != settled.key_for(["--state-dir", str(state), "apply",
                                                       str(stacks), str(stacks)])
     for words_out in (["--state-dir", str(state), "apply", "--dry-run", str(stacks)],
-                      ["--driver", "docker", "--state-dir", str(state), "apply", str(stacks)],
+                      ["--driver", "podman", "--state-dir", str(state), "apply", str(stacks)],
+                      ["--host", "unix:///x", "--state-dir", str(state), "apply", str(stacks)],
                       ["--state-dir", str(state), "plan", str(stacks)],
                       ["--state-dir", str(state), "apply"]):
         assert settled.parse(words_out) is None, words_out
