@@ -13,6 +13,8 @@ from typing import Any
 from reconciler.cli import settled
 from reconciler.support import readlog
 
+KEEP = 64  # settled records kept per state dir
+
 
 def window(state_dir: Path) -> contextlib.AbstractContextManager[readlog.ReadLog]:
     """A read log over the state dir; its cache (entries derived from what was read, such
@@ -54,5 +56,14 @@ def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str) -
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic.write_text(target, json.dumps(doc) + "\n", mode=0o600)
+        _keep_newest(target.parent, KEEP)
         return True
     return False
+
+
+def _keep_newest(folder: Path, keep: int) -> None:
+    """Records of other words, folders or an older reconcile accumulate: keep the newest."""
+    records = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in records[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()

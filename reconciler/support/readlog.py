@@ -190,3 +190,16 @@ def trusted() -> Iterator[None]:
     finally:
         with _trusted_lock:
             _trusted -= 1
+
+
+@contextlib.contextmanager
+def unlogged() -> Iterator[None]:
+    """This thread's reads in here are neither logged nor refused: for what describes the
+    host rather than its state (where the cgroup hierarchies are mounted), read from a file
+    that every other mount on the host changes (/proc/self/mountinfo)."""
+    was = getattr(_inside, "busy", False)
+    _inside.busy = True
+    try:
+        yield
+    finally:
+        _inside.busy = was

@@ -37,12 +37,12 @@ Host = tuple[Path, Path]
 
 def _apply(stacks: Path, state: Path, tmp: Path, *extra: str,
            cwd: Path | None = None) -> tuple[bool, str]:  # fmt: skip
-    """(whether the full path ran, stdout)."""
+    """(whether the full path ran, stdout); `extra`: global options."""
     out = tmp / "probe.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(out), "--state-dir", str(state),
-                           "apply", *extra, str(stacks)], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), *extra, "--state-dir",
+                           str(state), "apply", str(stacks)], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return bool(json.loads(out.read_text())["full"]), done.stdout
 
@@ -129,8 +129,11 @@ def test_a_dead_container_process_is_not_answered(host: Host, tmp_path: Path) ->
 def test_other_words_cwd_or_variables_take_the_full_path(host: Host, tmp_path: Path) -> None:  # noqa: F811
     stacks, state = host
     _apply(stacks, state, tmp_path)
-    assert _apply(stacks, state, tmp_path, "--prune")[0], "other words: their own record"
-    assert not _apply(stacks, state, tmp_path, "--prune")[0]
+    # other words, their own record (not --prune: it reads /proc/self/mountinfo, which any
+    # mount on a busy host changes)
+    explicit = ("--driver", "native")
+    assert _apply(stacks, state, tmp_path, *explicit)[0]
+    assert not _apply(stacks, state, tmp_path, *explicit)[0]
     assert _apply(stacks, state, tmp_path, cwd=tmp_path)[0]
     words = ["--state-dir", str(state), "apply", str(stacks)]
     assert settled.key_for(words) != settled.key_for(["--state-dir", str(state), "apply",
@@ -171,3 +174,16 @@ def test_the_code_stamp_follows_every_file_of_the_package(
     before = settled.code_stamp()
     (tmp_path / "sub" / "mod.py").write_text("x = 22\n")
     assert settled.code_stamp() != before
+
+
+def test_only_the_newest_records_are_kept(tmp_path: Path) -> None:
+    from reconciler.cli import settle
+    from reconciler.support import readlog
+
+    with readlog.recording() as log:
+        pass
+    for n in range(settle.KEEP + 3):
+        assert settle.store(tmp_path, f"key{n:03d}", [log], "out\n")
+        os.utime(settled.record_path(str(tmp_path), f"key{n:03d}"), ns=(n * 10**9, n * 10**9))
+    kept = sorted(p.name for p in (tmp_path / "cache" / "settled").iterdir())
+    assert len(kept) == settle.KEEP and "key000.json" not in kept and "key066.json" in kept

@@ -117,3 +117,14 @@ def test_python_files_are_left_to_the_code_stamp() -> None:
     with readlog.recording() as log:
         readsig.__loader__.get_source(readsig.__name__)  # type: ignore[union-attr]
     assert not any(path.endswith(".py") for _, path in log.entries)
+
+
+def test_an_unlogged_stretch_is_neither_logged_nor_refused(tmp_path: Path) -> None:
+    (tmp_path / "layout").write_text("cgroup mounts")
+    with readlog.recording() as log:
+        with readlog.unlogged():
+            (tmp_path / "layout").read_text()
+            (tmp_path / "written").write_text("x")
+        (tmp_path / "after").exists()
+    assert log.unrecordable is None
+    assert {Path(p).name for _, p in log.entries} == {"after"}

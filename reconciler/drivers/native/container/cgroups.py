@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.drivers.base import ContainerStats
+from reconciler.support import readlog
 
 PARENT = "reconcile"
 UNLIMITED = 1 << 62  # v1 reports "no limit" as a page-rounded LONG_MAX
@@ -94,7 +95,8 @@ def _mounts(mountinfo: str = "/proc/self/mountinfo") -> tuple[dict[str, Path], P
 class Cgroups:
     def __init__(self, instance: str, mountinfo: str = "/proc/self/mountinfo") -> None:
         self.instance = instance
-        self.v1, self.unified = _mounts(mountinfo)
+        with readlog.unlogged():  # the host's layout, not state: not in a settled record
+            self.v1, self.unified = _mounts(mountinfo)
         # Pure v2 when no v1 controller is mounted; hybrid hosts use the v1 controllers.
         self.is_v2 = not self.v1 and self.unified is not None
 
