@@ -6,10 +6,12 @@ import argparse
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers.base import FullDriver
 from reconciler.model.errors import ReconcileError
+
+if TYPE_CHECKING:  # the contract is a type here; `images build` must not import it
+    from reconciler.drivers.base import FullDriver
 
 
 def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
