@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.drivers.images.build import LayerItem, base_dir, item_for
+from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, glob_regex
 
 _GLOB_CHARS = "*?["
@@ -160,8 +161,10 @@ def make_parents(items: dict[str, LayerItem], dest: str, layers: tuple[Path, ...
                 if options.owner else made
 
 
-def content_hash(items: dict[str, LayerItem]) -> str:
-    """What the cache key knows of a COPY: names, kinds, modes, owners and file content."""
+def content_hash(items: dict[str, LayerItem], hashes: HashCache | None = None) -> str:
+    """What the cache key knows of a COPY: names, kinds, modes, owners and file content
+    (each file's sha256, remembered by `hashes` while its stat says it is unchanged)."""
+    hashes = hashes or HashCache(None)
     digest = hashlib.sha256()
     for name in sorted(items):
         item = items[name]
@@ -169,9 +172,7 @@ def content_hash(items: dict[str, LayerItem]) -> str:
         if item.kind == "symlink" and item.source is not None:
             digest.update(os.readlink(item.source).encode())
         elif item.kind == "file" and item.source is not None:
-            with item.source.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
+            digest.update(hashes.file_hash(item.source).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.images.build import LayerItem, write_layer
-from reconciler.drivers.images.dockerfile import copying, layers
+from reconciler.drivers.images.dockerfile import copying
 from reconciler.drivers.images.dockerfile.commit import (
     cache_key,
     cached,
@@ -24,6 +23,7 @@ from reconciler.drivers.images.dockerfile.commit import (
     store_state,
 )  # fmt: skip
 from reconciler.drivers.images.dockerfile.errors import DockerfileError
+from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules
 from reconciler.drivers.images.dockerfile.metadata import command_form
 from reconciler.drivers.images.dockerfile.parser import Instruction
@@ -54,6 +54,7 @@ class StepContext:
     build_args: dict[str, str]
     resolve_image: Callable[[str], ImageRecord]
     report: Callable[[str], None] = lambda _line: None
+    hashes: HashCache = field(default_factory=lambda: HashCache(None))
     stages: dict[str, BuildState] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
 
@@ -133,6 +134,8 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
             shown = "\n".join("  | " + line for line in tail) or "  (no output)"
             raise ctx.fail(ins, f"failed with exit status {outcome.status}; the end of its "
                            f"output:\n{shown}")
+        from reconciler.drivers.images.dockerfile import layers  # tarfile: only when RUN ran
+
         desc = layers.diff_to_tar(upper, tar_path, ctx.epoch)
         return _commit(state, ctx, key, created_by, (desc, tar_path) if desc else None), False
     finally:
@@ -197,7 +200,7 @@ def _copy(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildS
             raise ctx.fail(ins, str(error)) from None
         created_by = f"{ins.keyword} {' '.join(f'--{k}={v}' for k, v in ins.flags)} " \
             f"{json.dumps(parts)}".replace("  ", " ")
-        key = cache_key(state, created_by, copying.content_hash(items))
+        key = cache_key(state, created_by, copying.content_hash(items, ctx.hashes))
         hit = _lookup(state, ctx, key)
         if hit is not None:
             return hit, True
@@ -245,6 +248,8 @@ def _collect(state: BuildState, ins: Instruction, ctx: StepContext, tree: copyin
     base = tuple(state.layer_dirs)
     if ins.keyword != "ADD":
         return copying.collect(tree, sources, dest, base, options, ctx.target)
+    import tarfile
+
     items: dict[str, LayerItem] = {}
     for name, path in copying.expand_sources(tree, sources):
         if path.is_file() and not path.is_symlink() and tarfile.is_tarfile(path):
@@ -259,6 +264,8 @@ def _collect(state: BuildState, ins: Instruction, ctx: StepContext, tree: copyin
 
 @contextmanager
 def _extracted(ctx: StepContext, archive: Path) -> Iterator[Path]:
+    import tarfile
+
     folder = ctx.store.tmp_path("add")
     try:
         folder.mkdir(mode=0o700)
