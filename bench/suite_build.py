@@ -34,7 +34,8 @@ USER nobody
 CMD ["cat", "/app/build.sum"]
 """
 Samples = dict[tuple[str, int, str], list[float]]
-TOOLS = {"reconcile": "reconcile-images-build", "docker": "docker-build-legacy"}
+TOOLS = {"reconcile": "reconcile-images-build", "docker": "docker-build-legacy",
+         "baseline": "reconcile-images-build-baseline"}
 
 
 def make_context(folder: Path, files: int) -> Path:
@@ -61,9 +62,13 @@ def _store_busybox(state: Path, image: Path) -> None:
 
 
 def _commands(state: Path, context: Path) -> dict[str, list[str]]:
+    def ours(folder: Path) -> list[str]:
+        return [RECONCILE, "--state-dir", str(folder), "images", "build", "-t", "bench/app:1",
+                str(context)]  # fmt: skip
+
     return {
-        "reconcile": [RECONCILE, "--state-dir", str(state), "images", "build", "-t",
-                      "bench/app:1", str(context)],
+        "reconcile": ours(state),
+        "baseline": ours(state.with_name("state-baseline")),
         "docker": [DOCKER, "build", "--network", "none", "-t", "bench/app:1", str(context)],
     }  # fmt: skip
 
@@ -97,7 +102,10 @@ def _rounds(commands: dict[str, list[str]], envs: dict[str, dict[str, str]], fil
 
 
 def measure(files: int, repeat: int, work: Path, host: str | None,
-            why_not: str | None, cases: tuple[str, ...] = CASES) -> list[Result]:  # fmt: skip
+            why_not: str | None, cases: tuple[str, ...] = CASES,
+            baseline: Path | None = None) -> list[Result]:  # fmt: skip
+    """`baseline`: another checkout of reconcile (its PYTHONPATH, compiled, its own state
+    dir), timed in the same rounds: a before/after in one run."""
     image = common.make_image(work / "busybox")
     context = make_context(work / "ctx", files)
     state = work / "state"
@@ -107,6 +115,11 @@ def measure(files: int, repeat: int, work: Path, host: str | None,
     common.run([sys.executable, "-m", "compileall", "-q", str(common.ROOT / "reconciler")],
                env=common.bytecode_env())
     envs: dict[str, dict[str, str]] = {"reconcile": common.bytecode_env()}
+    if baseline is not None:
+        common.run([sys.executable, "-m", "compileall", "-q", str(baseline / "reconciler")],
+                   env=common.bytecode_env())
+        _store_busybox(state.with_name("state-baseline"), image)
+        envs["baseline"] = {**common.bytecode_env(), "PYTHONPATH": str(baseline)}
     if host is not None:
         envs["docker"] = {**os.environ, "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0"}
         archive = common.docker_archive(image, work / "busybox-docker.tar", "busybox:latest")
@@ -128,12 +141,15 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cases", default=",".join(CASES),
                         help=f"comma-separated, of {', '.join(CASES)} (default: all)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also time the reconcile of this checkout (before/after)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     cases = tuple(case for case in CASES if case in args.cases.split(","))
     common.require_root()
     with common.docker_engine() as (docker_host, missing), common.workdir() as folder:
-        found = measure(args.files, args.repeat, folder, docker_host, missing, cases)
+        found = measure(args.files, args.repeat, folder, docker_host, missing, cases,
+                        args.baseline)
     for row in found:
         print(common.describe(row))
     if args.out:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.drivers.images.dockerfile.builder import Builder
-from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.errors import ReconcileError
 from reconciler.model.reference import normalize_reference
 
 if TYPE_CHECKING:
+    from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
     from reconciler.drivers.native.buildrun import RuncStepRunner
     from reconciler.drivers.native.container.runtime import Runc
     from reconciler.model.desired import ImageSource

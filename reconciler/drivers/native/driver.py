@@ -28,7 +28,7 @@ from reconciler.drivers.native.container.state import (
     write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
-from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge
+from reconciler.drivers.native.edge import backend_error_types, describe, edge
 from reconciler.drivers.native.operations import NativeOperations
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
 from reconciler.support.pids import process_alive
@@ -270,7 +270,7 @@ class NativeDriver(NativeOperations):
                 self._cleanup(spec.name)
             if isinstance(error, ReconcileError) or not isinstance(error, Exception):
                 raise
-            detail = describe(error) if isinstance(error, BACKEND_ERRORS) else error
+            detail = describe(error) if isinstance(error, backend_error_types()) else error
             raise DriverError(spec.name, f"create failed: {detail}") from error
 
     def _image_for(self, spec: ContainerSpec) -> ImageRecord:

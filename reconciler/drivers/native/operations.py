@@ -5,7 +5,6 @@ file stays short."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +66,8 @@ class NativeOperations:
         if container.pid is None:
             return False
         if check.kind == "exec":
+            import subprocess  # here: most commands of this driver run no program
+
             argv = self.runc.exec_argv(container.name, list(check.exec), False, (), None, None)
             try:
                 done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -210,6 +211,8 @@ class NativeOperations:
         argv = self.runc.exec_argv(
             name, request.argv, request.tty, request.env, user, request.workdir
         )
+        import subprocess
+
         stdin = None if (request.interactive or request.tty) else subprocess.DEVNULL
         try:
             return subprocess.run(argv, stdin=stdin, check=False).returncode

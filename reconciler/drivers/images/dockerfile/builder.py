@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.drivers.images.dockerfile import metadata, stages
 from reconciler.drivers.images.dockerfile.commit import state_of, store_state
@@ -15,12 +16,14 @@ from reconciler.drivers.images.dockerfile.errors import DockerfileError
 from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, parse_ignore
 from reconciler.drivers.images.dockerfile.parser import Instruction, parse
-from reconciler.drivers.images.dockerfile.runner import StepRunner
 from reconciler.drivers.images.dockerfile.state import BuildState, begin_stage, iso, scratch_state
 from reconciler.drivers.images.dockerfile.steps import StepContext, layer_step
 from reconciler.drivers.images.dockerfile.substitute import SubstitutionError
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.build import BuildRequest, BuildResult, StepReport
+
+if TYPE_CHECKING:
+    from reconciler.drivers.images.dockerfile.runner import StepRunner
 
 LAYER_STEPS = ("RUN", "COPY", "ADD", "WORKDIR")
 HASH_CACHE = "build-hashes.json"  # in the store: the context files' hashes by stat

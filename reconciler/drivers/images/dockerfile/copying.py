@@ -111,8 +111,7 @@ def collect(tree: SourceTree, sources: list[str], dest: str, layers: tuple[Path,
     for _name, path in expanded:
         if not path.is_symlink() and path.is_dir():
             make_parents(items, dest_rel, layers, options, include_self=True)
-            for child in _tree_entries(tree, path):
-                rel = child.relative_to(path).as_posix()
+            for rel, child in _tree_entries(tree, path):
                 items[_join(dest_rel, rel)] = _owned(item_for(child, target), options)
             continue
         target_path = _join(dest_rel, path.name) if into else dest_rel
@@ -121,16 +120,30 @@ def collect(tree: SourceTree, sources: list[str], dest: str, layers: tuple[Path,
     return items
 
 
-def _tree_entries(tree: SourceTree, folder: Path) -> list[Path]:
-    entries = []
-    for top, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            child = Path(top) / name
-            rel = child.relative_to(tree.root).as_posix()
-            if not tree.rules.excluded(rel):
-                entries.append(child)
+def _tree_entries(tree: SourceTree, folder: Path) -> list[tuple[str, Path]]:
+    """(name relative to `folder`, path) of everything under it that is not ignored, in
+    os.walk's order: a folder's sorted entries, then each subfolder's, no symlink followed.
+    One scandir a folder and string names: pathlib's relative_to was most of a rebuild's
+    walk."""
+    entries: list[tuple[str, Path]] = []
+    root, top = str(tree.root).rstrip("/"), str(folder).rstrip("/")
+    _walk_sorted(tree.rules, top, len(root) + 1, len(top) + 1, entries)
     return entries
+
+
+def _walk_sorted(rules: IgnoreRules, path: str, cut_root: int, cut_folder: int,
+                 out: list[tuple[str, Path]]) -> None:  # fmt: skip
+    try:
+        with os.scandir(path) as listing:
+            found = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return  # as os.walk: an unreadable folder is skipped
+    for entry in found:
+        if not rules.excluded(entry.path[cut_root:]):
+            out.append((entry.path[cut_folder:], Path(entry.path)))
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            _walk_sorted(rules, entry.path, cut_root, cut_folder, out)
 
 
 def _join(base: str, rel: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.drivers.images.build import LayerItem, write_layer
 from reconciler.drivers.images.dockerfile import copying
@@ -27,13 +27,15 @@ from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules
 from reconciler.drivers.images.dockerfile.metadata import command_form
 from reconciler.drivers.images.dockerfile.parser import Instruction
-from reconciler.drivers.images.dockerfile.runner import RunJob, StepRunner
 from reconciler.drivers.images.dockerfile.stages import PREDEFINED_ARGS
 from reconciler.drivers.images.dockerfile.state import BuildState, iso
 from reconciler.drivers.images.dockerfile.substitute import word, words
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.errors import ReconcileError
 from reconciler.support.trees import remove_tree
+
+if TYPE_CHECKING:  # RunJob is made only when a RUN step misses the cache
+    from reconciler.drivers.images.dockerfile.runner import StepRunner
 
 OUTPUT_TAIL = 40  # lines of a failed RUN's output shown in the error
 _URL_PREFIXES = ("http://", "https://", "git@", "git://", "ftp://")
@@ -119,6 +121,8 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
     try:
         upper.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
+        from reconciler.drivers.images.dockerfile.runner import RunJob
+
         job = RunJob(tuple(state.layer_dirs), upper, work, tuple(argv),
                      tuple(f"{k}={v}" for k, v in env.items()),
                      str(state.inner.get("User") or ""), str(state.inner.get("WorkingDir") or "/"),
