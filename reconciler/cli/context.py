@@ -32,6 +32,8 @@ def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
 
 @dataclass
 class Context:
+    """What every command gets: its parsed arguments and, on first use, its driver."""
+
     args: argparse.Namespace
     injected_driver: FullDriver | None = None
     _driver: FullDriver | None = field(default=None, init=False)

@@ -86,6 +86,8 @@ def descriptor(media_type: str, data: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class LayerRef:
+    """A layer blob as a manifest names it."""
+
     digest: str
     size: int
     media_type: str

@@ -62,6 +62,8 @@ _Created = list[Path]  # paths an import added, removed again if it fails
 
 @dataclass(frozen=True)
 class ImageRecord:
+    """An image the store holds whole, ready to run."""
+
     digest: str  # manifest digest "sha256:<hex>"
     identity: str  # ImageSource.identity it was ensured for
     config: Mapping[str, Any]  # the OCI image config's "config" object (Env, Cmd, ...)

@@ -22,6 +22,8 @@ _GLOB_CHARS = "*?["
 
 @dataclass(frozen=True)
 class SourceTree:
+    """Where COPY sources are read from, and what is ignored there."""
+
     root: Path  # the context folder, or a stage's merged tree
     label: str  # "the context", "stage 'build'": for errors
     rules: IgnoreRules = field(default_factory=IgnoreRules)
@@ -29,6 +31,8 @@ class SourceTree:
 
 @dataclass(frozen=True)
 class CopyOptions:
+    """COPY's --chown and --chmod, resolved."""
+
     owner: tuple[int, int] | None = None  # --chown, resolved
     mode: int | None = None  # --chmod
 

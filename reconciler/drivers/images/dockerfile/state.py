@@ -18,6 +18,8 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 
 @dataclass
 class BuildState:
+    """The image a stage has built so far."""
+
     config: dict[str, Any]  # the whole OCI image config (config, rootfs, history, ...)
     layers: list[dict[str, Any]]  # manifest layer descriptors, bottom -> top
     layer_dirs: list[Path]  # the unpacked layers, bottom -> top

@@ -43,6 +43,8 @@ _URL_PREFIXES = ("http://", "https://", "git@", "git://", "ftp://")
 
 @dataclass
 class StepContext:
+    """What a layer step needs of the build it is part of."""
+
     store: ImageStore
     runner: StepRunner
     request_network: bool

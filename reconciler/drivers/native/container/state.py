@@ -126,6 +126,8 @@ class ContainerPaths:
 
 @dataclass(frozen=True)
 class StateLayout:
+    """The folders of the native driver's state dir."""
+
     root: Path
 
     @property
