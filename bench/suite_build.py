@@ -8,6 +8,8 @@ and context, in the same run.
 
 N is the number of files in the context. Both build FROM the same busybox image (loaded
 into dockerd, stored under `busybox:latest` in reconcile's store), RUN with no network.
+`--cases nochange` times only the rebuild (after one untimed build per tool);
+`--baseline CHECKOUT` also times another tree's reconcile in the same rounds (before/after).
 """
 
 from __future__ import annotations
