@@ -6,10 +6,12 @@ import argparse
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers.base import FullDriver
 from reconciler.model.errors import ReconcileError
+
+if TYPE_CHECKING:  # the contract is a type here; `images build` must not import it
+    from reconciler.drivers.base import FullDriver
 
 
 def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
@@ -30,6 +32,8 @@ def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
 
 @dataclass
 class Context:
+    """What every command gets: its parsed arguments and, on first use, its driver."""
+
     args: argparse.Namespace
     injected_driver: FullDriver | None = None
     words: tuple[str, ...] = ()  # the command line as given (cli/settled.py keys on it)

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from reconciler.model.build import BuildRequest, BuildResult
-from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
-from reconciler.model.observed import Observed, ObservedContainer
+# The model appears only in signatures: importing it here would make every command that
+# names the contract (the CLI, the journal) pay for all of desired.py's dataclasses.
+if TYPE_CHECKING:
+    from reconciler.model.build import BuildRequest, BuildResult
+    from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
+    from reconciler.model.observed import Observed, ObservedContainer
 
 # Progress callback for long image operations: (what, bytes done, bytes total or None).
 Progress = Callable[[str, int, int | None], None]

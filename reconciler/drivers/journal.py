@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers.base import (
-    ContainerStats,
-    DriverEvent,
-    ExecRequest,
-    FullDriver,
-    ImageInfo,
-    LogLine,
-    Progress,
-    Subscription,
-)
-from reconciler.model.build import BuildRequest, BuildResult
-from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
-from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.support.events import append_event
+
+if TYPE_CHECKING:  # types only: wrapping a driver imports none of the model
+    from reconciler.drivers.base import (
+        ContainerStats,
+        DriverEvent,
+        ExecRequest,
+        FullDriver,
+        ImageInfo,
+        LogLine,
+        Progress,
+        Subscription,
+    )
+    from reconciler.model.build import BuildRequest, BuildResult
+    from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
+    from reconciler.model.observed import Observed, ObservedContainer
 
 
 class JournaledDriver:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class BuildRequest:
+    """What to build: the context, the Dockerfile and the build's options."""
+
     context: Path
     dockerfile: Path | None = None  # None: <context>/Dockerfile
     args: Mapping[str, str] = field(default_factory=dict)  # --build-arg; values never logged
@@ -26,6 +28,8 @@ class BuildRequest:
 
 @dataclass(frozen=True)
 class StepReport:
+    """How one layer step went."""
+
     line: int
     text: str  # the instruction as written (build-arg values are not in it)
     cached: bool  # a layer step served from the cache
@@ -34,6 +38,8 @@ class StepReport:
 
 @dataclass
 class BuildResult:
+    """The built image's digest, its steps and the --build-args no ARG used."""
+
     digest: str = ""
     steps: list[StepReport] = field(default_factory=list)
     unused_args: list[str] = field(default_factory=list)

@@ -24,6 +24,8 @@ _DOMAIN = re.compile(
 
 @dataclass(frozen=True)
 class Reference:
+    """An image reference, split into its parts."""
+
     domain: str
     path: str  # "library/nginx"
     tag: str = ""

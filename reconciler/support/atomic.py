@@ -12,7 +12,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from typing import Any
 def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace `path` with `data`. Without `mode` the file gets the usual 0666 minus the
     umask, as open() would give it; with `mode` exactly that (umask not applied)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         try:

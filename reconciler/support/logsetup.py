@@ -11,7 +11,6 @@ set up on the first log call: a no-op apply logs nothing and pays for neither.
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 import threading
@@ -67,6 +66,8 @@ class LineLogger:
 
 def _utc_now_iso() -> str:
     """structlog's TimeStamper(fmt="iso", utc=True)."""
+    import datetime  # only once something is logged
+
     return datetime.datetime.now(tz=datetime.UTC).isoformat().replace("+00:00", "Z")
 
 

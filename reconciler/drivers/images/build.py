@@ -14,17 +14,18 @@ import copy
 import json
 import os
 import stat
-import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.store import ImageRecord, ImageStore
-from reconciler.model.desired import BuildSpec, ImageSource
 from reconciler.model.errors import ImageError
+
+if TYPE_CHECKING:  # COPY's LayerItem lives here: the Dockerfile builder imports no model
+    from reconciler.drivers.base import Progress
+    from reconciler.model.desired import BuildSpec, ImageSource
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -219,6 +220,8 @@ def item_for(path: Path, target: str) -> LayerItem:
 
 def write_layer(items: dict[str, LayerItem], path: Path) -> dict[str, Any]:
     """Write the deterministic layer tar; return its descriptor (digest = diff_id)."""
+    import tarfile  # here: the layer cache's hits write no tar
+
     with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
         for name in sorted(items, key=lambda n: n.split("/")):
             item = items[name]

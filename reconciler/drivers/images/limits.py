@@ -22,6 +22,8 @@ _DISK_CHECK_EVERY = 8 << 20  # bytes unpacked between two statvfs calls
 
 @dataclass(frozen=True)
 class UnpackLimits:
+    """How much an image may unpack to, relative to its compressed size."""
+
     ratio: int = 10  # unpacked bytes allowed per compressed byte ...
     allowance: int = 1 << 30  # ... plus this much
     min_free_bytes: int = 1 << 30  # the store's filesystem keeps at least this free,

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import re
-import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from reconciler.support import atomic
+
+# tarfile (an archive source) and platform (scratch images) where used: the build cache
+# reads and writes only JSON and blobs.
+if TYPE_CHECKING:
+    import tarfile
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -71,6 +74,8 @@ def canonical_json(value: Any) -> bytes:
 
 
 def host_platform() -> tuple[str, str]:
+    import platform
+
     machine = platform.machine().lower()
     return "linux", _ARCH.get(machine, machine)
 
@@ -81,6 +86,8 @@ def descriptor(media_type: str, data: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class LayerRef:
+    """A layer blob as a manifest names it."""
+
     digest: str
     size: int
     media_type: str
@@ -106,6 +113,8 @@ class BlobReader:
         self._tar: tarfile.TarFile | None = None
         self._members: dict[str, tarfile.TarInfo] = {}
         if not path.is_dir():
+            import tarfile
+
             try:
                 self._tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 (closed by close())
             except (tarfile.TarError, OSError) as exc:

@@ -6,6 +6,7 @@ Layout under `root` (`<state_dir>/images`, every directory 0700):
     layers/<diff-id hex>/   a layer unpacked once, shared read-only by every image using it
     layer-meta/<hex>.json   per unpacked layer: its size and the blob digests proven to produce it
     refs.json               identity -> manifest digest, replaced atomically
+    build-hashes.json       the Dockerfile builder's context file hashes by stat (hashcache.py)
     tmp/                    work area; entries of dead processes are removed on start
 
 Every write goes to tmp/ first and is renamed into place only once verified, so a failed
@@ -16,43 +17,53 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 import threading
-import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from reconciler.drivers.base import Progress
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.blobio import VerifiedCopy
 from reconciler.drivers.images.heap import large_buffers
 from reconciler.drivers.images.limits import Budget, UnpackLimits
 from reconciler.drivers.images.refs import REFS_FILE, read_identities
-from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
-from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError, NotFound
 from reconciler.support import atomic
 from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
 from reconciler.support.trees import remove_tree
 
+# Types only, and the unpacker imported by the one method that unpacks: a build served from
+# the cache opens the store without the model's dataclasses or the decompressors.
+if TYPE_CHECKING:
+    from reconciler.drivers.base import Progress
+    from reconciler.model.desired import ImageSource
+
 # Identities of the Dockerfile build cache (dockerfile/cache.py): images like any other, so
 # their layers stay alive and `prune` removes them, but not listed by `images ls`.
 CACHE_PREFIX = "build-cache:"
-_SOURCE_ERRORS = (
-    oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
-    tarfile.TarError,
-)  # fmt: skip
+
+
+def _source_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged source raises. A function: an `except` clause evaluates it only when
+    something was raised, so the store imports tarfile only then."""
+    import tarfile
+
+    return (oci.FormatError, OSError, ValueError, KeyError, TypeError, EOFError, zlib.error,
+            tarfile.TarError)  # fmt: skip
+
+
 _Digests = list[str]
 _Created = list[Path]  # paths an import added, removed again if it fails
 
 
 @dataclass(frozen=True)
 class ImageRecord:
+    """An image the store holds whole, ready to run."""
+
     digest: str  # manifest digest "sha256:<hex>"
     identity: str  # ImageSource.identity it was ensured for
     config: Mapping[str, Any]  # the OCI image config's "config" object (Env, Cmd, ...)
@@ -113,7 +124,7 @@ class ImageStore:
                 digest = produce()
             except ImageError:
                 raise
-            except _SOURCE_ERRORS as exc:
+            except _source_errors() as exc:
                 raise ImageError(image.key, _describe(exc)) from exc
             self._set_ref(image.identity, digest)
             record = self._load(image.identity, digest)
@@ -143,6 +154,8 @@ class ImageStore:
                 raise oci.FormatError(
                     f"config lists {len(diff_ids)} diff_ids, the manifest {len(data.layers)} layers"
                 )
+            if self._holds(data, diff_ids):  # a rebuild's unchanged result: nothing to add
+                return data.manifest_digest
             budget = self.budget(sum(layer.size for layer in data.layers), target)
             for layer, diff_id in zip(data.layers, diff_ids, strict=True):
                 self._store_layer(layer, diff_id, data.open_blob, target, progress, created,
@@ -150,6 +163,17 @@ class ImageStore:
             self._write_blob(data.config, data.config_digest, created)
             self._write_blob(data.manifest, data.manifest_digest, created)
             return data.manifest_digest
+
+    def _holds(self, data: oci.ImageSourceData, diff_ids: _Digests) -> bool:
+        """Every blob and layer of `data` is in the store already (the blobs checked
+        against their digests as a write would check them)."""
+        for blob, digest in ((data.config, data.config_digest),
+                             (data.manifest, data.manifest_digest)):  # fmt: skip
+            oci.check_blob(blob, {"digest": digest, "size": len(blob)})
+            if not self.blob_path(digest).is_file():
+                return False
+        return all(self.has_layer(layer.digest, diff_id)
+                   for layer, diff_id in zip(data.layers, diff_ids, strict=True))  # fmt: skip
 
     @contextmanager
     def _rollback(self) -> Iterator[_Created]:
@@ -192,7 +216,7 @@ class ImageStore:
             self._store_layer(layer, diff_id, lambda _d: source, target, progress, [], budget)
         except ImageError:
             raise
-        except _SOURCE_ERRORS as exc:
+        except _source_errors() as exc:
             raise ImageError(target, _describe(exc)) from exc
 
     def add_blob(self, data: bytes, digest: str) -> None:
@@ -252,6 +276,8 @@ class ImageStore:
         hash) while the blob is copied and hashed. Returns (unpacked bytes, diff_id).
         A blob that does not match its digest is reported as such, whatever the unpacker
         made of its content."""
+        from reconciler.drivers.images.unpack import HashingReader, decompressed, unpack_layer
+
         try:
             if layer_dir.is_dir():
                 source = decompressed(copy, budget.target)  # type: ignore[arg-type]
@@ -260,8 +286,9 @@ class ImageStore:
                 result = -1, hashing.digest
             else:
                 result = unpack_layer(copy, staging, budget.target, budget)  # type: ignore[arg-type]
-        except (ImageError, *_SOURCE_ERRORS):
-            copy.finish()  # raises the digest mismatch if that is the real cause
+        except Exception as exc:
+            if isinstance(exc, (ImageError, *_source_errors())):
+                copy.finish()  # raises the digest mismatch if that is the real cause
             raise
         copy.finish()
         return result
@@ -275,7 +302,8 @@ class ImageStore:
         with self._lock:
             if self._load(identity, digest) is None:
                 raise NotFound(digest, "no such image in the store")
-            self._set_ref(identity, digest)
+            if self.identities().get(identity) != digest:  # a rebuild's tag: no rewrite
+                self._set_ref(identity, digest)
 
     # -- removal ------------------------------------------------------------------------
 
@@ -360,7 +388,7 @@ class ImageStore:
 
     def tmp_path(self, kind: str) -> Path:
         """A fresh name in tmp/, tagged with our pid so a restart can tell stale entries."""
-        return self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}-{kind}"
+        return self.tmp / f"{os.getpid()}-{os.urandom(16).hex()}-{kind}"
 
     def _clean_tmp(self) -> None:
         """Remove work files of processes that are gone (a killed import)."""

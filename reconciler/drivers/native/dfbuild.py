@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.drivers.images.dockerfile.builder import Builder
-from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.build import BuildRequest, BuildResult
-from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ReconcileError
 from reconciler.model.reference import normalize_reference
 
 if TYPE_CHECKING:
+    from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
     from reconciler.drivers.native.buildrun import RuncStepRunner
     from reconciler.drivers.native.container.runtime import Runc
+    from reconciler.model.desired import ImageSource
 
 
 class LazyRunner:
@@ -70,6 +70,13 @@ def build_dockerfile(images: ImageStore, ensure: Callable[[ImageSource], ImageRe
         except ValueError as exc:
             raise ReconcileError(f"{name!r} is not a stage, an image key or a reference: "
                                  f"{exc}") from None
+        # A base the store has is what ensure() would answer (pull: missing): read from
+        # refs.json without the model's ImageSource or the library's import and pull code.
+        present = images.get(f"ref:{normal}")
+        if present is not None:
+            return present
+        from reconciler.model.desired import ImageSource
+
         return ensure(ImageSource(key=name, kind="ref", identity=f"ref:{normal}", ref=normal))
 
     builder = Builder(images, LazyRunner(runc, work_root), resolve, report)

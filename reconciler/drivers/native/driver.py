@@ -16,9 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.drivers.base import Progress
 from reconciler.drivers.images.refs import read_identities
-from reconciler.drivers.native.container.observe import container_names, read_facts, to_observed
 from reconciler.drivers.native.container.state import (
     DIR_MODE,
     ContainerPaths,
@@ -30,23 +28,18 @@ from reconciler.drivers.native.container.state import (
     write_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
-from reconciler.drivers.native.edge import BACKEND_ERRORS, describe, edge
+from reconciler.drivers.native.edge import backend_error_types, describe, edge
 from reconciler.drivers.native.operations import NativeOperations
-from reconciler.model.desired import (
-    STOP_GRACE_PERIOD,
-    STOP_SIGNAL,
-    ContainerSpec,
-    ImageSource,
-    VolumeSpec,
-)
 from reconciler.model.errors import DriverError, ImageError, NotFound, ReconcileError
-from reconciler.model.observed import Observed
 from reconciler.support.pids import process_alive
 
 # A no-op apply only observes: what only making, changing or removing containers needs
 # (runc, cgroups, the image library, networking, bundles) is imported on first use, so
 # that observe stays a scan of the state dir (tests/unit/cli/test_noop_imports.py).
+# `images build` makes the driver for its store alone: the model (desired.py's dataclasses)
+# and the observe code are imported by the methods that use them.
 if TYPE_CHECKING:
+    from reconciler.drivers.base import Progress
     from reconciler.drivers.images.store import ImageRecord
     from reconciler.drivers.native.container.cgroups import Cgroups
     from reconciler.drivers.native.container.launcher import Launcher
@@ -55,6 +48,8 @@ if TYPE_CHECKING:
     from reconciler.drivers.native.library import ImageLibrary
     from reconciler.drivers.native.network.manager import NetworkManager
     from reconciler.drivers.native.registry.options import RegistryOptions
+    from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+    from reconciler.model.observed import Observed
 
 DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 LOG_MAX_BYTES = 10 * 1024 * 1024
@@ -157,6 +152,13 @@ class NativeDriver(NativeOperations):
     def observe(self, stacks: frozenset[str] | None = None) -> Observed:
         """Our own records first (the monitor is the container's parent, so a live child of
         a live monitor is a live container); `runc list` only for the undecided ones."""
+        from reconciler.drivers.native.container.observe import (
+            container_names,
+            read_facts,
+            to_observed,
+        )
+        from reconciler.model.observed import Observed
+
         facts = {}
         for name in container_names(self.layout.containers):
             found = read_facts(self.layout.container(name), stacks, self._frozen)
@@ -204,6 +206,8 @@ class NativeDriver(NativeOperations):
         self.volumes.remove(volume.full_name)
 
     def _volume_users(self, volume: VolumeSpec) -> list[str]:
+        from reconciler.drivers.native.container.observe import container_names
+
         found = []
         for name in container_names(self.layout.containers):
             record = read_record(self.layout.container(name))
@@ -266,7 +270,7 @@ class NativeDriver(NativeOperations):
                 self._cleanup(spec.name)
             if isinstance(error, ReconcileError) or not isinstance(error, Exception):
                 raise
-            detail = describe(error) if isinstance(error, BACKEND_ERRORS) else error
+            detail = describe(error) if isinstance(error, backend_error_types()) else error
             raise DriverError(spec.name, f"create failed: {detail}") from error
 
     def _image_for(self, spec: ContainerSpec) -> ImageRecord:
@@ -360,6 +364,8 @@ class NativeDriver(NativeOperations):
 
     @edge("stop")
     def stop(self, name: str, timeout: float | None = None) -> None:
+        from reconciler.model.desired import STOP_GRACE_PERIOD, STOP_SIGNAL
+
         paths = self._existing(name)
         state = self._runc_state(name)
         if state is None or state.status not in ("running", "paused", "pausing"):

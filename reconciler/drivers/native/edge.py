@@ -11,20 +11,30 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from reconciler.model.errors import DriverError, ImageError, ReconcileError
 
-BACKEND_ERRORS = (OSError, subprocess.SubprocessError, json.JSONDecodeError)
+
+def backend_error_types() -> tuple[type[BaseException], ...]:
+    """What a backend raises. A function, called once something was raised, so that a
+    command whose driver runs no program (`images build` from the cache) does not import
+    subprocess."""
+    import subprocess
+
+    return (OSError, subprocess.SubprocessError, json.JSONDecodeError)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
 def describe(exc: BaseException) -> str:
     """What failed, without the data: strerror and path(s), a command and its status."""
+    import subprocess
+
     if isinstance(exc, OSError):
         paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
         reason = exc.strerror or type(exc).__name__
@@ -51,7 +61,7 @@ def backend_errors(target: str, what: str, *, image: bool = False) -> Iterator[N
         yield
     except ReconcileError:
         raise
-    except BACKEND_ERRORS as exc:
+    except backend_error_types() as exc:
         kind = ImageError if image else DriverError
         raise kind(target, f"{what} failed: {describe(exc)}") from exc
 

@@ -11,19 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.drivers.base import Progress
-from reconciler.drivers.images.build import build_image
-from reconciler.drivers.images.limits import UnpackLimits
 from reconciler.drivers.images.store import (
     ImageRecord,
     ImageStore,
 )
-from reconciler.drivers.native.registry.options import RegistryOptions
-from reconciler.model.desired import ImageSource
 from reconciler.model.errors import ImageError
 
+# What only an import, a declarative build or a pull needs is imported there: a Dockerfile
+# rebuild served from the cache opens the library and nothing else.
 if TYPE_CHECKING:
+    from reconciler.drivers.base import Progress
+    from reconciler.drivers.images.limits import UnpackLimits
     from reconciler.drivers.native.container.runtime import Runc
+    from reconciler.drivers.native.registry.options import RegistryOptions
+    from reconciler.model.desired import ImageSource
 
 
 class ImageLibrary(ImageStore):
@@ -31,8 +32,16 @@ class ImageLibrary(ImageStore):
                  limits: UnpackLimits | None = None,
                  runc: Callable[[], Runc] | None = None) -> None:  # fmt: skip
         super().__init__(root, limits)
-        self.registry = registry or RegistryOptions()
+        self._registry = registry
         self.runc = runc  # the driver's runtime, for the RUN steps of Dockerfile images
+
+    @property
+    def registry(self) -> RegistryOptions:
+        if self._registry is None:
+            from reconciler.drivers.native.registry.options import RegistryOptions
+
+            self._registry = RegistryOptions()
+        return self._registry
 
     def ensure(self, image: ImageSource, progress: Progress | None = None) -> ImageRecord:
         """The image's record, imported, built or pulled first if the store lacks it (or
@@ -44,6 +53,8 @@ class ImageLibrary(ImageStore):
         if image.kind in ("oci", "archive"):
             return self.import_path(Path(image.path), image.key, progress)
         if image.kind == "build":
+            from reconciler.drivers.images.build import build_image
+
             base = self.ensure(image.base, progress) if image.base is not None else None
             return str(build_image(self, image, base, progress))
         if image.kind == "dockerfile":

@@ -5,20 +5,10 @@ file stays short."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers.base import (
-    ContainerStats,
-    DriverEvent,
-    ExecRequest,
-    ImageInfo,
-    LogLine,
-    Progress,
-    Subscription,
-)
 from reconciler.drivers.native.container.state import (
     ContainerPaths,
     StateLayout,
@@ -26,19 +16,28 @@ from reconciler.drivers.native.container.state import (
     read_json,
 )
 from reconciler.drivers.native.edge import edge, guarded
-from reconciler.model.desired import Healthcheck, ImageSource
 from reconciler.model.errors import DriverError, NotFound, ReconcileError
-from reconciler.model.observed import ObservedContainer
 from reconciler.support.pids import process_alive
 
 # Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
 # facts) are imported by that command: a no-op apply, which only observes, pays for none.
 if TYPE_CHECKING:
+    from reconciler.drivers.base import (
+        ContainerStats,
+        DriverEvent,
+        ExecRequest,
+        ImageInfo,
+        LogLine,
+        Progress,
+        Subscription,
+    )
     from reconciler.drivers.native.container.cgroups import Cgroups
     from reconciler.drivers.native.container.runtime import Runc, RuncState
     from reconciler.drivers.native.library import ImageLibrary
     from reconciler.drivers.native.network.manager import NetworkManager
     from reconciler.model.build import BuildRequest, BuildResult
+    from reconciler.model.desired import Healthcheck
+    from reconciler.model.observed import ObservedContainer
 
 
 class NativeOperations:
@@ -67,6 +66,8 @@ class NativeOperations:
         if container.pid is None:
             return False
         if check.kind == "exec":
+            import subprocess  # here: most commands of this driver run no program
+
             argv = self.runc.exec_argv(container.name, list(check.exec), False, (), None, None)
             try:
                 done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -94,11 +95,14 @@ class NativeOperations:
 
     @edge("list images", image=True)
     def list_images(self) -> list[ImageInfo]:
+        from reconciler.drivers.base import ImageInfo
+
         return [ImageInfo(r.digest, r.identity, r.size, len(r.layers))
                 for r in self.images.list()]
 
     @edge("pull", image=True)
     def pull_image(self, ref: str, progress: Progress | None = None) -> str:
+        from reconciler.model.desired import ImageSource
         from reconciler.model.reference import normalize_reference
 
         try:
@@ -207,6 +211,8 @@ class NativeOperations:
         argv = self.runc.exec_argv(
             name, request.argv, request.tty, request.env, user, request.workdir
         )
+        import subprocess
+
         stdin = None if (request.interactive or request.tty) else subprocess.DEVNULL
         try:
             return subprocess.run(argv, stdin=stdin, check=False).returncode

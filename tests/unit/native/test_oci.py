@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import platform
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -65,19 +66,19 @@ def test_select_only_manifest_whatever_its_platform() -> None:
 
 
 def test_select_host_platform_among_several(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(oci.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     index = {"manifests": [entry("amd64"), entry("arm64"), entry("unknown", "unknown")]}
     assert oci.select_manifest(index, "x")["digest"] == "sha256:arm64"
 
 
 def test_attestations_do_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(oci.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     attestation = entry("amd64", annotations={"vnd.docker.reference.type": "attestation-manifest"})
     assert oci.select_manifest({"manifests": [attestation, entry("arm")]}, "x") == entry("arm")
 
 
 def test_no_matching_platform_lists_what_is_offered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(oci.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     with pytest.raises(oci.FormatError, match="linux/amd64 among 2: linux/arm, linux/arm64"):
         oci.select_manifest({"manifests": [entry("arm64"), entry("arm")]}, "x")
     with pytest.raises(oci.FormatError, match="no manifests"):

@@ -8,20 +8,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.drivers.images.dockerfile import metadata, stages
 from reconciler.drivers.images.dockerfile.commit import state_of, store_state
 from reconciler.drivers.images.dockerfile.errors import DockerfileError
+from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, parse_ignore
 from reconciler.drivers.images.dockerfile.parser import Instruction, parse
-from reconciler.drivers.images.dockerfile.runner import StepRunner
 from reconciler.drivers.images.dockerfile.state import BuildState, begin_stage, iso, scratch_state
 from reconciler.drivers.images.dockerfile.steps import StepContext, layer_step
 from reconciler.drivers.images.dockerfile.substitute import SubstitutionError
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.build import BuildRequest, BuildResult, StepReport
 
+if TYPE_CHECKING:
+    from reconciler.drivers.images.dockerfile.runner import StepRunner
+
 LAYER_STEPS = ("RUN", "COPY", "ADD", "WORKDIR")
+HASH_CACHE = "build-hashes.json"  # in the store: the context files' hashes by stat
 
 
 def build_epoch(request: BuildRequest) -> int:
@@ -57,11 +62,15 @@ class Builder:
             escape=dockerfile.escape, context_root=request.context,
             rules=_ignore_rules(request.context), target=target,
             build_args=dict(request.args), resolve_image=self.resolve_image, report=self.report,
+            hashes=HashCache(self.store.root / HASH_CACHE, request.context, not request.no_cache),
         )  # fmt: skip
         result = BuildResult()
         built: dict[int, BuildState] = {}
-        for stage in _needed(plan, final, shown):
-            built[stage.index] = self._stage(stage, plan, built, context, result)
+        try:
+            for stage in _needed(plan, final, shown):
+                built[stage.index] = self._stage(stage, plan, built, context, result)
+        finally:  # what was hashed holds whether or not the build succeeded
+            context.hashes.save()
         state = built[final.index]
         state.config["created"] = iso(context.epoch)
         result.digest = store_state(self.store, state, target)

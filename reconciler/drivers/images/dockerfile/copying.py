@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.drivers.images.build import LayerItem, base_dir, item_for
+from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, glob_regex
 
 _GLOB_CHARS = "*?["
@@ -21,6 +22,8 @@ _GLOB_CHARS = "*?["
 
 @dataclass(frozen=True)
 class SourceTree:
+    """Where COPY sources are read from, and what is ignored there."""
+
     root: Path  # the context folder, or a stage's merged tree
     label: str  # "the context", "stage 'build'": for errors
     rules: IgnoreRules = field(default_factory=IgnoreRules)
@@ -28,6 +31,8 @@ class SourceTree:
 
 @dataclass(frozen=True)
 class CopyOptions:
+    """COPY's --chown and --chmod, resolved."""
+
     owner: tuple[int, int] | None = None  # --chown, resolved
     mode: int | None = None  # --chmod
 
@@ -110,8 +115,7 @@ def collect(tree: SourceTree, sources: list[str], dest: str, layers: tuple[Path,
     for _name, path in expanded:
         if not path.is_symlink() and path.is_dir():
             make_parents(items, dest_rel, layers, options, include_self=True)
-            for child in _tree_entries(tree, path):
-                rel = child.relative_to(path).as_posix()
+            for rel, child in _tree_entries(tree, path):
                 items[_join(dest_rel, rel)] = _owned(item_for(child, target), options)
             continue
         target_path = _join(dest_rel, path.name) if into else dest_rel
@@ -120,16 +124,30 @@ def collect(tree: SourceTree, sources: list[str], dest: str, layers: tuple[Path,
     return items
 
 
-def _tree_entries(tree: SourceTree, folder: Path) -> list[Path]:
-    entries = []
-    for top, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            child = Path(top) / name
-            rel = child.relative_to(tree.root).as_posix()
-            if not tree.rules.excluded(rel):
-                entries.append(child)
+def _tree_entries(tree: SourceTree, folder: Path) -> list[tuple[str, Path]]:
+    """(name relative to `folder`, path) of everything under it that is not ignored, in
+    os.walk's order: a folder's sorted entries, then each subfolder's, no symlink followed.
+    One scandir a folder and string names: pathlib's relative_to was most of a rebuild's
+    walk."""
+    entries: list[tuple[str, Path]] = []
+    root, top = str(tree.root).rstrip("/"), str(folder).rstrip("/")
+    _walk_sorted(tree.rules, top, len(root) + 1, len(top) + 1, entries)
     return entries
+
+
+def _walk_sorted(rules: IgnoreRules, path: str, cut_root: int, cut_folder: int,
+                 out: list[tuple[str, Path]]) -> None:  # fmt: skip
+    try:
+        with os.scandir(path) as listing:
+            found = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return  # as os.walk: an unreadable folder is skipped
+    for entry in found:
+        if not rules.excluded(entry.path[cut_root:]):
+            out.append((entry.path[cut_folder:], Path(entry.path)))
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            _walk_sorted(rules, entry.path, cut_root, cut_folder, out)
 
 
 def _join(base: str, rel: str) -> str:
@@ -160,8 +178,10 @@ def make_parents(items: dict[str, LayerItem], dest: str, layers: tuple[Path, ...
                 if options.owner else made
 
 
-def content_hash(items: dict[str, LayerItem]) -> str:
-    """What the cache key knows of a COPY: names, kinds, modes, owners and file content."""
+def content_hash(items: dict[str, LayerItem], hashes: HashCache | None = None) -> str:
+    """What the cache key knows of a COPY: names, kinds, modes, owners and file content
+    (each file's sha256, remembered by `hashes` while its stat says it is unchanged)."""
+    hashes = hashes or HashCache(None)
     digest = hashlib.sha256()
     for name in sorted(items):
         item = items[name]
@@ -169,9 +189,7 @@ def content_hash(items: dict[str, LayerItem]) -> str:
         if item.kind == "symlink" and item.source is not None:
             digest.update(os.readlink(item.source).encode())
         elif item.kind == "file" and item.source is not None:
-            with item.source.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
+            digest.update(hashes.file_hash(item.source).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 

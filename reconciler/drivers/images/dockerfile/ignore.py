@@ -14,6 +14,8 @@ from functools import cached_property
 
 @dataclass(frozen=True)
 class Pattern:
+    """One .dockerignore line."""
+
     text: str  # cleaned, without the leading `!`
     negated: bool
 
@@ -24,6 +26,8 @@ class Pattern:
 
 @dataclass(frozen=True)
 class IgnoreRules:
+    """A .dockerignore: its patterns in order, the last match deciding."""
+
     patterns: tuple[Pattern, ...] = ()
 
     @property

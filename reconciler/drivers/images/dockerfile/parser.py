@@ -27,6 +27,8 @@ KEYWORDS = (
 
 @dataclass(frozen=True)
 class Instruction:
+    """One instruction of the Dockerfile, continuation lines joined."""
+
     line: int  # 1-based line of the instruction's first line
     keyword: str  # upper case
     args: str  # the text after the keyword and its flags, continuations joined
@@ -46,6 +48,8 @@ class Instruction:
 
 @dataclass(frozen=True)
 class Dockerfile:
+    """The parsed file: its instructions and its escape character."""
+
     instructions: tuple[Instruction, ...]
     escape: str = "\\"
 

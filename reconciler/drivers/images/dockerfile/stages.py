@@ -21,6 +21,8 @@ _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 @dataclass(frozen=True)
 class Stage:
+    """A FROM and the instructions up to the next one."""
+
     index: int
     name: str  # the AS name, lower case, or "" when unnamed
     base: str  # the FROM image after substitution: a reference, "scratch" or a stage
@@ -30,6 +32,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class Plan:
+    """The stages of a Dockerfile and the ARGs declared before its first FROM."""
+
     stages: tuple[Stage, ...]
     global_args: Mapping[str, str | None]  # ARG before FROM: name -> value (None: unset)
 

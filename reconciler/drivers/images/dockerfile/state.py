@@ -4,8 +4,8 @@ only change metadata (Docker's dispatchers, legacy builder semantics)."""
 from __future__ import annotations
 
 import copy
-import datetime
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 
 @dataclass
 class BuildState:
+    """The image a stage has built so far."""
+
     config: dict[str, Any]  # the whole OCI image config (config, rootfs, history, ...)
     layers: list[dict[str, Any]]  # manifest layer descriptors, bottom -> top
     layer_dirs: list[Path]  # the unpacked layers, bottom -> top
@@ -90,5 +92,4 @@ def normalize_port(port: str) -> str:
 
 def iso(epoch: int) -> str:
     """The build's timestamp (SOURCE_DATE_EPOCH, else the Unix epoch) in RFC 3339."""
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import posixpath
-import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.drivers.images.build import LayerItem, write_layer
-from reconciler.drivers.images.dockerfile import copying, layers
+from reconciler.drivers.images.dockerfile import copying
 from reconciler.drivers.images.dockerfile.commit import (
     cache_key,
     cached,
@@ -24,10 +23,10 @@ from reconciler.drivers.images.dockerfile.commit import (
     store_state,
 )  # fmt: skip
 from reconciler.drivers.images.dockerfile.errors import DockerfileError
+from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules
 from reconciler.drivers.images.dockerfile.metadata import command_form
 from reconciler.drivers.images.dockerfile.parser import Instruction
-from reconciler.drivers.images.dockerfile.runner import RunJob, StepRunner
 from reconciler.drivers.images.dockerfile.stages import PREDEFINED_ARGS
 from reconciler.drivers.images.dockerfile.state import BuildState, iso
 from reconciler.drivers.images.dockerfile.substitute import word, words
@@ -35,12 +34,17 @@ from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.errors import ReconcileError
 from reconciler.support.trees import remove_tree
 
+if TYPE_CHECKING:  # RunJob is made only when a RUN step misses the cache
+    from reconciler.drivers.images.dockerfile.runner import StepRunner
+
 OUTPUT_TAIL = 40  # lines of a failed RUN's output shown in the error
 _URL_PREFIXES = ("http://", "https://", "git@", "git://", "ftp://")
 
 
 @dataclass
 class StepContext:
+    """What a layer step needs of the build it is part of."""
+
     store: ImageStore
     runner: StepRunner
     request_network: bool
@@ -54,6 +58,7 @@ class StepContext:
     build_args: dict[str, str]
     resolve_image: Callable[[str], ImageRecord]
     report: Callable[[str], None] = lambda _line: None
+    hashes: HashCache = field(default_factory=lambda: HashCache(None))
     stages: dict[str, BuildState] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
 
@@ -118,6 +123,8 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
     try:
         upper.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
+        from reconciler.drivers.images.dockerfile.runner import RunJob
+
         job = RunJob(tuple(state.layer_dirs), upper, work, tuple(argv),
                      tuple(f"{k}={v}" for k, v in env.items()),
                      str(state.inner.get("User") or ""), str(state.inner.get("WorkingDir") or "/"),
@@ -133,6 +140,8 @@ def _run(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildSt
             shown = "\n".join("  | " + line for line in tail) or "  (no output)"
             raise ctx.fail(ins, f"failed with exit status {outcome.status}; the end of its "
                            f"output:\n{shown}")
+        from reconciler.drivers.images.dockerfile import layers  # tarfile: only when RUN ran
+
         desc = layers.diff_to_tar(upper, tar_path, ctx.epoch)
         return _commit(state, ctx, key, created_by, (desc, tar_path) if desc else None), False
     finally:
@@ -197,7 +206,7 @@ def _copy(state: BuildState, ins: Instruction, ctx: StepContext) -> tuple[BuildS
             raise ctx.fail(ins, str(error)) from None
         created_by = f"{ins.keyword} {' '.join(f'--{k}={v}' for k, v in ins.flags)} " \
             f"{json.dumps(parts)}".replace("  ", " ")
-        key = cache_key(state, created_by, copying.content_hash(items))
+        key = cache_key(state, created_by, copying.content_hash(items, ctx.hashes))
         hit = _lookup(state, ctx, key)
         if hit is not None:
             return hit, True
@@ -245,6 +254,8 @@ def _collect(state: BuildState, ins: Instruction, ctx: StepContext, tree: copyin
     base = tuple(state.layer_dirs)
     if ins.keyword != "ADD":
         return copying.collect(tree, sources, dest, base, options, ctx.target)
+    import tarfile
+
     items: dict[str, LayerItem] = {}
     for name, path in copying.expand_sources(tree, sources):
         if path.is_file() and not path.is_symlink() and tarfile.is_tarfile(path):
@@ -259,6 +270,8 @@ def _collect(state: BuildState, ins: Instruction, ctx: StepContext, tree: copyin
 
 @contextmanager
 def _extracted(ctx: StepContext, archive: Path) -> Iterator[Path]:
+    import tarfile
+
     folder = ctx.store.tmp_path("add")
     try:
         folder.mkdir(mode=0o700)

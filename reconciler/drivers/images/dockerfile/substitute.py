@@ -19,6 +19,8 @@ class SubstitutionError(ValueError):
 
 @dataclass
 class _Lexer:
+    """A cursor over one word's text, with the variables and escape it is expanded with."""
+
     text: str
     env: Mapping[str, str]
     escape: str

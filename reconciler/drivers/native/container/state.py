@@ -32,9 +32,12 @@ import typing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.model.desired import ContainerSpec, Healthcheck, Mount, PortMapping
+# The model is decoded on demand: the driver's layout (StateLayout) is wanted by commands,
+# such as `images build`, that read no container record.
+if TYPE_CHECKING:
+    from reconciler.model.desired import ContainerSpec, Healthcheck, Mount, PortMapping
 
 DIR_MODE = 0o700
 # the names observe looks for in one listing of a container's folder
@@ -123,6 +126,8 @@ class ContainerPaths:
 
 @dataclass(frozen=True)
 class StateLayout:
+    """The folders of the native driver's state dir."""
+
     root: Path
 
     @property
@@ -180,15 +185,21 @@ class RecordHead:
         return str(self.spec_data.get("network", "private"))
 
     def ports(self) -> tuple[PortMapping, ...]:
+        from reconciler.model.desired import PortMapping
+
         ports: tuple[PortMapping, ...] = _decode_or_empty(tuple[PortMapping, ...], "ports", self)
         return ports
 
     def mounts(self) -> tuple[Mount, ...]:
+        from reconciler.model.desired import Mount
+
         mounts: tuple[Mount, ...] = _decode_or_empty(tuple[Mount, ...], "mounts", self)
         return mounts
 
     def healthcheck(self) -> Healthcheck | None:
         """The check recorded at create (the spec's or the image's); None if none or damaged."""
+        from reconciler.model.desired import Healthcheck
+
         raw = self.spec_data.get("healthcheck")
         if not isinstance(raw, dict):
             return None
@@ -200,6 +211,8 @@ class RecordHead:
 
     def decode(self) -> ContainerRecord:
         """Raises KeyError, TypeError or ValueError for a damaged spec."""
+        from reconciler.model.desired import ContainerSpec
+
         return ContainerRecord(
             spec=decode(ContainerSpec, self.spec_data),
             hashed_fields=dict(self.hashed_fields or {}),
