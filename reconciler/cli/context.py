@@ -14,20 +14,25 @@ if TYPE_CHECKING:  # the contract is a type here; `images build` must not import
     from reconciler.drivers.base import FullDriver
 
 
-def make_driver(name: str, state_dir: Path, registry: Any = None) -> FullDriver:
-    """`registry`: RegistryOptions (insecure hosts, credentials file) for native pulls."""
+def make_driver(name: str, state_dir: Path, registry: Any = None,
+                journal: bool = True) -> FullDriver:  # fmt: skip
+    """`registry`: RegistryOptions (insecure hosts, credentials file) for native pulls;
+    `journal`: False only for a pass that must leave no event (cli/settle.py)."""
+    from reconciler.drivers.journal import JournaledDriver
+
+    driver: FullDriver
     if name == "native":
-        from reconciler.drivers.journal import JournaledDriver
         from reconciler.drivers.native.driver import NativeDriver
 
-        return JournaledDriver(NativeDriver(state_dir, registry=registry), state_dir)
-    if name == "docker":
+        driver = NativeDriver(state_dir, registry=registry)
+    elif name == "docker":
         from reconciler.drivers.docker.driver import DockerDriver
-        from reconciler.drivers.journal import JournaledDriver
 
         # The engine's own pulls use the user's Docker config: `registry` is the native's.
-        return JournaledDriver(DockerDriver(state_dir), state_dir)
-    raise ReconcileError(f"unknown driver {name!r} (use --driver native or docker)")
+        driver = DockerDriver(state_dir)
+    else:
+        raise ReconcileError(f"unknown driver {name!r} (use --driver native or docker)")
+    return JournaledDriver(driver, state_dir) if journal else driver
 
 
 @dataclass
@@ -59,10 +64,10 @@ class Context:
             )
         return self._driver
 
-    def fresh_driver(self) -> FullDriver:
+    def fresh_driver(self, journal: bool = True) -> FullDriver:
         """A new driver with nothing remembered from this process: what the next command
-        would see (cli/settle.py observes through it)."""
-        return make_driver(self.args.driver, self.state_dir)
+        would see (cli/settle.py observes and rebuilds through it)."""
+        return make_driver(self.args.driver, self.state_dir, journal=journal)
 
     def _registry_flags(self) -> bool:
         return any(getattr(self.args, flag, None)

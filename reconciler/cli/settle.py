@@ -1,6 +1,6 @@
 """Recording the settled no-op (cli/settled.py answers from it): after a converged apply,
-one more observe and plan inside a read log; kept when that plan is a no-op that cannot
-depend on the clock."""
+one more observe and plan inside a read log, kept when that plan is a no-op that cannot
+depend on the clock; after a build, the same build again, kept when it ran no step."""
 
 from __future__ import annotations
 
@@ -42,7 +42,25 @@ def settle(ctx: Any, key: str, load_log: readlog.ReadLog, desired: Any,
     return store(ctx.state_dir, key, [load_log, seen], text if text.endswith("\n") else text + "\n")
 
 
-def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str) -> bool:
+def settle_build(ctx: Any, key: str, request: Any, tags: list[str], digest: str) -> bool:
+    """After a build (the state lock held): the same build again through a fresh driver
+    without the journal, inside a read log; kept when every step came from the cache and
+    made `digest` again. The answer prints the steps, appends the journal's tag events
+    and prints the result lines (cli/settled.py)."""
+    lines: list[str] = []
+    driver = ctx.fresh_driver(journal=False)
+    with window(ctx.state_dir) as seen:
+        again = driver.build_dockerfile(request, tags, lines.append)
+    if again.digest != digest or any(step.ran for step in again.steps):
+        seen.refuse("not a rebuild from the cache")
+    lines += [f"warning: --build-arg {name} was not used by any ARG" for name in again.unused_args]
+    output = "".join(line if line.endswith("\n") else line + "\n" for line in lines if line)
+    build = {"digest": digest, "cached": sum(1 for s in again.steps if s.cached), "tags": tags}
+    return store(ctx.state_dir, key, [seen], output, build=build)
+
+
+def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str,
+          **extra: Any) -> bool:  # fmt: skip
     """Keep the record when every log is recordable; else drop any earlier one."""
     target = Path(settled.record_path(str(state_dir), key))
     if any(log.unrecordable for log in logs):
@@ -52,7 +70,7 @@ def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str) -
     from reconciler.support import atomic
 
     reads = [[kind, path, sig] for log in logs for (kind, path), sig in log.entries.items()]
-    doc = {"format": settled.FORMAT, "reads": reads, "output": output}
+    doc = {"format": settled.FORMAT, "reads": reads, "output": output, **extra}
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic.write_text(target, json.dumps(doc) + "\n", mode=0o600)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from reconciler import __version__
 from reconciler.support import readsig
@@ -39,13 +40,14 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse(words: list[str]) -> tuple[str, list[str]] | None:
-    """The state dir and the stack paths of an answerable apply, else None."""
+    """(state dir, the command's own words) of an answerable command, else None."""
     state_dir, driver = DEFAULT_STATE_DIR, os.environ.get("RECONCILE_DRIVER") or "native"
     rest = iter(words)
     for word in rest:
         option, eq, value = word.partition("=")
         if option not in ("--state-dir", "--driver"):
-            return _apply_paths(word, rest, state_dir, driver)
+            own = [word, *rest]
+            return (state_dir, own) if _answerable(own, driver) else None
         value = value if eq else next(rest, "")
         if not value:
             return None
@@ -56,25 +58,52 @@ def parse(words: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def _apply_paths(command: str, rest: object, state_dir: str,
-                 driver: str) -> tuple[str, list[str]] | None:  # fmt: skip
-    paths = [w for w in rest if w != "--prune"]  # type: ignore[attr-defined]
-    if command != "apply" or driver not in ("native", "docker") or not paths:
-        return None
-    return None if any(w.startswith("-") for w in paths) else (state_dir, paths)
+def _answerable(own: list[str], driver: str) -> bool:
+    if own[0] == "apply":
+        paths = [w for w in own[1:] if w != "--prune"]
+        return driver in ("native", "docker") and bool(paths) and not any(
+            w.startswith("-") for w in paths)  # fmt: skip
+    return own[:2] == ["images", "build"] and driver == "native" and (
+        build_env(own[2:]) is not None)  # fmt: skip
+
+
+_BUILD_VALUED = ("-t", "--tag", "-f", "--file", "--build-arg", "--target")
+
+
+def build_env(words: list[str]) -> list[str] | None:
+    """The variables a build's bare `--build-arg NAME` take from the environment, when the
+    words are `images build`'s plain form (valued options, --network, one CONTEXT)."""
+    names, contexts, rest = [], 0, iter(words)
+    for word in rest:
+        option, eq, value = word.partition("=")
+        if option in _BUILD_VALUED:
+            value = value if eq else next(rest, "")
+            if not value:
+                return None
+            if option == "--build-arg" and "=" not in value:
+                names.append(value)
+        elif word == "--network":
+            continue
+        elif word.startswith("-"):
+            return None  # --no-cache and anything else: the full path
+        else:
+            contexts += 1
+    return names if contexts == 1 else None
 
 
 def key_for(words: list[str]) -> tuple[str, str] | None:
-    """(state dir, record key) of an answerable apply, else None."""
+    """(state dir, record key) of an answerable command, else None."""
     parsed = parse(words)
     if parsed is None or os.environ.get("RECONCILE_HOST"):
         return None
+    state_dir, own = parsed
+    named = build_env(own[2:]) if own[0] == "images" else []
     env = sorted((k, v) for k, v in os.environ.items()
-                 if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES)  # fmt: skip
+                 if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES or k in (named or ()))
     material = [FORMAT, __version__, code_stamp(), os.getuid(), os.getcwd(), words, env,
                 sys.stdout.isatty()]
     raw = json.dumps(material).encode("utf-8", "surrogateescape")
-    return parsed[0], readsig.digest(raw)
+    return state_dir, readsig.digest(raw)
 
 
 def code_stamp() -> str:
@@ -99,6 +128,7 @@ def record_path(state_dir: str, key: str) -> str:
 
 def answer(words: list[str]) -> int | None:
     """0 after printing the settled answer, or None: take the full path."""
+    started = time.monotonic()
     found = key_for(words)
     if found is None:
         return None
@@ -119,8 +149,26 @@ def answer(words: list[str]) -> int | None:
     if engine and not _engine_unchanged(engine):  # after the files: they are cheaper
         return None
     sys.stdout.write(output)
+    if isinstance(build := doc.get("build"), dict):
+        _built(state_dir, build, started)
     sys.stdout.flush()
     return 0
+
+
+def _built(state_dir: str, build: dict[str, object], started: float) -> None:
+    """What a build prints and journals after its steps (cli/imagebuild.py and the
+    journal's tag events), for a rebuild answered from its record."""
+    from pathlib import Path
+
+    from reconciler.support.events import append_event
+
+    tags = [str(tag) for tag in build["tags"]]  # type: ignore[attr-defined]
+    for tag in tags:
+        append_event(Path(state_dir), "image-tagged", tag, driver="native",
+                     digest=build["digest"], why="build")  # fmt: skip
+    sys.stdout.write(f"built {build['digest']} (0 steps run, {build['cached']} cached, "
+                     f"{time.monotonic() - started:.2f}s)\n")
+    sys.stdout.write("".join(f"tagged {tag}\n" for tag in tags))
 
 
 def _engine_unchanged(entries: list[list[str]]) -> bool:

@@ -4,7 +4,8 @@ log instead of running the code again (the settled no-op apply, cli/settled.py).
 
 Completeness comes from the interpreter, not from a hand-kept list: Python's audit hooks
 report every `open`, `os.listdir` and `os.scandir`, and `os.stat`/`os.lstat` (which
-`pathlib`'s exists/is_file/is_dir use) are wrapped while a window is open. Anything else the
+`pathlib`'s exists/is_file/is_dir use) and the stat() of os.scandir's entries are wrapped
+while a window is open. Anything else the
 window does whose result cannot be taken again (a process, a socket, a write, an unknown
 audit event) makes the log *unrecordable*: deny by default, so a new kind of read
 can only cost speed, never hide a change.
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import threading
 from collections.abc import Iterator
 
-from reconciler.support.readsig import real_lstat, real_stat, signature, stat_text
+from reconciler.support.readsig import real_lstat, real_scandir, real_stat, signature, stat_text
 
 TYPE_CHECKING = False  # not `typing` at run time: a settled docker no-op imports this module
 if TYPE_CHECKING:
@@ -108,15 +110,37 @@ def _on_event(log: ReadLog, event: str, args: tuple[Any, ...]) -> None:
     elif event in ("os.listdir", "os.scandir"):
         path = args[0] if args and args[0] is not None else "."
         log.note("list", path)
+    elif event == "os.chmod" and _same_mode(args):
+        return  # the mode it has already: nothing changes (ImageStore's chmod of its root)
     elif event in _WRITES:
         paths = [os.path.abspath(os.fsdecode(a)) for a in args
                  if isinstance(a, str | bytes | os.PathLike)]  # fmt: skip
-        if not all(log.ignored(p) or (event == "os.mkdir" and log.makes_room(p)) for p in paths):
+        if not all(log.ignored(p) or (event == "os.mkdir" and _no_change_mkdir(log, p))
+                   for p in paths):  # fmt: skip
             log.refuse(f"{event} outside the ignored folders")
     elif event.startswith("socket.") and _trusted:
         return  # a trusted stretch: its caller notes what it read (note())
     elif event not in _BENIGN:
         log.refuse(f"audit event {event}")
+
+
+def _same_mode(args: tuple[Any, ...]) -> bool:
+    path, mode = args[0], args[1]
+    if isinstance(path, int) or (len(args) > 2 and args[2] not in (None, -1)):  # dir_fd
+        return False
+    try:
+        return bool(stat.S_IMODE(real_stat(path).st_mode) == mode)
+    except OSError:
+        return False
+
+
+def _no_change_mkdir(log: ReadLog, path: str) -> bool:
+    """A folder that is there already (makedirs' exist_ok: EEXIST, nothing made), or one
+    above an ignored folder (the state dir, made for its cache)."""
+    try:
+        return stat.S_ISDIR(real_stat(path).st_mode) or log.makes_room(path)
+    except OSError:
+        return log.makes_room(path)
 
 
 def _recording_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
@@ -146,6 +170,63 @@ def _stat_call(real: Any, kind: str, path: Any, args: tuple[Any, ...],
     return result
 
 
+class _Listing:
+    """os.scandir's iterator while a window is open: its entries' stat() calls are logged
+    (DirEntry.stat is C code that no os.stat wrapper sees)."""
+
+    def __init__(self, listing: Any) -> None:
+        self._listing = listing
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listing.close()
+
+    def close(self) -> None:
+        self._listing.close()
+
+    def __iter__(self) -> Iterator[_Entry]:
+        return (_Entry(entry) for entry in self._listing)
+
+
+class _Entry:
+    __slots__ = ("_entry", "name", "path")
+
+    def __init__(self, entry: Any) -> None:
+        self._entry, self.name, self.path = entry, entry.name, entry.path
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def inode(self) -> int:
+        return int(self._entry.inode())
+
+    def is_symlink(self) -> bool:
+        return bool(self._entry.is_symlink())
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        self._followed(follow_symlinks)
+        return bool(self._entry.is_dir(follow_symlinks=follow_symlinks))
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        self._followed(follow_symlinks)
+        return bool(self._entry.is_file(follow_symlinks=follow_symlinks))
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        return os.stat(self.path) if follow_symlinks else os.lstat(self.path)  # logged
+
+    def _followed(self, follow: bool) -> None:
+        """The type of a link's target is a stat of it (the listing has the link's own)."""
+        if follow and self._entry.is_symlink() and _active is not None:
+            with contextlib.suppress(OSError):
+                os.stat(self.path)
+
+
+def _recording_scandir(path: Any = ".") -> _Listing:
+    return _Listing(real_scandir(path))
+
+
 @contextlib.contextmanager
 def recording(ignore: tuple[str, ...] = ()) -> Iterator[ReadLog]:
     """Log what the body reads; activity under `ignore` (a cache whose entries derive from
@@ -159,10 +240,11 @@ def recording(ignore: tuple[str, ...] = ()) -> Iterator[ReadLog]:
     log = ReadLog(ignore)
     _active = log
     os.stat, os.lstat = _recording_stat, _recording_lstat  # type: ignore[assignment]
+    os.scandir = _recording_scandir  # type: ignore[assignment]
     try:
         yield log
     finally:
-        os.stat, os.lstat = real_stat, real_lstat
+        os.stat, os.lstat, os.scandir = real_stat, real_lstat, real_scandir
         _active = None
 
 

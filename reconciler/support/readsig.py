@@ -3,7 +3,8 @@ recorded and when it is checked again (cli/settled.py's fast path imports only t
 no typing, pathlib or threading, each a few milliseconds of a ~30 ms command).
 
 A file's bytes by SHA-256 (up to CONTENT_LIMIT; beyond, its stat); a listing by its names
-and entry types; a stat by type, mode, size, inode, device and mtime; an error by errno.
+and entry types; a stat by type, mode, inode, device and (not for a folder) size, mtime and
+ctime; an error by errno.
 `/proc/PID/stat` by liveness, parent and start time only (its counters move).
 """
 
@@ -19,6 +20,7 @@ except ImportError:  # pragma: no cover - other interpreters, Python >= 3.12 (_s
 
 CONTENT_LIMIT = 8 << 20
 real_stat, real_lstat = os.stat, os.lstat  # taken before a window wraps them
+real_scandir = os.scandir
 
 
 def digest(data: bytes) -> str:
@@ -35,8 +37,12 @@ def signature(kind: str, path: str) -> str:
 
 
 def stat_text(st: os.stat_result) -> str:
-    return (f"{stat.S_IFMT(st.st_mode):o}:{stat.S_IMODE(st.st_mode):o}:{st.st_size}:"
-            f"{st.st_ino}:{st.st_dev}:{st.st_mtime_ns}")
+    """A folder by type, mode and identity only: its times move with every entry made in
+    it (/tmp, the image store), and what its entries are is a listing's to sign."""
+    kind = f"{stat.S_IFMT(st.st_mode):o}:{stat.S_IMODE(st.st_mode):o}:{st.st_ino}:{st.st_dev}"
+    if stat.S_ISDIR(st.st_mode):
+        return kind
+    return f"{kind}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _stat_sig(path: str, follow: bool) -> str:
@@ -70,7 +76,7 @@ def _proc_stat(path: str) -> str:
 
 def _listing(path: str) -> str:
     try:
-        with os.scandir(path) as entries:
+        with real_scandir(path) as entries:
             names = sorted(f"{e.name}/{e.is_dir(follow_symlinks=False):d}" for e in entries)
     except OSError as err:
         return f"error:{err.errno}"

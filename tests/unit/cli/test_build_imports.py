@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def test_a_cached_rebuild_imports_only_what_it_needs(tmp_path: Path) -> None:
     cold, cold_output = _build(context, tmp_path / "state", tmp_path / "cold.json")
     assert "2 steps run, 0 cached" in cold_output, cold_output
     assert "tarfile" in unwanted(cold["modules"])
+    # the full path's rebuild: without the settled record the cold build left (cli/settled.py)
+    shutil.rmtree(tmp_path / "state" / "cache" / "settled")
     warm, warm_output = _build(context, tmp_path / "state", tmp_path / "warm.json")
     assert warm["code"] == 0 and "0 steps run, 2 cached" in warm_output, warm_output
     assert unwanted(warm["modules"]) == []

@@ -128,3 +128,14 @@ def test_an_unlogged_stretch_is_neither_logged_nor_refused(tmp_path: Path) -> No
         (tmp_path / "after").exists()
     assert log.unrecordable is None
     assert {Path(p).name for _, p in log.entries} == {"after"}
+
+
+def test_a_listing_entrys_stat_is_logged_too(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("one")
+    with readlog.recording() as log, os.scandir(tmp_path) as listing:
+        sizes = [entry.stat(follow_symlinks=False).st_size for entry in listing]
+    assert sizes == [3]
+    assert ("lstat", str(tmp_path / "f")) in log.entries
+    os.chmod(tmp_path / "f", 0o600)  # metadata only: the listing holds, the stat does not
+    assert not readsig.unchanged(_entries(log))
+    assert os.scandir is readsig.real_scandir

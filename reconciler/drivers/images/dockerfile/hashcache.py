@@ -22,6 +22,8 @@ import stat
 import time
 from pathlib import Path
 
+from reconciler.support import readlog
+
 RACY_NS = 2_000_000_000  # coarser than any timestamp granularity we know of (FAT: 2 s)
 MAX_ENTRIES = 200_000  # beyond it, only what the last build used is kept
 FORMAT = 1
@@ -60,7 +62,8 @@ class HashCache:
     def _load(self) -> dict[str, _Entry]:
         assert self.path is not None
         try:
-            data = json.loads(self.path.read_bytes())
+            with readlog.unlogged():  # derived from the files' own lstat, which are logged
+                data = json.loads(self.path.read_bytes())
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -104,10 +107,12 @@ class HashCache:
         data = json.dumps({"format": FORMAT, "files": entries}, separators=(",", ":"))
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            # no fsync: a cache lost in a crash is re-hashed, a torn one fails to parse
-            with open(tmp, "w", encoding="utf-8") as handle:
+            # no fsync: a cache lost in a crash is re-hashed, a torn one fails to parse;
+            # unlogged: a settled rebuild's record (cli/settle.py) logs the files, not this
+            with readlog.unlogged(), open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(data)
-            os.replace(tmp, self.path)
+            with readlog.unlogged():
+                os.replace(tmp, self.path)
         except OSError:
             tmp.unlink(missing_ok=True)
             return
