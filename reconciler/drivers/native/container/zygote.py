@@ -27,6 +27,7 @@ starts a new zygote.
 
 from __future__ import annotations
 
+import _signal
 import gc
 import os
 import select
@@ -39,7 +40,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: not added by default
 import monitor  # after the path above
 
-PR_SET_NAME = 15
 ZYGOTE_NAME, MONITOR_NAME = b"reconcile-zyg", b"reconcile-mon"  # their comm (ps, pgrep)
 IDLE = 5.0  # seconds without a child or a request before the zygote exits
 REQUEST_TIMEOUT = 5.0
@@ -69,10 +69,11 @@ def read_request(conn: socket.socket) -> list[str] | None:
 
 
 def run_child(argv: list[str], conn: socket.socket, closing: list[int]) -> int:
+    gc.freeze()  # what the zygote made since warm_up: never walked (so never copied) here
     for fd in closing:
         os.close(fd)
     signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)  # not signal.signal: see monitor "Memory"
     set_name(MONITOR_NAME)  # a fork keeps the zygote's command line: tell them apart
     sync_w = conn.detach()
     os.set_blocking(sync_w, True)
@@ -177,20 +178,22 @@ def serve(listener: socket.socket, path: str, lock_path: str) -> None:
 
 
 def set_name(name: bytes) -> None:
-    import ctypes  # loaded by warm_up: no cost here
-
-    ctypes.CDLL(None).prctl(PR_SET_NAME, name, 0, 0, 0)
+    """prctl(PR_SET_NAME) without ctypes: one write, no object made."""
+    fd = os.open("/proc/self/comm", os.O_WRONLY)
+    try:
+        os.write(fd, name)
+    finally:
+        os.close(fd)
 
 
 def warm_up() -> None:
     """What every monitor would import or load: done once here, shared by all children.
     (Running the log path here too, so that 3.11's in-place bytecode specialization
     happens before the fork, was measured: no gain.)"""
-    import ctypes
     import json
 
     json.dumps({"warm": [1.0, None, True]})
-    ctypes.CDLL(None, use_errno=True)
+    monitor.load_libc()
     # What a monitor imports when its container dies (the journal, ~20 ms of imports):
     # here, so that a death costs no CPU burst in the monitor while the loop decides.
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4)))
