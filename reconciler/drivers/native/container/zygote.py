@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: not added 
 import monitor  # after the path above
 import template
 
-ZYGOTE_NAME = b"reconcile-zyg"  # its comm (ps, pgrep); the template's and monitors': template
+ZYGOTE_NAME = b"reconcile-zyg"  # the comm of each (ps, pgrep; tests find them by it)
+TEMPLATE_NAME, MONITOR_NAME = template.TEMPLATE_NAME, template.MONITOR_NAME
 IDLE = 5.0  # seconds without a child or a request before the zygote exits
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 64 * 1024
