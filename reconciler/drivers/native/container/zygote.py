@@ -12,17 +12,20 @@ dirties.
    so an upgraded monitor gets a new zygote), tells the
    launcher "ready" and serves; the launcher exits, so the zygote is parented to init
    (or the nearest subreaper), never to reconcile: a `kill -9` of reconcile leaves it.
-2. Per connection (peer uid checked: only root or our own uid) it reads one request, the
-   monitor's argv as JSON, writes b"F" (forked: the request is being acted on, so the
-   client must not retry it) and forks; the child runs monitor.monitor() with the
-   connection as its sync pipe, exactly as a monitor started by `python monitor.py` would:
-   the reply is "ok" or "error: ..." and the child lives on as the container's monitor.
-3. It reaps its monitor children. Once it has none left and no request came for IDLE
-   seconds it removes and closes the socket (under the lock, so no client is starting a
-   new zygote meanwhile) and exits: no zygote outlives the last container.
+2. Before it listens it forks the template (template.py): the quiet process every monitor
+   is forked from, so that what the zygote writes while serving is not charged to every
+   monitor. Per connection (peer uid checked: only root or our own uid) it reads one
+   request, the monitor's argv as JSON, writes b"F" (forked: the request is being acted
+   on, so the client must not retry it) and hands the request and the connection to the
+   template, whose child runs monitor.monitor() with the connection as its sync pipe,
+   exactly as a monitor started by `python monitor.py` would: the reply is "ok" or
+   "error: ..." and the child lives on as the container's monitor.
+3. Once the template has no monitor left and no request came for IDLE seconds it removes
+   and closes the socket (under the lock, so no client is starting a new zygote
+   meanwhile) and exits; the template follows: no zygote outlives the last container.
 
-A killed zygote loses nothing: its monitors are re-parented and carry on; the next create
-starts a new zygote.
+A killed zygote (or template) loses nothing: the monitors are re-parented and carry on;
+the next create starts a new zygote.
 """
 
 from __future__ import annotations
