@@ -148,13 +148,16 @@ def measure_design(design: str, n: int, work: Path, rootfs: Path) -> dict[str, A
         if sizes:
             pss = sorted(p for _, p in sizes)
             row.update(monitors=len(sizes), pss_kib_median=pss[len(pss) // 2],
+                       pss_kib_min=pss[0], pss_kib_p10=pss[len(pss) // 10],
+                       pss_kib_p90=pss[len(pss) * 9 // 10],
                        pss_kib_max=pss[-1], rss_kib_median=sorted(r for r, _ in sizes)
                        [len(sizes) // 2], pss_kib_total=sum(pss),
                        private_kib_median=private[len(private) // 2])
         if design == "zygote":
-            zygote = _zygote_pid(monitor_pids(rig))
-            if zygote:
-                row["zygote_pss_kib"] = common.rss_kib(zygote)[1]
+            parents = _zygote_pids(monitor_pids(rig))
+            if parents:
+                row["zygote_pids_pss_kib"] = [common.rss_kib(pid)[1] for pid in parents]
+                row["zygote_pss_kib"] = sum(row["zygote_pids_pss_kib"])
                 row["per_container_amortized_kib"] = round(
                     (row["pss_kib_total"] + row["zygote_pss_kib"]) / n, 1)
         return row
@@ -171,14 +174,24 @@ def _private_kib(pid: int) -> int:
     return total
 
 
-def _zygote_pid(monitors: list[int]) -> int | None:
-    for pid in monitors:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        return int(stat.rsplit(")", 1)[1].split()[1])  # the monitors' parent
-    return None
+def _zygote_pids(monitors: list[int]) -> list[int]:
+    """The monitors' parent (the template, or an older zygote itself), then the serving
+    zygote above the template if there is one: both are the monitors' fixed cost."""
+    if not monitors:
+        return []
+    pids = [_parent(monitors[0])]
+    above = _parent(pids[0])
+    if above > 1 and Path(f"/proc/{above}/comm").read_text().strip() == "reconcile-zyg":
+        pids.append(above)
+    return [pid for pid in pids if pid > 1]
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def main() -> int:

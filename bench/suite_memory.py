@@ -45,6 +45,13 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -101,8 +108,10 @@ class LoopSide:
             samples[("memory.manager_pss", n, "reconcile-run")] = [_mib(pss)]
             monitors = [int(p.read_text()) for p in
                         (self.state / "containers").glob("bench-*/monitor.pid")]
-            zygotes = {_parent(m) for m in monitors} - {1}
-            # The zygote that forked the monitors is part of their cost: in the total.
+            parents = {_parent(m) for m in monitors} - {1}  # the template (or an old zygote)
+            zygotes = parents | {z for z in map(_parent, parents) if _comm(z) == "reconcile-zyg"}
+            # The zygote and its template that forked the monitors are part of their cost:
+            # in the total.
             zygote_pss = sum(_mib(common.rss_kib(z)[1]) for z in zygotes)
             if zygotes:
                 samples[("memory.zygote_pss", n, "reconcile-zygote")] = [zygote_pss]

@@ -144,8 +144,9 @@ def native(busybox_image: ImageSource, native_state_dir: Path) -> Iterator[Nativ
 
 
 def forked_by_zygote(state_dir: Path, comm: bytes) -> list[int]:
-    """The zygote (comm reconcile-zyg) or the monitors (reconcile-mon) of `state_dir`: the
-    forked monitors keep the zygote's command line, which names the state dir's lock."""
+    """The zygote (comm reconcile-zyg), its template (reconcile-tpl) or the monitors
+    (reconcile-mon) of `state_dir`: forked, they keep the zygote's command line, which
+    names the state dir's lock."""
     lock = f"{state_dir}/monitor.lock".encode()
     found = []
     for entry in os.listdir("/proc"):

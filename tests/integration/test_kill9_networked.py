@@ -72,6 +72,7 @@ class Host:
         return {
             "runc": len(listed), "monitors": len(monitors),
             "zygotes": len(forked_by_zygote(self.state, zygote.ZYGOTE_NAME)),
+            "templates": len(forked_by_zygote(self.state, zygote.TEMPLATE_NAME)),
             "rootfs mounts": sum(1 for m in mounts if m[2] == "overlay"),
             "netns mounts": sum(1 for m in mounts if m[2] == "nsfs"),
             "other mounts": sum(1 for m in mounts if m[2] not in ("overlay", "nsfs")),
@@ -112,8 +113,8 @@ def test_kill_9_at_30_points_then_apply_and_down_converge(host: Host) -> None:
     assert all(state == "running" for state, _ in states.values()), states
     counts = host.counts()
     cgroups_each = counts["cgroups"] // len(KEYS)
-    assert counts == {"runc": 6, "monitors": 6, "zygotes": 1, "rootfs mounts": 6,
-                      "netns mounts": 6,
+    assert counts == {"runc": 6, "monitors": 6, "zygotes": 1, "templates": 1,
+                      "rootfs mounts": 6, "netns mounts": 6,
                       "other mounts": 0, "cgroups": 6 * cgroups_each,
                       "veths": 6, "bridges": 1, "nft rules": counts["nft rules"]}
     assert cgroups_each >= 1 and counts["nft rules"] > 0

@@ -101,6 +101,27 @@ def test_a_killed_zygote_loses_no_monitor_and_a_new_one_serves(fresh: NativeHarn
     assert find_leaks(fresh.driver, fresh.names) == []
 
 
+def test_a_killed_serving_zygote_takes_its_template_along_and_no_monitor(
+    fresh: NativeHarness,
+) -> None:
+    """The monitors' parent is the quiet template; above it the serving zygote."""
+    first = fresh.run("s1", SLEEPER)
+    template_pid = _parent(_monitor(fresh, first.name))
+    serving = _parent(template_pid)
+    assert Path(f"/proc/{template_pid}/comm").read_text().strip() == "reconcile-tpl"
+    assert Path(f"/proc/{serving}/comm").read_text().strip() == "reconcile-zyg"
+    os.kill(serving, signal.SIGKILL)
+    wait_for(lambda: not _alive(template_pid), 5, "the template to exit with its zygote")
+    seen = fresh.observed(first.name)
+    assert seen.state == "running" and _alive(_monitor(fresh, first.name))
+    second = fresh.run("s2", SLEEPER)  # a new zygote (and template) serves
+    assert _parent(_monitor(fresh, second.name)) not in (template_pid, serving, os.getpid())
+    os.kill(seen.pid, signal.SIGKILL)
+    assert fresh.exit_record(first.name)["exit_code"] == 137
+    _remove_all(fresh)
+    assert find_leaks(fresh.driver, fresh.names) == []
+
+
 def test_logs_and_oom_through_a_forked_monitor(fresh: NativeHarness) -> None:
     from reconciler.model.desired import Limits
 

@@ -39,7 +39,7 @@ class NotServing(Exception):
 def code_version() -> str:
     """Changes with the code a zygote runs, so an upgrade never talks to an old zygote."""
     parts = []
-    for path in (ZYGOTE, HERE / "monitor.py"):
+    for path in (ZYGOTE, HERE / "template.py", HERE / "monitor.py"):
         st = path.stat()
         parts.append(f"{st.st_mtime_ns:x}{st.st_size:x}")
     return "-".join(parts)

@@ -24,19 +24,50 @@ live file), --oom-file PATH (repeatable: cgroup files with an "oom_kill N" line)
 
 from __future__ import annotations
 
+import _signal
 import os
-import select
-import signal
 import sys
-import time
+from select import select
+from time import monotonic
+from time import time as wall_clock
+
+# Bound once, here (see "Memory" below)
+set_handler, set_wakeup_fd = _signal.signal, _signal.set_wakeup_fd  # not signal.signal
+close, dup2, fsync, getpid, lseek = os.close, os.dup2, os.fsync, os.getpid, os.lseek
+mkdir, pipe, posix_spawn, replace = os.mkdir, os.pipe, os.posix_spawn, os.replace
+set_blocking, setsid, unlink, waitpid = os.set_blocking, os.setsid, os.unlink, os.waitpid
+os_open, os_read, os_write = os.open, os.read, os.write
+O_RDONLY, O_RDWR, SEEK_END, WNOHANG = os.O_RDONLY, os.O_RDWR, os.SEEK_END, os.WNOHANG
+POSIX_SPAWN_DUP2 = os.POSIX_SPAWN_DUP2
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+APPEND_FILE = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+
+try:
+    from _json import encode_basestring_ascii as _json_string  # C; no `re`/`enum` import
+except ImportError:  # a Python built without _json: json.dumps per line
+    _json_string = None  # type: ignore[assignment]
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_LINE = 16 * 1024  # longer lines are split, like Docker's json-file driver
 DRAIN_SECONDS = 2.0
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+READ_SIZE = MAX_LINE  # one pipe read: a 64 KiB bytes object per read dirtied heap pages
+IGNORED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE)  # ints
+_libc = None  # ctypes' libc, loaded once (by the zygote, before it forks)
+
+# Memory (docs/native.md "Choosing the monitor"): a forked monitor's cost is the pages of
+# the zygote it writes to, and every object it touches (a reference count) is a page. So
+# the code path of a monitor calls C functions bound here once (`os.x` looked up at run
+# time increfs the name "x" and fills the type cache: pages), not the stdlib's Python
+# helpers (os.path, os.makedirs, io's text files, signal.signal, json.dumps: each call
+# touches their code, constants and globals, in libpython's data or the zygote's heap).
 
 
 class Options:
+    # __slots__ here and below: no instance dict, whose keys' (interned names') reference
+    # counts would dirty a page each in every monitor
+    __slots__ = ("dir", "max_bytes", "max_files", "name", "oom_files", "root", "run", "runc")
+
     def __init__(self, argv: list[str]) -> None:
         self.max_bytes = 10 * 1024 * 1024
         self.max_files = 3
@@ -76,45 +107,67 @@ def write_text_atomic(path: str, text: str) -> None:
     # A copy of support/atomic.py's idea: this script imports nothing of the project (it
     # starts as `python -I -S`). One writer per file (this monitor), so a fixed name is safe.
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd = os_open(tmp, NEW_FILE, 0o666)
+    try:
+        write_all(fd, text.encode())
+        fsync(fd)
+    finally:
+        close(fd)
+    replace(tmp, path)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os_write(fd, data):]
+
+
+def json_line(t: float, stream: str, text: str) -> bytes:
+    """What json.dumps({"t": t, "s": stream, "l": text}) gives (float repr is json's)."""
+    if _json_string is None:
+        import json
+
+        return (json.dumps({"t": t, "s": stream, "l": text}) + "\n").encode()
+    return f'{{"t": {t!r}, "s": "{stream}", "l": {_json_string(text)}}}\n'.encode()
 
 
 class RotatingLog:
+    __slots__ = ("fd", "max_bytes", "max_files", "path", "size")
+
     def __init__(self, path: str, max_bytes: int, max_files: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.max_files = max_files
-        self.file = open(path, "ab")  # noqa: SIM115 - kept open across writes
-        self.size = self.file.tell()
+        self.fd = self._open()
+        self.size = lseek(self.fd, 0, SEEK_END)
+
+    def _open(self) -> int:  # unbuffered: each line is written whole, at once
+        return os_open(self.path, APPEND_FILE, 0o666)
 
     def write(self, stream: str, text: str) -> None:
-        import json  # cached after the first line; see write_json_atomic
-
-        line = json.dumps({"t": time.time(), "s": stream, "l": text}).encode() + b"\n"
+        line = json_line(wall_clock(), stream, text)
         if self.size and self.size + len(line) > self.max_bytes:
             self.rotate()
-        self.file.write(line)
-        self.file.flush()
+        write_all(self.fd, line)
         self.size += len(line)
 
     def rotate(self) -> None:
-        self.file.close()
+        close(self.fd)
         for n in range(self.max_files - 1, 0, -1):
             older = self.path + "." + str(n - 1) if n > 1 else self.path
-            if os.path.exists(older):
-                os.replace(older, self.path + "." + str(n))
+            try:  # noqa: SIM105 - contextlib would be one more import in every monitor
+                replace(older, self.path + "." + str(n))
+            except FileNotFoundError:
+                pass
         if self.max_files == 1:
-            os.unlink(self.path)
-        self.file = open(self.path, "ab")  # noqa: SIM115
+            unlink(self.path)
+        self.fd = self._open()
         self.size = 0
 
 
 class Pump:
     """Splits one pipe's bytes into lines for the log."""
+
+    __slots__ = ("fd", "log", "pending", "stream")
 
     def __init__(self, fd: int, stream: str, log: RotatingLog) -> None:
         self.fd = fd
@@ -125,7 +178,7 @@ class Pump:
     def read(self) -> bool:
         """Read once; False at end of file."""
         try:
-            data = os.read(self.fd, 65536)
+            data = os_read(self.fd, READ_SIZE)
         except BlockingIOError:
             return True
         if not data:
@@ -147,50 +200,75 @@ class Pump:
             self.pending = b""
 
 
-def set_subreaper() -> None:
-    import ctypes  # only here: the one thing the stdlib cannot do without it
+def load_libc() -> object:
+    """ctypes' libc with prctl resolved. The zygote calls it before forking: a CDLL made in
+    every monitor (a class and function objects each time) cost it ~40 KiB of pages."""
+    global _libc
+    if _libc is None:
+        import ctypes  # only here: the one thing the stdlib cannot do without it
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl  # noqa: B018 - resolved (and cached on the CDLL) now
+    return _libc
+
+
+def set_subreaper() -> None:
+    libc: object = load_libc()
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:  # type: ignore[attr-defined]
+        import ctypes
+
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+def ignore_signals() -> None:
+    for sig in IGNORED:  # a stray signal must not lose the exit record
+        set_handler(sig, _signal.SIG_IGN)
+
+
 def detach_stdio(opts: Options) -> None:
-    null = os.open(os.devnull, os.O_RDWR)
-    err = os.open(os.path.join(opts.dir, "monitor.err"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.dup2(err, 2)
-    os.close(null)
-    os.close(err)
+    null = os_open("/dev/null", O_RDWR)
+    err = os_open(opts.dir + "/monitor.err", APPEND_FILE)
+    dup2(null, 0)
+    dup2(null, 1)
+    dup2(err, 2)
+    close(null)
+    close(err)
 
 
 def run_create(opts: Options, out_w: int, err_w: int) -> tuple[int, str]:
     """Run `runc create` (or `runc run -d`: the same, and started); return (status, pid
     file path)."""
-    pid_file = os.path.join(opts.dir, "container.pid")
+    pid_file = opts.dir + "/container.pid"
     command = ["run", "--detach"] if opts.run else ["create"]
     argv = [opts.runc, "--root", opts.root, *command,
-            "--bundle", os.path.join(opts.dir, "bundle"),
+            "--bundle", opts.dir + "/bundle",
             "--pid-file", pid_file, opts.name]  # fmt: skip
-    null = os.open(os.devnull, os.O_RDONLY)
+    null = os_open("/dev/null", O_RDONLY)
     actions = [
-        (os.POSIX_SPAWN_DUP2, null, 0),
-        (os.POSIX_SPAWN_DUP2, out_w, 1),
-        (os.POSIX_SPAWN_DUP2, err_w, 2),
+        (POSIX_SPAWN_DUP2, null, 0),
+        (POSIX_SPAWN_DUP2, out_w, 1),
+        (POSIX_SPAWN_DUP2, err_w, 2),
     ]
-    pid = os.posix_spawn(opts.runc, argv, {"PATH": SAFE_PATH}, file_actions=actions)
-    os.close(null)
-    _, status = os.waitpid(pid, 0)
+    pid = posix_spawn(opts.runc, argv, {"PATH": SAFE_PATH}, file_actions=actions)
+    close(null)
+    _, status = waitpid(pid, 0)
     return status, pid_file
 
 
+def read_file(path: str) -> bytes:
+    fd = os_open(path, O_RDONLY)
+    try:
+        return os_read(fd, 4096)
+    finally:
+        close(fd)
+
+
 def read_available(fd: int) -> str:
-    os.set_blocking(fd, False)
+    set_blocking(fd, False)
     chunks = []
     while True:
         try:
-            data = os.read(fd, 65536)
+            data = os_read(fd, 65536)
         except BlockingIOError:
             break
         if not data:
@@ -222,32 +300,32 @@ def exit_record(status: int, opts: Options) -> dict[str, object]:
     return {
         "exit_code": code,
         "signal": sig,
-        "finished_at": time.time(),
+        "finished_at": wall_clock(),
         "oom_killed": oom_killed(opts.oom_files),
     }
 
 
 def supervise(container_pid: int, pumps: list[Pump]) -> int:
     """Pump logs until the container's init exits; return its wait status."""
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    wake_r, wake_w = pipe()
+    set_blocking(wake_w, False)
+    set_wakeup_fd(wake_w)
+    set_handler(_signal.SIGCHLD, lambda *_: None)
     live = {p.fd: p for p in pumps}
     while True:
         while True:  # reap everything re-parented to us; keep the container's status
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = waitpid(-1, WNOHANG)
             except ChildProcessError:
                 return 0
             if pid == 0:
                 break
             if pid == container_pid:
                 return status
-        ready, _, _ = select.select([*live, wake_r], [], [], 1.0)
+        ready, _, _ = select([*live, wake_r], [], [], 1.0)
         for fd in ready:
             if fd == wake_r:
-                os.read(wake_r, 512)
+                os_read(wake_r, 512)
             elif not live[fd].read():
                 del live[fd]
 
@@ -255,10 +333,10 @@ def supervise(container_pid: int, pumps: list[Pump]) -> int:
 def drain(pumps: list[Pump]) -> None:
     """After init died every other process of its pid namespace is gone too; read what
     is left in the pipes, bounded in case something outside still holds them."""
-    deadline = time.monotonic() + DRAIN_SECONDS
+    deadline = monotonic() + DRAIN_SECONDS
     live = {p.fd: p for p in pumps}
-    while live and time.monotonic() < deadline:
-        ready, _, _ = select.select(list(live), [], [], 0.1)
+    while live and monotonic() < deadline:
+        ready, _, _ = select(list(live), [], [], 0.1)
         for fd in ready:
             if not live[fd].read():
                 del live[fd]
@@ -267,34 +345,35 @@ def drain(pumps: list[Pump]) -> None:
 
 
 def monitor(opts: Options, sync_w: int) -> int:
-    os.setsid()
+    setsid()
     detach_stdio(opts)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_IGN)  # a stray signal must not lose the exit record
+    ignore_signals()
     set_subreaper()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    out_r, out_w = pipe()
+    err_r, err_w = pipe()
     status, pid_file = run_create(opts, out_w, err_w)
-    os.close(out_w)
-    os.close(err_w)
+    close(out_w)
+    close(err_w)
     if status != 0:
         message = read_available(err_r).strip() or "runc create failed"
-        os.write(sync_w, ("error: " + message).encode())
+        os_write(sync_w, ("error: " + message).encode())
         return 1
-    with open(pid_file) as f:
-        container_pid = int(f.read().strip())
-    write_text_atomic(os.path.join(opts.dir, "monitor.pid"), str(os.getpid()))  # valid JSON
+    container_pid = int(read_file(pid_file))
+    write_text_atomic(opts.dir + "/monitor.pid", str(getpid()))  # valid JSON
     try:  # noqa: SIM105 - contextlib would be one more import in every monitor
-        os.write(sync_w, b"ok")
+        os_write(sync_w, b"ok")
     except OSError:
         pass  # the asking reconcile was killed: the container is up, monitor it all the same
-    os.close(sync_w)
-    logs_dir = os.path.join(opts.dir, "logs")
-    os.makedirs(logs_dir, mode=0o700, exist_ok=True)
-    log = RotatingLog(os.path.join(logs_dir, "container.log"), opts.max_bytes, opts.max_files)
+    close(sync_w)
+    logs_dir = opts.dir + "/logs"
+    try:  # noqa: SIM105 - the container dir exists: no os.makedirs (see "Memory" above)
+        mkdir(logs_dir, 0o700)
+    except FileExistsError:
+        pass
+    log = RotatingLog(logs_dir + "/container.log", opts.max_bytes, opts.max_files)
     pumps = [Pump(out_r, "stdout", log), Pump(err_r, "stderr", log)]
     for p in pumps:
-        os.set_blocking(p.fd, False)
+        set_blocking(p.fd, False)
     status = supervise(container_pid, pumps)
     # The exit is recorded first (observe and stop wait for it), then the pipes drained;
     # log readers follow until the monitor itself is gone.

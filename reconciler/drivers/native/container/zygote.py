@@ -12,17 +12,20 @@ dirties.
    so an upgraded monitor gets a new zygote), tells the
    launcher "ready" and serves; the launcher exits, so the zygote is parented to init
    (or the nearest subreaper), never to reconcile: a `kill -9` of reconcile leaves it.
-2. Per connection (peer uid checked: only root or our own uid) it reads one request, the
-   monitor's argv as JSON, writes b"F" (forked: the request is being acted on, so the
-   client must not retry it) and forks; the child runs monitor.monitor() with the
-   connection as its sync pipe, exactly as a monitor started by `python monitor.py` would:
-   the reply is "ok" or "error: ..." and the child lives on as the container's monitor.
-3. It reaps its monitor children. Once it has none left and no request came for IDLE
-   seconds it removes and closes the socket (under the lock, so no client is starting a
-   new zygote meanwhile) and exits: no zygote outlives the last container.
+2. Before it listens it forks the template (template.py): the quiet process every monitor
+   is forked from, so that what the zygote writes while serving is not charged to every
+   monitor. Per connection (peer uid checked: only root or our own uid) it reads one
+   request, the monitor's argv as JSON, writes b"F" (forked: the request is being acted
+   on, so the client must not retry it) and hands the request and the connection to the
+   template, whose child runs monitor.monitor() with the connection as its sync pipe,
+   exactly as a monitor started by `python monitor.py` would: the reply is "ok" or
+   "error: ..." and the child lives on as the container's monitor.
+3. Once the template has no monitor left and no request came for IDLE seconds it removes
+   and closes the socket (under the lock, so no client is starting a new zygote
+   meanwhile) and exits; the template follows: no zygote outlives the last container.
 
-A killed zygote loses nothing: its monitors are re-parented and carry on; the next create
-starts a new zygote.
+A killed zygote (or template) loses nothing: the monitors are re-parented and carry on;
+the next create starts a new zygote.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I: not added by default
 import monitor  # after the path above
+import template
 
-PR_SET_NAME = 15
-ZYGOTE_NAME, MONITOR_NAME = b"reconcile-zyg", b"reconcile-mon"  # their comm (ps, pgrep)
+ZYGOTE_NAME = b"reconcile-zyg"  # the comm of each (ps, pgrep; tests find them by it)
+TEMPLATE_NAME, MONITOR_NAME = template.TEMPLATE_NAME, template.MONITOR_NAME
 IDLE = 5.0  # seconds without a child or a request before the zygote exits
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 64 * 1024
@@ -68,66 +72,59 @@ def read_request(conn: socket.socket) -> list[str] | None:
     return argv
 
 
-def run_child(argv: list[str], conn: socket.socket, closing: list[int]) -> int:
-    for fd in closing:
-        os.close(fd)
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    set_name(MONITOR_NAME)  # a fork keeps the zygote's command line: tell them apart
-    sync_w = conn.detach()
-    os.set_blocking(sync_w, True)
-    try:
-        opts = monitor.Options(argv)
-        code: int = monitor.monitor(opts, sync_w)
-        return code
-    except BaseException as e:  # reported to the client, never a traceback
-        try:  # noqa: SIM105 - the same rule as monitor.main
-            os.write(sync_w, ("error: monitor: " + repr(e)).encode())
-        except OSError:
-            pass
-        return 1
-
-
-def serve_one(listener: socket.socket, closing: list[int]) -> None:
-    """One request; nothing a client does (or its death mid-request) ends the zygote."""
+def serve_one(listener: socket.socket, tpl: template.Template) -> bool:
+    """One request; nothing a client does (or its death mid-request) ends the zygote.
+    False when the template is gone: the zygote must retire (a new one serves)."""
     try:
         conn, _ = listener.accept()
     except OSError:
-        return
+        return True
     with conn:
         try:
             if not allowed_peer(conn):
-                return
+                return True
             argv = read_request(conn)
             if argv is None:
-                return
-            conn.sendall(b"F")
-            child = os.fork()
+                return True
+            message = template.encode(argv)
+            conn.sendall(b"F")  # before the request is handed over: the reply comes after
+            tpl.fork(message, conn)
         except (OSError, ValueError) as e:
+            if isinstance(e, BrokenPipeError) and template_exited(tpl.pid):
+                return False  # its pipe broke, not the client's
             sys.stderr.write(f"zygote: request dropped: {e!r}\n")
-            return
-        if child == 0:
-            code = 1
-            try:
-                code = run_child(argv, conn, closing)
-            finally:
-                os._exit(code)
+    return True
 
 
-def reap() -> bool:
-    """Reap exited monitors; True while some are still alive."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return False
-        if pid == 0:
-            return True
+def template_exited(pid: int) -> bool:
+    """Reap the template (our only child) if it exited."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
 
 
-def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
+def has_children(pid: int) -> bool:
+    """Monitors alive (the template's children; the kernel reaps them when they exit)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return bool(f.read().split())
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: look at every parent
+        return any(_parent(entry) == pid for entry in os.listdir("/proc") if entry.isdigit())
+
+
+def _parent(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def try_retire(listener: socket.socket, path: str, lock_path: str, force: bool = False) -> bool:
     """Exit when idle: under the lock no client is starting another zygote; a request
-    already queued on the socket keeps us serving."""
+    already queued on the socket keeps us serving (unless `force`: the template is gone,
+    and the queued clients see a refused connection and start a new zygote)."""
     import fcntl
 
     try:
@@ -138,7 +135,7 @@ def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
         if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
         ready, _, _ = select.select([listener], [], [], 0)
-        if ready:
+        if ready and not force:
             return False
         try:  # noqa: SIM105 - contextlib would be one more import in the zygote
             os.unlink(path)  # ours: another zygote binds this path only under the lock
@@ -151,19 +148,22 @@ def try_retire(listener: socket.socket, path: str, lock_path: str) -> bool:
             lock.close()
 
 
-def serve(listener: socket.socket, path: str, lock_path: str) -> None:
+def serve(listener: socket.socket, path: str, lock_path: str, tpl: template.Template) -> None:
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the template's death wakes us
     listen_fd = listener.fileno()
-    closing = [wake_r, wake_w, listen_fd]
     idle_since = time.monotonic()
     while True:
-        if reap():
+        if template_exited(tpl.pid):
+            try_retire(listener, path, lock_path, force=True)
+            return
+        if has_children(tpl.pid):
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= IDLE and try_retire(listener, path, lock_path):
+            tpl.close()
             return
         ready, _, _ = select.select([listen_fd, wake_r], [], [], 1.0)
         if wake_r in ready:
@@ -172,25 +172,23 @@ def serve(listener: socket.socket, path: str, lock_path: str) -> None:
             except BlockingIOError:
                 pass
         if listen_fd in ready:
-            serve_one(listener, closing)
+            if not serve_one(listener, tpl):
+                try_retire(listener, path, lock_path, force=True)
+                return
             idle_since = time.monotonic()
-
-
-def set_name(name: bytes) -> None:
-    import ctypes  # loaded by warm_up: no cost here
-
-    ctypes.CDLL(None).prctl(PR_SET_NAME, name, 0, 0, 0)
 
 
 def warm_up() -> None:
     """What every monitor would import or load: done once here, shared by all children.
     (Running the log path here too, so that 3.11's in-place bytecode specialization
     happens before the fork, was measured: no gain.)"""
-    import ctypes
     import json
 
     json.dumps({"warm": [1.0, None, True]})
-    ctypes.CDLL(None, use_errno=True)
+    monitor.load_libc()
+    for _ in range(16):  # quickened and specialized here, not rewritten in every monitor
+        monitor.Options(["dir", "runc", "root", "name", "--run", "--log-max-bytes", "1",
+                         "--log-max-files", "1", "--oom-file", "a", "--oom-file", "b"])
     # What a monitor imports when its container dies (the journal, ~20 ms of imports):
     # here, so that a death costs no CPU burst in the monitor while the loop decides.
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4)))
@@ -208,7 +206,8 @@ def start(path: str, lock_path: str, ready_w: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)  # like a monitor: only SIGKILL ends it
     warm_up()
-    set_name(ZYGOTE_NAME)
+    template.set_name(ZYGOTE_NAME)
+    tpl = template.start_template(ready_w)  # before the listener: none of its fds in there
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.lexists(path):
         os.unlink(path)  # stale (a killed zygote's): the launcher holds the lock, none answered
@@ -220,7 +219,7 @@ def start(path: str, lock_path: str, ready_w: int) -> None:
     listener.listen(128)
     os.write(ready_w, b"ready")
     os.close(ready_w)
-    serve(listener, path, lock_path)
+    serve(listener, path, lock_path, tpl)
 
 
 def main(argv: list[str]) -> int:
