@@ -4,8 +4,8 @@ written at through interpolation, merge, `include` and `extends`.
 A `Node` holds a scalar, a `dict[str, Node]` or a `list[Node]`; `origin` is where the value
 was written and `key` where its mapping key was (None for list items and the root). Each
 stage builds new nodes or reuses the user's own; at the end the tree becomes the plain
-data of a `ComposeProject`, and its by-path origin tables (`origin_tables`) are made from
-it when a message first needs one.
+data of a `ComposeProject`, and its by-path origin tables are made from it when a message
+first needs one.
 """
 
 from __future__ import annotations
@@ -84,27 +84,6 @@ def plain(node: Node | None) -> Any:
     if isinstance(node.value, list):
         return [plain(v) for v in node.value]
     return node.value
-
-
-def origin_tables(root: Node) -> tuple[dict[JsonPath, Origin], dict[JsonPath, Origin]]:
-    """Where each value and each key of the tree was written, by JSON path."""
-    values: dict[JsonPath, Origin] = {}
-    keys: dict[JsonPath, Origin] = {}
-    _record(root, (), values, keys)
-    return values, keys
-
-
-def _record(node: Node, path: JsonPath, values: dict[JsonPath, Origin],
-            keys: dict[JsonPath, Origin]) -> None:
-    values[path] = node.origin
-    if node.key is not None and path:
-        keys[path] = node.key
-    if isinstance(node.value, dict):
-        for k, v in node.value.items():
-            _record(v, (*path, k), values, keys)
-    elif isinstance(node.value, list):
-        for i, v in enumerate(node.value):
-            _record(v, (*path, i), values, keys)
 
 
 def dotted(path: JsonPath) -> str:

@@ -79,9 +79,9 @@ class ComposeProject:
 
     def _origin_tables(self) -> tuple[dict[JsonPath, Origin], dict[JsonPath, Origin]]:
         if self._tables is None:
-            from reconciler.spec.compose.nodes import origin_tables  # it imports this module
-
-            self._tables = origin_tables(self.tree) if self.tree is not None else ({}, {})
+            self._tables = ({}, {})
+            if self.tree is not None:
+                _record(self.tree, (), *self._tables)
         return self._tables
 
     def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
@@ -98,3 +98,17 @@ class ComposeProject:
         found = self.origin(where, at_key=at_key)
         return Problem(found.file, found.line, found.column, message,
                        "warning" if warning else "error")
+
+
+def _record(node: Any, path: JsonPath, values: dict[JsonPath, Origin],
+            keys: dict[JsonPath, Origin]) -> None:
+    """Where `node` (a compose/nodes.py `Node`) and everything below it were written."""
+    values[path] = node.origin
+    if node.key is not None and path:
+        keys[path] = node.key
+    if isinstance(node.value, dict):
+        for k, v in node.value.items():
+            _record(v, (*path, k), values, keys)
+    elif isinstance(node.value, list):
+        for i, v in enumerate(node.value):
+            _record(v, (*path, i), values, keys)
