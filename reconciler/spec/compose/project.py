@@ -8,9 +8,9 @@ Compose expands short forms: each value keeps the form its user wrote, except th
 relative paths Compose resolves (build contexts, bind-mount sources, env_file, secret and
 config files) are absolute (a `build` mapping without `context` gets the project's folder),
 an `environment` entry without a value (`- FOO`, `FOO:`) gets the variable's value when it
-is set, `x-` keys and `version` are gone and `name` is the project's name; `values`
-and `keys` say where each value and key came from (file, line, column) by its JSON path in
-`data`, so a later problem (an unsupported key, a bad port) points at the user's own line
+is set, `x-` keys and `version` are gone and `name` is the project's name; `origin()`
+says where each value and key came from (file, line, column) by its JSON path in `data`,
+so a later problem (an unsupported key, a bad port) points at the user's own line
 even when the value came from an included or extended file.
 """
 
@@ -53,8 +53,8 @@ class ComposeProject:
     files: tuple[Path, ...]  # the -f files in merge order; the first one's folder is the project's
     project_dir: Path
     data: dict[str, Any] = field(default_factory=dict)
-    # the located tree `data` was made from (compose/nodes.py's `Node`): `values` and
-    # `keys` are made from it when a message first needs an origin (most loads need none)
+    # the located tree `data` was made from (compose/nodes.py's `Node`): `origin` follows
+    # a path down it (no table of every path's origin is made: most loads need a few)
     tree: Any = None
     problems: list[Problem] = field(default_factory=list)  # errors: nothing may be applied
     # the variables interpolation used (process environment over the env files), for
@@ -64,34 +64,18 @@ class ComposeProject:
     # of the variables), so a watcher knows what to watch; env_file files of services
     # are read by the mapping, not here
     inputs: tuple[Path, ...] = ()
-    _tables: tuple[dict[JsonPath, Origin], dict[JsonPath, Origin]] | None = field(
-        default=None, repr=False, compare=False)
-
-    @property
-    def values(self) -> dict[JsonPath, Origin]:
-        """Where each value of `data` was written, by its JSON path."""
-        return self._origin_tables()[0]
-
-    @property
-    def keys(self) -> dict[JsonPath, Origin]:
-        """Where each mapping key of `data` was written, by its JSON path."""
-        return self._origin_tables()[1]
-
-    def _origin_tables(self) -> tuple[dict[JsonPath, Origin], dict[JsonPath, Origin]]:
-        if self._tables is None:
-            self._tables = ({}, {})
-            if self.tree is not None:
-                _record(self.tree, (), *self._tables)
-        return self._tables
 
     def origin(self, where: JsonPath, *, at_key: bool = False) -> Origin:
-        """The nearest recorded origin of `where` (a parent's when the value has none)."""
-        table = self.keys if at_key else self.values
-        path = where
-        while path and path not in table:
-            path = path[:-1]
-            table = self.values
-        return table.get(path, Origin(str(self.files[0]) if self.files else "", 0, 0))
+        """Where the value (or, `at_key`, the mapping key) at `where` was written; the
+        nearest parent's value when there is none (or no such key)."""
+        nodes = _nodes_along(self.tree, where) if self.tree is not None else []
+        if at_key and len(nodes) == len(where) + 1 and nodes[-1].key is not None:
+            return nodes[-1].key  # type: ignore[no-any-return]
+        if at_key:  # the key's parent, then upwards (the root has no key)
+            nodes = nodes[:len(where)]
+        if not nodes:
+            return Origin(str(self.files[0]) if self.files else "", 0, 0)
+        return nodes[-1].origin  # type: ignore[no-any-return]
 
     def problem(self, where: JsonPath, message: str, *, at_key: bool = False,
                 warning: bool = False) -> Problem:
@@ -100,15 +84,14 @@ class ComposeProject:
                        "warning" if warning else "error")
 
 
-def _record(node: Any, path: JsonPath, values: dict[JsonPath, Origin],
-            keys: dict[JsonPath, Origin]) -> None:
-    """Where `node` (a compose/nodes.py `Node`) and everything below it were written."""
-    values[path] = node.origin
-    if node.key is not None and path:
-        keys[path] = node.key
-    if isinstance(node.value, dict):
-        for k, v in node.value.items():
-            _record(v, (*path, k), values, keys)
-    elif isinstance(node.value, list):
-        for i, v in enumerate(node.value):
-            _record(v, (*path, i), values, keys)
+def _nodes_along(root: Any, where: JsonPath) -> list[Any]:
+    """The nodes (compose/nodes.py's `Node`) from the root down `where`, as far as it goes."""
+    nodes = [root]
+    for step in where:
+        value = nodes[-1].value
+        found = (step in value if isinstance(value, dict) else isinstance(value, list)
+                 and isinstance(step, int) and 0 <= step < len(value))
+        if not found:
+            break
+        nodes.append(value[step])
+    return nodes
