@@ -8,10 +8,10 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli.context import Context
-from reconciler.engine.converge import converge, make_plan, scope_of
-from reconciler.engine.execute import ActionEvent, ExecutionResult
+from reconciler.engine.planning import make_plan, scope_of
 from reconciler.model.actions import Kind, Plan, Waiting
 from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
@@ -20,6 +20,9 @@ from reconciler.planner.render import render_json, render_text
 from reconciler.spec.stacks import load_stacks
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
+
+if TYPE_CHECKING:  # the executor only for apply and down, not for plan and validate
+    from reconciler.engine.execute import ActionEvent, ExecutionResult
 
 
 def render(plan: Plan, output: str, color: bool) -> str:
@@ -156,6 +159,7 @@ def cmd_apply(ctx: Context) -> int:
                 told.add((waiting.name, waiting.reason))
                 logger().info(f"{waiting.name} {waiting.reason}")
 
+    from reconciler.engine.converge import converge
     from reconciler.spec.units import parse_duration
 
     wait = parse_duration(ctx.args.wait_timeout)
@@ -225,6 +229,8 @@ def cmd_down(ctx: Context) -> int:
         progress(event)
         if event.status == "succeeded" and event.action.kind == Kind.REMOVE_VOLUME:
             ctx.out(f"removed volume {event.action.target}")
+
+    from reconciler.engine.converge import converge
 
     with state_lock(ctx.state_dir):
         done = converge(Desired(), ctx.driver, options, on_event=on_event)
