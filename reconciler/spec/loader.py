@@ -79,6 +79,11 @@ def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
 StackYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+_IMPLICIT = StackYamlLoader.yaml_implicit_resolvers
+assert None not in _IMPLICIT and not StackYamlLoader.yaml_path_resolvers  # resolve() below
+_SEQUENCE_TAG = "tag:yaml.org,2002:seq"
+_MAPPING_TAG = "tag:yaml.org,2002:map"
+
 # libyaml parses ~10x faster; it is used when PyYAML was built with it. The pure-Python
 # parser still words every syntax error, so messages do not depend on how PyYAML was built.
 FastStackYamlLoader: type[Any] = StackYamlLoader
@@ -87,6 +92,17 @@ if getattr(yaml, "__with_libyaml__", False):
     class _CStackYamlLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
         yaml_implicit_resolvers = StackYamlLoader.yaml_implicit_resolvers
         yaml_constructors = StackYamlLoader.yaml_constructors
+
+        def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+            """BaseResolver.resolve for these resolvers (no path resolvers, no wildcard
+            ones), without its list concatenations: the C parser calls it per scalar."""
+            if kind is ScalarNode:
+                if implicit[0]:
+                    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                        if regexp.match(value):
+                            return tag  # type: ignore[no-any-return]
+                return STR_TAG
+            return _SEQUENCE_TAG if kind is SequenceNode else _MAPPING_TAG
 
     FastStackYamlLoader = _CStackYamlLoader
 
