@@ -8,6 +8,7 @@ strings (so `restart: no` means what it says) and `80:80` is not a base-60 numbe
 
 from __future__ import annotations
 
+import operator
 import re
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,11 @@ if getattr(yaml, "__with_libyaml__", False):
                             return tag  # type: ignore[no-any-return]
                 return STR_TAG
             return _SEQUENCE_TAG if kind is SequenceNode else _MAPPING_TAG
+
+        # The C composer calls these two around every node to track path resolvers, which
+        # these loaders have none of: C builtins that do nothing cost no Python call each.
+        descend_resolver = staticmethod(operator.is_)  # type: ignore[assignment]
+        ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
 
     FastStackYamlLoader = _CStackYamlLoader
 
