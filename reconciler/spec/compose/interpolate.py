@@ -153,18 +153,21 @@ CASTS: PatternTable[Callable[[str], Any]] = PatternTable([
 ])
 
 
+_WALKED = (dict, list, str)
+
+
 def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
                 path: JsonPath = ()) -> Node:
     """The tree with every string value interpolated (and cast where Compose casts);
     problems are appended, each at the value it comes from. What interpolation leaves as
     it is stays the same node (nodes are never changed in place)."""
-    if isinstance(node.value, dict):
+    if isinstance(node.value, dict):  # numbers, booleans and nulls stay, without a call
         table = {k: interpolate(v, environ, problems, (*path, k))
-                 for k, v in node.value.items()}
+                 if isinstance(v.value, _WALKED) else v for k, v in node.value.items()}
         return node if same(table.values(), node.value.values()) else at(node, table)
     if isinstance(node.value, list):
         items = [interpolate(v, environ, problems, (*path, i))
-                 for i, v in enumerate(node.value)]
+                 if isinstance(v.value, _WALKED) else v for i, v in enumerate(node.value)]
         return node if same(items, node.value) else at(node, items)
     if not isinstance(node.value, str):
         return node

@@ -23,7 +23,7 @@ from reconciler.spec.compose.discover import (
 )
 from reconciler.spec.compose.dotenv import read_env_file
 from reconciler.spec.compose.model import ModelLoader
-from reconciler.spec.compose.nodes import ComposeFailure, Node, at, plain, problem_at
+from reconciler.spec.compose.nodes import TREES, ComposeFailure, Node, at, plain, problem_at
 from reconciler.spec.compose.profiles import select_profiles
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
 
@@ -120,14 +120,16 @@ def _project_name(project: ComposeProject, root: Node, options: ComposeOptions,
 def drop_extensions(node: Node, depth: int = 0, parent: str = "") -> Any:
     """The tree's plain data without `x-` keys: at the top, in each resource and in its
     structure, but not in mappings of the user's own names (labels, environment ...)."""
-    if isinstance(node.value, list):
-        return [drop_extensions(v, depth + 1, parent) for v in node.value]
+    if isinstance(node.value, list):  # a scalar item is taken as it is, without a call
+        return [drop_extensions(v, depth + 1, parent) if isinstance(v.value, TREES) else v.value
+                for v in node.value]
     if not isinstance(node.value, dict):
         return node.value
     named = depth == 1 and parent in RESOURCE_KINDS  # a table of resources by name
     if parent in _USER_KEYED and not named:
         return plain(node)
     return {k: drop_extensions(v, depth + 1, "" if named else k)
+            if isinstance(v.value, TREES) else v.value
             for k, v in node.value.items() if named or not k.startswith("x-")}
 
 

@@ -76,13 +76,17 @@ def clone(node: Node) -> Node:
     return at(node, node.value)
 
 
+TREES = (dict, list)  # the values that hold nodes; the walks take any other as it is
+
+
 def plain(node: Node | None) -> Any:
     if node is None:
         return None
     if isinstance(node.value, dict):
-        return {k: plain(v) for k, v in node.value.items()}
+        return {k: plain(v) if isinstance(v.value, TREES) else v.value
+                for k, v in node.value.items()}
     if isinstance(node.value, list):
-        return [plain(v) for v in node.value]
+        return [plain(v) if isinstance(v.value, TREES) else v.value for v in node.value]
     return node.value
 
 

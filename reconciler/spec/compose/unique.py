@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.spec.compose.nodes import Node, PatternTable, at, go_text, same
+from reconciler.spec.compose.nodes import TREES, Node, PatternTable, at, go_text, same
 
 Indexer = Callable[[Any], str]
 
@@ -99,7 +99,8 @@ def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
     if isinstance(node.value, dict):
         if not _INDEXERS.leads_to(path):
             return node
-        table = {k: enforce_unique(v, (*path, k)) for k, v in node.value.items()}
+        table = {k: enforce_unique(v, (*path, k)) if isinstance(v.value, TREES) else v
+                 for k, v in node.value.items()}
         return node if same(table.values(), node.value.values()) else at(node, table)
     if not isinstance(node.value, list):
         return node
