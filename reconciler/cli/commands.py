@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli import settle, settled
 from reconciler.cli.context import Context
-from reconciler.engine.converge import converge, make_plan, scope_of
-from reconciler.engine.execute import ActionEvent, ExecutionResult
+from reconciler.engine.planning import make_plan, scope_of
 from reconciler.model.actions import Kind, Plan, Waiting
 from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
@@ -20,6 +21,9 @@ from reconciler.planner.render import render_json, render_text
 from reconciler.spec.stacks import load_stacks
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
+
+if TYPE_CHECKING:  # the executor only for apply and down, not for plan and validate
+    from reconciler.engine.execute import ActionEvent, ExecutionResult
 
 
 def render(plan: Plan, output: str, color: bool) -> str:
@@ -41,10 +45,21 @@ def _paths(ctx: Context) -> list[str]:
     return paths
 
 
+def _load(ctx: Context, paths: list[str]) -> Desired:
+    """The stacks, for a command that ends when it has used them. What loading left (a
+    tree per input file, the stacks) lives to the end of the command: frozen out of the
+    collector's generations, it is not walked again at each collection, which for a
+    500-service Compose file cost a plan ~60 ms (bench/REPORT.md, "Compose file");
+    `dispatch` unfreezes them when the command ends."""
+    desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
+    gc.freeze()
+    return desired
+
+
 def cmd_validate(ctx: Context) -> int:
     if ctx.args.output != "text":
         return _validate_report(ctx)
-    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
+    desired = _load(ctx, _paths(ctx))
     for warning in desired.warnings():  # on stderr, like errors; the exit code stays 0
         print(warning, file=sys.stderr)
     names = ", ".join(s.name for s in desired.stacks) or "no stacks"
@@ -61,7 +76,7 @@ def _validate_report(ctx: Context) -> int:
 
     desired: Desired | None = None
     try:
-        desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
+        desired = _load(ctx, _paths(ctx))
         problems = list(desired.warnings())
     except SpecError as err:  # + the warnings of the files that are fine on their own
         problems = sorted({*err.problems, *risks_of_sound_files(
@@ -83,7 +98,7 @@ def plan_options(desired: Desired, prune: bool, state_dir: Path | None = None) -
 
 def cmd_plan(ctx: Context) -> int:
     # every input is checked before the host is read
-    desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
+    desired = _load(ctx, _paths(ctx))
     options = plan_options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.out is not None:
         from reconciler.cli.saved import plan_and_save
@@ -130,7 +145,7 @@ def cmd_apply(ctx: Context) -> int:
     found = settled.key_for(list(ctx.words)) if ctx.injected_driver is None else None
     key = found[1] if found is not None else None
     with settle.window(ctx.state_dir) as load_log:
-        desired = load_stacks(_paths(ctx), ctx.schema_cache, ctx.compose)
+        desired = _load(ctx, _paths(ctx))
     options = plan_options(desired, ctx.args.prune, ctx.state_dir)
     if ctx.args.dry_run:
         ctx.out(render(make_plan(desired, ctx.driver, options), ctx.args.output, ctx.color))
@@ -148,6 +163,7 @@ def cmd_apply(ctx: Context) -> int:
                 told.add((waiting.name, waiting.reason))
                 logger().info(f"{waiting.name} {waiting.reason}")
 
+    from reconciler.engine.converge import converge
     from reconciler.spec.units import parse_duration
 
     wait = parse_duration(ctx.args.wait_timeout)
@@ -181,7 +197,7 @@ def _apply_saved(ctx: Context) -> int:
 
     doc = saved.read_saved(ctx.args.saved_plan)
     paths = ctx.args.paths if ctx.args.compose_files else saved.saved_paths(doc, ctx.args.paths)
-    desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
+    desired = _load(ctx, paths)
     options = saved.saved_options(doc, user_stopped(ctx.state_dir))
     return saved.apply_saved_plan(ctx, doc, desired, options)
 
@@ -220,6 +236,8 @@ def cmd_down(ctx: Context) -> int:
         progress(event)
         if event.status == "succeeded" and event.action.kind == Kind.REMOVE_VOLUME:
             ctx.out(f"removed volume {event.action.target}")
+
+    from reconciler.engine.converge import converge
 
     with state_lock(ctx.state_dir):
         done = converge(Desired(), ctx.driver, options, on_event=on_event)
@@ -272,7 +290,10 @@ def dispatch(ctx: Context) -> int:
         _other_handlers(command).get(command)
     if handler is None:
         raise ReconcileError(f"unknown command {command!r}")
-    return handler(ctx)
+    try:
+        return handler(ctx)
+    finally:
+        gc.unfreeze()  # what _load froze is collectable again (main() runs in tests too)
 
 
 def _other_handlers(command: str) -> Mapping[str, Callable[[Context], int]]:

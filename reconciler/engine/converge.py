@@ -13,32 +13,16 @@ from dataclasses import replace
 from reconciler.drivers.base import Driver
 from reconciler.engine.convergence import Convergence
 from reconciler.engine.execute import ActionEvent, execute
+from reconciler.engine.planning import Prepare, make_plan, scope_of
 from reconciler.engine.wait import settle
 from reconciler.model.actions import Kind, Plan
 from reconciler.model.desired import Desired
-from reconciler.model.observed import Observed
-from reconciler.planner.plan import PlanOptions, plan
+from reconciler.planner.plan import PlanOptions
+
+__all__ = ["Prepare", "converge", "make_plan", "scope_of"]
 
 IMAGE_KINDS = frozenset({Kind.PULL, Kind.IMPORT, Kind.BUILD})
 MAX_PASSES = 3
-
-
-def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset[str]:
-    return frozenset(s.name for s in desired.stacks) | extra
-
-
-# The control loop's hook between observe and plan: it overlays what only it knows
-# (health) and derives time-based inputs (restart backoff) from what was just observed.
-Prepare = Callable[[Observed, PlanOptions], tuple[Observed, PlanOptions]]
-
-
-def make_plan(
-    desired: Desired, driver: Driver, options: PlanOptions, prepare: Prepare | None = None
-) -> Plan:
-    observed = driver.observe(options.scope)
-    if prepare is not None:
-        observed, options = prepare(observed, options)
-    return plan(desired, observed, options)
 
 
 def converge(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
@@ -72,6 +73,7 @@ def _split_tag(name: str) -> tuple[str, str]:
     return name, ""
 
 
+@lru_cache(maxsize=4096)  # pure, and the checks and normalize parse each image's reference
 def parse_reference(text: str) -> Reference:
     """Parse and normalize; raises ValueError naming what is wrong."""
     if not text or text != text.strip():

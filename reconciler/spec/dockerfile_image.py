@@ -16,9 +16,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.images.dockerfile import stages
-from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, parse_ignore
-from reconciler.drivers.images.dockerfile.parser import parse
 from reconciler.model.desired import DockerfileSpec, ImageSource
 from reconciler.spec.files import resolve_path, sha256_file
 from reconciler.spec.normalize_container import scalar_text
@@ -34,6 +31,11 @@ def dockerfile_spec(spec: dict[str, Any], base_dir: Path) -> DockerfileSpec:
 
 def referenced_images(spec: DockerfileSpec, keys: Iterable[str]) -> list[str]:
     """The stack image keys the Dockerfile builds on (FROM, COPY --from), in order."""
+    # the Dockerfile reader only for a stack with a Dockerfile image: its regexes and
+    # dataclasses cost every other command's start ~10 ms
+    from reconciler.drivers.images.dockerfile import stages
+    from reconciler.drivers.images.dockerfile.parser import parse
+
     text = Path(spec.dockerfile).read_text(encoding="utf-8")
     plan = stages.plan(parse(text, Path(spec.dockerfile).name), dict(spec.args), "Dockerfile")
     names = {s.name for s in plan.stages if s.name}
@@ -46,6 +48,8 @@ def referenced_images(spec: DockerfileSpec, keys: Iterable[str]) -> list[str]:
 
 def context_hash(context: Path) -> str:
     """Every file the build may copy: relative path, type, mode and content."""
+    from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, parse_ignore
+
     try:
         rules = parse_ignore((context / ".dockerignore").read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,10 @@ def parse_env_file(text: str) -> EnvFile:
     return result
 
 
+# `\s` is str.isspace() for a str pattern; one search instead of a test per character
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def env_name_problem(name: str) -> str:
     """Why `name` cannot be an environment variable name ("" when it can). An `=` in the
     name would set another variable (`A=B=c` is A); NUL ends the C string."""
@@ -63,7 +68,7 @@ def env_name_problem(name: str) -> str:
         return "the variable name contains `=`"
     if "\0" in name:
         return "the variable name contains a NUL character"
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if _SPACE_OR_CONTROL.search(name):
         return "the variable name contains whitespace or a control character"
     return ""
 

@@ -8,6 +8,7 @@ strings (so `restart: no` means what it says) and `80:80` is not a base-60 numbe
 
 from __future__ import annotations
 
+import operator
 import re
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,11 @@ def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
 StackYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+_IMPLICIT = StackYamlLoader.yaml_implicit_resolvers
+assert None not in _IMPLICIT and not StackYamlLoader.yaml_path_resolvers  # resolve() below
+_SEQUENCE_TAG = "tag:yaml.org,2002:seq"
+_MAPPING_TAG = "tag:yaml.org,2002:map"
+
 # libyaml parses ~10x faster; it is used when PyYAML was built with it. The pure-Python
 # parser still words every syntax error, so messages do not depend on how PyYAML was built.
 FastStackYamlLoader: type[Any] = StackYamlLoader
@@ -88,6 +94,22 @@ if getattr(yaml, "__with_libyaml__", False):
         yaml_implicit_resolvers = StackYamlLoader.yaml_implicit_resolvers
         yaml_constructors = StackYamlLoader.yaml_constructors
 
+        def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+            """BaseResolver.resolve for these resolvers (no path resolvers, no wildcard
+            ones), without its list concatenations: the C parser calls it per scalar."""
+            if kind is ScalarNode:
+                if implicit[0]:
+                    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                        if regexp.match(value):
+                            return tag  # type: ignore[no-any-return]
+                return STR_TAG
+            return _SEQUENCE_TAG if kind is SequenceNode else _MAPPING_TAG
+
+        # The C composer calls these two around every node to track path resolvers, which
+        # these loaders have none of: C builtins that do nothing cost no Python call each.
+        descend_resolver = staticmethod(operator.is_)  # type: ignore[assignment]
+        ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
+
     FastStackYamlLoader = _CStackYamlLoader
 
 
@@ -95,13 +117,26 @@ class _Refused(Exception):
     """Stop constructing: the document is too large or too deep."""
 
 
-class _Constructor:
+class Constructor:
+    """PyYAML's node graph -> plain data, each value's and key's location recorded in
+    `loaded.values` / `loaded.keys` by JSON path. A subclass may make other values of the
+    same walk (the Compose loader's located nodes) by overriding `made` and `keyed`."""
+
     def __init__(self, loaded: LoadedFile, loader: yaml.SafeLoader,
                  accepted_tags: frozenset[str]) -> None:
         self.loaded = loaded
         self.loader = loader
         self.accepted_tags = accepted_tags
         self.count = 0
+
+    def made(self, value: Any, node: Node, path: JsonPath) -> Any:
+        """The result for the YAML `node` at `path` whose data is `value`."""
+        self.loaded.values[path] = _mark(node)
+        return value
+
+    def keyed(self, key_node: Node, path: JsonPath, made: Any) -> None:
+        """`made` (a result of `made`) is the value of the mapping key `key_node`."""
+        self.loaded.keys[path] = _mark(key_node)
 
     def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
         self.count += 1
@@ -112,7 +147,6 @@ class _Constructor:
             )
         if depth > MAX_DEPTH:
             raise _Refused(f"document is nested deeper than {MAX_DEPTH} levels")
-        self.loaded.values[path] = _mark(node)
         if node.tag in self.accepted_tags:
             self.loaded.tags[path] = node.tag
             if isinstance(node, ScalarNode):  # read the value as if it were untagged
@@ -120,15 +154,16 @@ class _Constructor:
                     ScalarNode, node.value, (True, False))
                 node = ScalarNode(implicit,
                                   node.value, node.start_mark, node.end_mark, node.style)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        if isinstance(node, ScalarNode):
+            value = node.value if node.tag == STR_TAG else self._scalar(node)
+        elif isinstance(node, MappingNode):
+            value = self._mapping(node, path, depth)
+        else:
+            value = [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self.made(value, node, path)
 
-    def _scalar(self, node: Node, path: JsonPath) -> Any:
-        if node.tag == STR_TAG:  # what construct_object would return, without its bookkeeping
-            return node.value
+    def _scalar(self, node: Node) -> Any:
+        """A scalar other than a string (those are the node's own text)."""
         if node.tag not in _SCALAR_TAGS:
             self._report(node, f"unsupported YAML tag `{node.tag}`")
             return None
@@ -151,8 +186,9 @@ class _Constructor:
                 self._report(key_node, f"duplicate key `{key}` (first defined at line {line})")
                 continue
             first_seen[key] = key_node
-            self.loaded.keys[(*path, key)] = _mark(key_node)
-            out[key] = self.build(value_node, (*path, key), depth + 1)
+            child = (*path, key)
+            out[key] = made = self.build(value_node, child, depth + 1)
+            self.keyed(key_node, child, made)
         for key, value in merged.items():
             out.setdefault(key, value)
         return out
@@ -217,11 +253,13 @@ STACK_EXPECTED = "expected a mapping with `version` and `containers`"
 
 def load_file(path: Path, raw: bytes | None = None, *,
               accepted_tags: frozenset[str] = frozenset(),
-              expected: str = STACK_EXPECTED) -> LoadedFile:
+              expected: str = STACK_EXPECTED,
+              constructor: type[Constructor] = Constructor) -> LoadedFile:
     """Read and construct one file; problems are collected on the result, never raised.
     `raw`: the file's bytes, already read (the stack cache keys them). `accepted_tags` are
     application tags (Compose's `!reset`, `!override`) recorded in `LoadedFile.tags`
-    instead of refused; stack files accept none."""
+    instead of refused; stack files accept none. `constructor` makes `data` (the
+    Compose loader's makes located nodes instead of plain data and locations)."""
     loaded = LoadedFile(path)
     if raw is None:
         raw = read_raw(loaded)
@@ -241,7 +279,7 @@ def load_file(path: Path, raw: bytes | None = None, *,
                     )
                 )
             return loaded
-        loaded.data = _Constructor(loaded, loader, accepted_tags).build(node, ())
+        loaded.data = constructor(loaded, loader, accepted_tags).build(node, ())
     except _Refused as exc:
         loaded.data = None
         loaded.problems.append(Problem(str(path), 0, 0, str(exc)))

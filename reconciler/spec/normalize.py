@@ -48,6 +48,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
     containers: list[ContainerSpec] = []
     subnet = str(((data.get("networks") or {}).get("default") or {}).get("subnet", ""))
     numbered = data.get("container_names") == "compose"
+    source = str(path.absolute())
     for key, spec in sorted((data.get("containers") or {}).items()):
         image = images.resolve_container_image(spec["image"])
         template = ContainerSpec(
@@ -56,7 +57,7 @@ def normalize_stack(path: Path, data: dict[str, Any]) -> DesiredStack:
             name=f"{name}-{key}",
             replica=1,
             image=image,
-            source=str(path.absolute()),
+            source=source,
             source_commit=commit,
             subnet=subnet,
             **container_fields(key, spec, base_dir),
@@ -90,6 +91,7 @@ class _Images:
         self.specs = specs
         self.base_dir = base_dir
         self.done: dict[str, ImageSource] = {}
+        self.refs: dict[str, ImageSource] = {}  # container images given as references
 
     def get(self, key: str) -> ImageSource:
         if key not in self.done:
@@ -99,8 +101,10 @@ class _Images:
     def resolve_container_image(self, text: str) -> ImageSource:
         if text in self.specs:
             return self.get(text)
-        ref = normalize_reference(text)
-        return ImageSource(key=text, kind="ref", identity=f"ref:{ref}", ref=ref)
+        if text not in self.refs:  # many containers run one image
+            ref = normalize_reference(text)
+            self.refs[text] = ImageSource(key=text, kind="ref", identity=f"ref:{ref}", ref=ref)
+        return self.refs[text]
 
     def _make(self, key: str, spec: dict[str, Any]) -> ImageSource:
         if "oci" in spec:

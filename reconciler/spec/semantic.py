@@ -7,12 +7,13 @@ Host ports are returned too: clashes are checked across every file of one call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem, ReconcileError
 from reconciler.model.reference import looks_like_reference, parse_reference
-from reconciler.spec import units
+from reconciler.spec import hostfacts, units
 from reconciler.spec.dockerfile_image import dockerfile_spec, referenced_images
 from reconciler.spec.env_files import declared_env, env_file_entries, file_values
 from reconciler.spec.files import resolve_path, stack_name
@@ -42,6 +43,11 @@ class FileChecker:
         self.stack = stack_name(loaded.path, self.data)
         self.problems: list[Problem] = []
         self.ports: list[PortUse] = []
+
+    @cached_property
+    def online_cpus(self) -> frozenset[int]:
+        """Read once per file, not once per container with a CPU limit."""
+        return hostfacts.online_cpus()
 
     def report(self, path: JsonPath, message: str, *, at_key: bool = False) -> None:
         self.problems.append(self.loaded.problem(path, message, at_key=at_key))

@@ -34,6 +34,9 @@ class FileContext(Protocol):
     stack: str
     ports: list[PortUse]
 
+    @property
+    def online_cpus(self) -> frozenset[int]: ...
+
 
 class ContainerChecker(Protocol):
     key: str

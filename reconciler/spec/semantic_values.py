@@ -75,6 +75,8 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str, bool]]
 def check_strings(data: dict[str, Any], report: Report) -> None:
     """No NUL anywhere; no line break or control character outside argv and scripts.
     (Schema patterns end in `$`, which Python also matches before a final newline.)"""
+    if "\\" not in repr(data):
+        return  # repr escapes every control character with a backslash: none anywhere
     for path, text, is_key in _strings(data, ()):
         if not _ANY_CONTROL.search(text):
             continue  # nearly every text: no need to work out where it is
@@ -131,13 +133,12 @@ def check_host_limits(checker: ContainerChecker) -> None:
             checker.report(("limits", "memory"), f"{describe((*at, 'memory'))}: expected at "
                            f"least 6Mi ({MIN_MEMORY} bytes), the least a container can start "
                            f"with; got {memory} bytes")
-    online = hostfacts.online_cpus()
     cpus = limits.get("cpus")
-    if cpus is not None and cpus > len(online):
+    if cpus is not None and cpus > len(checker.parent.online_cpus):
         checker.report(("limits", "cpus"), f"{describe((*at, 'cpus'))}: expected at most "
-                       f"{len(online)}, the CPUs this host has; got {cpus}")
+                       f"{len(checker.parent.online_cpus)}, the CPUs this host has; got {cpus}")
     if "cpuset" in limits:
-        _check_cpuset(checker, str(limits["cpuset"]), online)
+        _check_cpuset(checker, str(limits["cpuset"]), checker.parent.online_cpus)
     nofile = (limits.get("ulimits") or {}).get("nofile")
     if nofile is not None and 0 in ulimit_pair(nofile):
         checker.report(("limits", "ulimits", "nofile"), "ulimit `nofile`: expected soft and "

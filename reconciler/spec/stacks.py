@@ -27,6 +27,7 @@ from reconciler.spec.normalize import normalize_stack
 from reconciler.spec.risks import stack_risks
 from reconciler.spec.semantic import check_across, check_file
 from reconciler.spec.semantic_container import PortUse
+from reconciler.support.gcpause import paused_gc
 
 if TYPE_CHECKING:
     from reconciler.spec.compose.entry import ComposeRequest
@@ -110,13 +111,20 @@ def _check_file(path: Path, cache_dir: Path | None, compose: ComposeRequest | No
 def validate_paths(paths: Sequence[str | Path],
                    compose: ComposeRequest | None = None) -> list[Problem]:
     """Every problem in the given files and folders (a folder means its *.yaml/*.yml)."""
-    return _check(paths, None, compose)[1]
+    with paused_gc():
+        return _check(paths, None, compose)[1]
 
 
 def load_stacks(paths: Sequence[str | Path], cache_dir: Path | None = None,
                 compose: ComposeRequest | None = None) -> Desired:
     """Load, validate and normalize; raise SpecError carrying every problem. `cache_dir`
     remembers files that passed the checks, by their bytes (spec/stack_cache.py)."""
+    with paused_gc():  # a large input is a large tree of objects that all live to the end
+        return _load_stacks(paths, cache_dir, compose)
+
+
+def _load_stacks(paths: Sequence[str | Path], cache_dir: Path | None,
+                 compose: ComposeRequest | None) -> Desired:
     loaded_files, problems = _check(paths, cache_dir, compose)
     if problems:
         raise SpecError(problems)

@@ -10,6 +10,7 @@ import ipaddress
 import re
 import signal
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reconciler.model.desired import PortMapping, Protocol_
 
@@ -33,6 +34,7 @@ DURATION_HINT = "a duration like 100ms, 10s, 1m30s or a number of seconds"
 PORT_HINT = '"[HOST_IP:]HOST:CONTAINER[/PROTOCOL]", e.g. "8080:80" or "127.0.0.1:53:53/udp"'
 
 
+@lru_cache(maxsize=4096, typed=True)  # pure; a stack repeats its values
 def parse_size(value: int | float | str) -> int:
     """Bytes from an int or a Docker-style size string."""
     if isinstance(value, bool):
@@ -55,6 +57,7 @@ def parse_swap(value: int | float | str) -> int:
     return parse_size(value)
 
 
+@lru_cache(maxsize=4096, typed=True)  # pure; a stack repeats its values
 def parse_duration(value: int | float | str) -> float:
     """Seconds from a number or a Go-style duration string ("1m30s")."""
     if isinstance(value, bool):
@@ -180,6 +183,7 @@ def parse_restart(text: str) -> tuple[str, int | None]:
     return name, int(count)
 
 
+@lru_cache(maxsize=4096, typed=True)  # pure; checks and normalize both parse
 def parse_signal(value: str | int) -> str:
     """A signal name ("SIGTERM", "TERM", "SIGRTMIN+3") or number -> canonical name."""
     if isinstance(value, int) and not isinstance(value, bool):

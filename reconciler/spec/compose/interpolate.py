@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.compose.nodes import Node, PatternTable, at, dotted, problem_at
+from reconciler.spec.compose.nodes import Node, PatternTable, at, dotted, problem_at, same
 from reconciler.spec.compose.project import JsonPath
 
 NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
@@ -153,16 +153,22 @@ CASTS: PatternTable[Callable[[str], Any]] = PatternTable([
 ])
 
 
+_WALKED = (dict, list, str)
+
+
 def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem],
                 path: JsonPath = ()) -> Node:
-    """A copy of the tree with every string value interpolated (and cast where Compose
-    casts); problems are appended, each at the value it comes from."""
-    if isinstance(node.value, dict):
-        return at(node, {k: interpolate(v, environ, problems, (*path, k))
-                         for k, v in node.value.items()})
+    """The tree with every string value interpolated (and cast where Compose casts);
+    problems are appended, each at the value it comes from. What interpolation leaves as
+    it is stays the same node (nodes are never changed in place)."""
+    if isinstance(node.value, dict):  # numbers, booleans and nulls stay, without a call
+        table = {k: interpolate(v, environ, problems, (*path, k))
+                 if isinstance(v.value, _WALKED) else v for k, v in node.value.items()}
+        return node if same(table.values(), node.value.values()) else at(node, table)
     if isinstance(node.value, list):
-        return at(node, [interpolate(v, environ, problems, (*path, i))
-                         for i, v in enumerate(node.value)])
+        items = [interpolate(v, environ, problems, (*path, i))
+                 if isinstance(v.value, _WALKED) else v for i, v in enumerate(node.value)]
+        return node if same(items, node.value) else at(node, items)
     if not isinstance(node.value, str):
         return node
     if "$" not in node.value:

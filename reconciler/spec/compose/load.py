@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from reconciler.model.errors import Problem
 from reconciler.spec.compose.discover import (
@@ -22,7 +23,7 @@ from reconciler.spec.compose.discover import (
 )
 from reconciler.spec.compose.dotenv import read_env_file
 from reconciler.spec.compose.model import ModelLoader
-from reconciler.spec.compose.nodes import ComposeFailure, Node, at, flatten, problem_at
+from reconciler.spec.compose.nodes import TREES, ComposeFailure, Node, at, plain, problem_at
 from reconciler.spec.compose.profiles import select_profiles
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
 
@@ -52,7 +53,7 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
     loader = ModelLoader(problems, inputs=env_files_for(project.project_dir, options, environ))
     try:
         root = loader.load(paths, project.project_dir, variables)
-        root = _checked(drop_extensions(root), problems)
+        root = _checked(root, problems)
         profiles = options.profiles or tuple(
             p.strip() for p in variables.get("COMPOSE_PROFILES", "").split(",") if p.strip())
         root = select_profiles(root, profiles, options.services, problems)
@@ -64,7 +65,8 @@ def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProje
     project.name = _project_name(project, root, options, variables)
     root = at(root, {"name": Node(project.name, (root.get("name") or root).origin), **{
         k: v for k, v in root.value.items() if k != "name"}})
-    project.data = flatten(root, (), project.values, project.keys)
+    project.tree = root
+    project.data = drop_extensions(root)
     return project
 
 
@@ -115,24 +117,20 @@ def _project_name(project: ComposeProject, root: Node, options: ComposeOptions,
     return name
 
 
-def drop_extensions(node: Node, depth: int = 0, parent: str = "") -> Node:
-    """The tree without `x-` keys: at the top, in each resource and in its structure, but
-    not in mappings of the user's own names (labels, environment ...)."""
-    if isinstance(node.value, list):
-        items = [drop_extensions(v, depth + 1, parent) for v in node.value]
-        return node if _same(items, node.value) else at(node, items)
+def drop_extensions(node: Node, depth: int = 0, parent: str = "") -> Any:
+    """The tree's plain data without `x-` keys: at the top, in each resource and in its
+    structure, but not in mappings of the user's own names (labels, environment ...)."""
+    if isinstance(node.value, list):  # a scalar item is taken as it is, without a call
+        return [drop_extensions(v, depth + 1, parent) if isinstance(v.value, TREES) else v.value
+                for v in node.value]
+    if not isinstance(node.value, dict):
+        return node.value
     named = depth == 1 and parent in RESOURCE_KINDS  # a table of resources by name
-    if not isinstance(node.value, dict) or (parent in _USER_KEYED and not named):
-        return node
-    kept = {k: drop_extensions(v, depth + 1, "" if named else k)
+    if parent in _USER_KEYED and not named:
+        return plain(node)
+    return {k: drop_extensions(v, depth + 1, "" if named else k)
+            if isinstance(v.value, TREES) else v.value
             for k, v in node.value.items() if named or not k.startswith("x-")}
-    if len(kept) == len(node.value) and _same(kept.values(), node.value.values()):
-        return node  # nothing dropped below: the node itself (most of a file)
-    return at(node, kept)
-
-
-def _same(new: Iterable[Node], old: Iterable[Node]) -> bool:
-    return all(a is b for a, b in zip(new, old, strict=True))
 
 
 def _checked(root: Node, problems: list[Problem]) -> Node:

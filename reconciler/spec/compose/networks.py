@@ -50,7 +50,11 @@ def map_networks(out: StackOut) -> None:
     data = out.project.data
     services: dict[str, Any] = data.get("services") or {}
     on = {name: service_networks(spec or {}) for name, spec in services.items()}
-    for a, b in combinations(sorted(n for n in on if on[n]), 2):
+    networked = [networks for networks in on.values() if networks]
+    shared = set.intersection(*networked) if networked else set()
+    # every pair shares a network when one network is everyone's (nearly always: only
+    # `default`); else the pairs are searched for the first that shares none
+    for a, b in [] if shared else combinations(sorted(n for n in on if on[n]), 2):
         if not on[a] & on[b]:
             out.error(("services", b, "networks") if "networks" in services[b]
                       else ("services", b),

@@ -3,12 +3,14 @@ written at through interpolation, merge, `include` and `extends`.
 
 A `Node` holds a scalar, a `dict[str, Node]` or a `list[Node]`; `origin` is where the value
 was written and `key` where its mapping key was (None for list items and the root). Each
-stage builds new nodes or reuses the user's own; at the end `flatten` turns the tree into
-the plain data and the by-path origin tables of a `ComposeProject`.
+stage builds new nodes or reuses the user's own; at the end the tree becomes the plain
+data of a `ComposeProject`, and its by-path origin tables are made from it when a message
+first needs one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -60,6 +62,11 @@ def at(node: Node, value: Any) -> Node:
     return Node(value, node.origin, node.key)
 
 
+def same(new: Iterable[Node], old: Iterable[Node]) -> bool:
+    """The same node objects, one for one: a walk that changed nothing keeps the old node."""
+    return all(a is b for a, b in zip(new, old, strict=True))
+
+
 def clone(node: Node) -> Node:
     """A deep copy: merges rebuild mappings in place, and a base is shared by extenders."""
     if isinstance(node.value, dict):
@@ -69,25 +76,17 @@ def clone(node: Node) -> Node:
     return at(node, node.value)
 
 
+TREES = (dict, list)  # the values that hold nodes; the walks take any other as it is
+
+
 def plain(node: Node | None) -> Any:
     if node is None:
         return None
     if isinstance(node.value, dict):
-        return {k: plain(v) for k, v in node.value.items()}
+        return {k: plain(v) if isinstance(v.value, TREES) else v.value
+                for k, v in node.value.items()}
     if isinstance(node.value, list):
-        return [plain(v) for v in node.value]
-    return node.value
-
-
-def flatten(node: Node, path: JsonPath, values: dict[JsonPath, Origin],
-            keys: dict[JsonPath, Origin]) -> Any:
-    values[path] = node.origin
-    if node.key is not None and path:
-        keys[path] = node.key
-    if isinstance(node.value, dict):
-        return {k: flatten(v, (*path, k), values, keys) for k, v in node.value.items()}
-    if isinstance(node.value, list):
-        return [flatten(v, (*path, i), values, keys) for i, v in enumerate(node.value)]
+        return [plain(v) if isinstance(v.value, TREES) else v.value for v in node.value]
     return node.value
 
 
@@ -98,29 +97,55 @@ def dotted(path: JsonPath) -> str:
 def matches(path: JsonPath, pattern: tuple[str, ...]) -> bool:
     """Compose's path patterns: `*` stands for any one mapping key or list index."""
     return len(path) == len(pattern) and all(
-        want == "*" or want == got for got, want in zip(path, pattern, strict=True))
+        want in ("*", got) for got, want in zip(path, pattern, strict=True))
 
 
 T = TypeVar("T")
 
 
+Fixed = tuple[tuple[int, str], ...]  # a pattern's segments other than `*`, by position
+
+
 class PatternTable(Generic[T]):
-    """Path patterns (`*` for any one key or index) -> values, found by the path's last
-    segment first: a lookup per value of a large file stays cheap."""
+    """Path patterns (`*` for any one key or index) -> values, found by the path's length
+    and last segment first: a lookup per value of a large file stays cheap. `leads_to`
+    tells whether a pattern could match below a path (a walk need not go further)."""
 
     def __init__(self, entries: list[tuple[tuple[str, ...], T]]) -> None:
-        self.by_last: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+        self.buckets: dict[tuple[int, str], list[tuple[Fixed, T]]] = {}
+        self.prefixes: dict[tuple[int, str], list[tuple[Fixed, T]]] = {}
         for pattern, value in entries:
-            self.by_last.setdefault(pattern[-1], []).append((pattern, value))
+            for end in range(1, len(pattern) + 1):
+                table = self.buckets if end == len(pattern) else self.prefixes
+                fixed = tuple((i, want) for i, want in enumerate(pattern[:end]) if want != "*")
+                table.setdefault((end, pattern[end - 1]), []).append((fixed, value))
 
     def find(self, path: JsonPath) -> T | None:
-        if not path:
-            return None
-        for bucket in (self.by_last.get(str(path[-1])), self.by_last.get("*")):
-            for pattern, value in bucket or ():
-                if matches(path, pattern):
-                    return value
+        return _find(self.buckets, path)
+
+    def leads_to(self, path: JsonPath) -> bool:
+        """Some pattern is longer than `path` and begins like it."""
+        return not path or _find(self.prefixes, path) is not None
+
+
+def _find(buckets: dict[tuple[int, str], list[tuple[Fixed, T]]], path: JsonPath) -> T | None:
+    if not path:
         return None
+    last = path[-1]
+    for bucket in (buckets.get((len(path), last if isinstance(last, str) else str(last))),
+                   buckets.get((len(path), "*"))):
+        for fixed, value in bucket or ():
+            if _fits(path, fixed):
+                return value
+    return None
+
+
+def _fits(path: JsonPath, fixed: Fixed) -> bool:
+    # a loop, not all(...): a generator is ten times slower here, once per value of a file
+    for i, want in fixed:  # noqa: SIM110
+        if path[i] != want:
+            return False
+    return True
 
 
 def go_text(value: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.spec.compose.nodes import Node, PatternTable, at, go_text
+from reconciler.spec.compose.nodes import TREES, Node, PatternTable, at, go_text, same
 
 Indexer = Callable[[Any], str]
 
@@ -94,8 +94,14 @@ _INDEXERS: PatternTable[Indexer] = PatternTable([
 
 
 def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
+    """The tree with one entry per key in each keyed sequence; the walk goes only where a
+    keyed sequence can be, and a part without duplicates stays the same node."""
     if isinstance(node.value, dict):
-        return at(node, {k: enforce_unique(v, (*path, k)) for k, v in node.value.items()})
+        if not _INDEXERS.leads_to(path):
+            return node
+        table = {k: enforce_unique(v, (*path, k)) if isinstance(v.value, TREES) else v
+                 for k, v in node.value.items()}
+        return node if same(table.values(), node.value.values()) else at(node, table)
     if not isinstance(node.value, list):
         return node
     index = _INDEXERS.find(path)
@@ -110,4 +116,4 @@ def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
         else:
             where[key] = len(kept)
             kept.append(item)
-    return at(node, kept)
+    return node if len(kept) == len(node.value) else at(node, kept)

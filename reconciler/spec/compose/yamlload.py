@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.compose.nodes import Node
+from reconciler.spec.compose.nodes import Node, problem_at
 from reconciler.spec.compose.project import JsonPath, Origin
-from reconciler.spec.loader import LoadedFile, load_file
+from reconciler.spec.loader import Constructor, LoadedFile, load_file
 
 RESET = "!reset"
 OVERRIDE = "!override"
@@ -30,36 +30,50 @@ class ComposeFile:
     problems: list[Problem] = field(default_factory=list)
 
 
+class _NodeBuilder(Constructor):
+    """The stack loader's walk, making located `Node`s directly (no by-path tables)."""
+
+    def __init__(self, loaded: LoadedFile, loader: Any, accepted_tags: frozenset[str]) -> None:
+        super().__init__(loaded, loader, accepted_tags)
+        self.file = str(loaded.path)
+
+    def made(self, value: Any, node: Any, path: JsonPath) -> Node:
+        mark = node.start_mark
+        return Node(value, _origin(Origin, (self.file, mark.line + 1, mark.column + 1)))
+
+    def keyed(self, key_node: Any, path: JsonPath, made: Node) -> None:
+        mark = key_node.start_mark
+        made.key = _origin(Origin, (self.file, mark.line + 1, mark.column + 1))
+
+
+# Origin(file, line, column) without the named tuple's Python-level __new__ (which only
+# passes its arguments on): two per value of a file, 0.16 instead of 0.4 us each
+_origin = tuple.__new__
+
+
 def load_compose_file(path: Path) -> ComposeFile:
     loaded = load_file(path, accepted_tags=COMPOSE_TAGS,
-                       expected="expected a mapping with `services`")
+                       expected="expected a mapping with `services`", constructor=_NodeBuilder)
     result = ComposeFile(path, problems=list(loaded.problems))
-    if loaded.data is None or loaded.problems:
+    root: Node | None = loaded.data
+    if root is None or loaded.problems:
         return result
-    if not isinstance(loaded.data, dict):
-        line, col = loaded.locate(())
-        result.problems.append(Problem(str(path), line, col,
-                                       "a Compose file must be a mapping (with `services`)"))
+    if not isinstance(root.value, dict):
+        result.problems.append(problem_at(root.origin, "a Compose file must be a mapping "
+                                          "(with `services`)"))
         return result
     result.resets = sorted((p for p in loaded.tags), key=str)
-    result.root = _build(loaded, loaded.data, ())
+    reset = {p for p, tag in loaded.tags.items() if tag == RESET}
+    result.root = _without(root, reset, ()) if reset else root
     return result
 
 
-def _build(loaded: LoadedFile, value: Any, path: JsonPath) -> Node:
-    origin = _origin(loaded, loaded.values.get(path))
-    key = _origin(loaded, loaded.keys[path]) if path in loaded.keys else None
-    if isinstance(value, dict):
-        built = {k: _build(loaded, v, (*path, k)) for k, v in value.items()
-                 if loaded.tags.get((*path, k)) != RESET}
-        return Node(built, origin, key)
-    if isinstance(value, list):
-        items = [_build(loaded, v, (*path, i)) for i, v in enumerate(value)
-                 if loaded.tags.get((*path, i)) != RESET]
-        return Node(items, origin, key)
-    return Node(value, origin, key)
-
-
-def _origin(loaded: LoadedFile, location: tuple[int, int] | None) -> Origin:
-    line, col = location or (0, 0)
-    return Origin(str(loaded.path), line, col)
+def _without(node: Node, reset: set[JsonPath], path: JsonPath) -> Node:
+    """The tree without the values tagged `!reset` (they only drop what came before)."""
+    if isinstance(node.value, dict):
+        return Node({k: _without(v, reset, (*path, k)) for k, v in node.value.items()
+                     if (*path, k) not in reset}, node.origin, node.key)
+    if isinstance(node.value, list):
+        return Node([_without(v, reset, (*path, i)) for i, v in enumerate(node.value)
+                     if (*path, i) not in reset], node.origin, node.key)
+    return node
