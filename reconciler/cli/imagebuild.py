@@ -57,9 +57,14 @@ def cmd_build(ctx: Context) -> int:
 
 def _settle(ctx: Context, request: BuildRequest, digest: str) -> None:
     """The next identical build is answered from a record (cli/settled.py), kept when the
-    same build again runs no step: a pass of ~20-40 ms after a build that ran steps."""
+    same build again runs no step: a pass of ~20-40 ms after a build that ran steps. After
+    `--no-cache`, for the same words without it: that build would now come from the cache."""
+    from dataclasses import replace
+
     from reconciler.cli import settle, settled
 
-    found = settled.key_for(list(ctx.words)) if ctx.injected_driver is None else None
+    plain = [word for word in ctx.words if word != "--no-cache"]
+    found = settled.key_for(plain) if ctx.injected_driver is None else None
     if found is not None:
-        settle.settle_build(ctx, found[1], request, list(ctx.args.tag), digest)
+        settle.settle_build(ctx, found[1], replace(request, no_cache=False),
+                            list(ctx.args.tag), digest)  # fmt: skip

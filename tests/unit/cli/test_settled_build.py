@@ -89,6 +89,9 @@ def test_other_words_or_build_arguments_take_their_own_record(
     assert _build(context, state, tmp_path, "--build-arg", "MODE", env={"MODE": "b"})[0]
     assert _build(context, state, tmp_path, "--no-cache")[0]
     assert _build(context, state, tmp_path, "--no-cache")[0], "--no-cache: always built"
+    (context / "src" / "run").write_text("two\n")
+    assert _build(context, state, tmp_path, "--no-cache")[0]
+    assert not _build(context, state, tmp_path)[0], "recorded for the words without it"
     for words in (["images", "build", "--no-cache", "-t", "x", "ctx"],
                   ["images", "build", "-t", "x", "a", "b"], ["images", "build", "-t", "x"],
                   ["images", "build", "--pull", "-t", "x", "ctx"],
