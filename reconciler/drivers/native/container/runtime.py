@@ -59,6 +59,10 @@ class Runc:
             raise DriverError(name, f"runc {args[0]}: {message}")
         return done
 
+    def has_state(self, name: str) -> bool:
+        """runc keeps a container's state in <root>/<id>/state.json: no process to ask."""
+        return (self.root / name / "state.json").exists()
+
     def start(self, name: str) -> None:
         self._run(name, ["start", name])
 
