@@ -439,10 +439,12 @@ class NativeDriver(NativeOperations):
         from reconciler.drivers.native.container import rootfs
 
         paths = self.layout.container(name)
-        if paths.exit.exists():  # its monitor deletes the runtime state on its way out
+        exited = paths.exit.exists()
+        if exited:  # its monitor deletes the runtime state on its way out
             self._wait_monitor_gone(paths)
-        with contextlib.suppress(NotFound):
-            self.runc.delete(name)
+        if not exited or self.runc.has_state(name):
+            with contextlib.suppress(NotFound):
+                self.runc.delete(name)
         self._wait_monitor_gone(paths)
         try:
             rootfs.unmount(paths.rootfs)

@@ -60,8 +60,9 @@ class Runc:
         return done
 
     def has_state(self, name: str) -> bool:
-        """runc keeps a container's state in <root>/<id>/state.json: no process to ask."""
-        return (self.root / name / "state.json").exists()
+        """runc keeps a container's state in <root>/<id>/: none there, nothing to delete
+        (no process to ask)."""
+        return (self.root / name).exists()
 
     def start(self, name: str) -> None:
         self._run(name, ["start", name])
