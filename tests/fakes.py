@@ -83,9 +83,11 @@ class InMemoryDriver:
         with self._lock:
             self.containers[name] = replace(self._get(name), **changes)  # type: ignore[arg-type]
 
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
-        self.calls.append(("observe",))
-        chosen = [c for c in self.containers.values() if stacks is None or c.stack in stacks]
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
+        self.calls.append(("observe",) if names is None else ("observe", *sorted(names)))
+        chosen = [c for c in self.containers.values() if (stacks is None or c.stack in stacks)
+                  and (names is None or c.name in names)]
         return Observed(tuple(chosen), dict(self.images), frozenset(self.volumes))
 
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:

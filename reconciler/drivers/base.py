@@ -89,8 +89,10 @@ class Subscription(Protocol):
 class Driver(Protocol):
     name: str
 
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
-        """Containers owned by reconcile (all, or those of `stacks`), local images, volumes."""
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
+        """Containers owned by reconcile (all, or those of `stacks`; with `names`, only those
+        containers: the loop's look at the ones that died), local images, volumes."""
         ...
 
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:

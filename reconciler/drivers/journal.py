@@ -40,8 +40,9 @@ class JournaledDriver:
     def _event(self, kind: str, name: str, **attrs: object) -> None:
         append_event(self.state_dir, kind, name, driver=self.name, **attrs)
 
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
-        return self.inner.observe(stacks)
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
+        return self.inner.observe(stacks, names)
 
     def ensure_image(self, image: ImageSource, progress: Progress | None = None) -> str:
         digest = self.inner.ensure_image(image, progress)

@@ -35,13 +35,16 @@ def converge(
     on_event: Callable[[ActionEvent], None] | None = None,
     prepare: Prepare | None = None,
     wait: float | None = None,
+    names: frozenset[str] | None = None,
 ) -> Convergence:
     """Apply until a plan has no image actions left to run (at most MAX_PASSES). With
     `wait` (seconds; one-shot apply), then wait for depends_on conditions and apply what
-    becomes ready (converge_wait.settle); the loop re-plans on its own wakes instead."""
+    becomes ready (converge_wait.settle); the loop re-plans on its own wakes instead.
+    `names`: the first pass observes only those containers (the loop's `prepare` hook
+    completes the view from its last one); later passes observe everything."""
     out = Convergence()
     for attempt in range(MAX_PASSES):
-        current = make_plan(desired, driver, options, prepare)
+        current = make_plan(desired, driver, options, prepare, names if attempt == 0 else None)
         if attempt > 0 and current.empty:
             break
         out.plans.append(current)

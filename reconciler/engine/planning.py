@@ -23,9 +23,12 @@ Prepare = Callable[[Observed, PlanOptions], tuple[Observed, PlanOptions]]
 
 
 def make_plan(
-    desired: Desired, driver: Driver, options: PlanOptions, prepare: Prepare | None = None
+    desired: Desired, driver: Driver, options: PlanOptions, prepare: Prepare | None = None,
+    names: frozenset[str] | None = None,
 ) -> Plan:
-    observed = driver.observe(options.scope)
+    """`names`: observe only these containers (the loop's wake about deaths)."""
+    observed = driver.observe(options.scope) if names is None else driver.observe(
+        options.scope, names)
     if prepare is not None:
         observed, options = prepare(observed, options)
     return plan(desired, observed, options)

@@ -98,6 +98,10 @@ class Loop:
         self._told: set[tuple[str, object]] = set()  # (event, key) logged once
         self._unhealthy_noted: set[tuple[str, float | None]] = set()
         self._observed: Observed = Observed()
+        # The last convergence ended with a whole view of the host: a wake about deaths
+        # alone may then look at the containers it names only (_targets).
+        self._view_whole = False
+        self._partial: frozenset[str] | None = None  # names the next observe is limited to
         self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
         self.telemetry = Telemetry()  # read by /metrics (api/metrics.py) from other threads
         self._desired = Desired()
@@ -191,7 +195,7 @@ class Loop:
             if self._next_due() <= time.time():
                 reasons.add("backoff")
             if reasons:
-                self._converge("+".join(sorted(reasons)))
+                self._converge("+".join(sorted(reasons)), self._targets(reasons, batch))
 
     def _timeout(self, next_resync: float, pending: set[str], first: float,
                  last: float) -> float:
@@ -213,14 +217,27 @@ class Loop:
                 batch.append(self.wakes.get_nowait())
         return batch
 
+    def _targets(self, reasons: set[str], batch: list[Wake]) -> frozenset[str] | None:
+        """The containers a convergence needs to look at, or None for all of them. Deaths
+        and due backoffs change nothing but those containers (the stacks, intents, health
+        and the rest of the host are as the last whole view saw them: any change to them is
+        a wake of its own, and every resync looks at everything), so the decision and the
+        restart skip observing the rest (issue 14: exit -> decision under 20 ms)."""
+        if not self._view_whole or not reasons <= {"death", "backoff"}:
+            return None
+        now = time.time()
+        due = {name for name, at in self._last["deferred"].items() if at <= now}
+        return frozenset(due | {w.subject for w in batch if w.kind == "death"})
+
     def _next_due(self) -> float:
         deferred: dict[str, float] = self._last["deferred"]
         return min(deferred.values(), default=float("inf"))
 
     # -- one convergence --
 
-    def _converge(self, why: str) -> None:
+    def _converge(self, why: str, names: frozenset[str] | None = None) -> None:
         self._began = time.time()  # in the status: an API `apply` waits for a later one
+        self._view_whole, self._partial = False, names
         desired = self._desired = self.stacks.desired()
         self._specs = {c.name: c for c in desired.containers()}
         options = PlanOptions(prune=self.prune, scope=self.stacks.scope(), now=time.time(),
@@ -228,7 +245,7 @@ class Loop:
         began = time.monotonic()
         try:
             done = converge(desired, self.driver, options, parallelism=self.parallelism,
-                            on_event=self._on_action, prepare=self._prepare)
+                            on_event=self._on_action, prepare=self._prepare, names=names)
         except Exception as exc:  # the loop must outlive a driver bug; next wake retries
             self.telemetry.converged(time.monotonic() - began, False, [], time.time())
             self._last["error"] = f"convergence failed: {type(exc).__name__}: {exc}"
@@ -256,6 +273,9 @@ class Loop:
                  ) -> tuple[Observed, PlanOptions]:
         """Between observe and plan: health overlay, deaths counted, backoff derived."""
         now = time.time()
+        if self._partial is not None:  # the first pass looked at these containers only
+            observed = completed(self._observed, observed, self._partial)
+            self._partial = None
         observed = self.health.overlay(observed)
         for seen in observed.containers:
             spec = self._specs.get(seen.name)
@@ -311,6 +331,7 @@ class Loop:
         self.stacks.forget_deleted(frozenset(c.stack for c in observed.containers))
         write_json(self.state_dir / BOOK_FILE, self.book.to_json())
         self._observed = observed  # the latest view, for the feeder's health gate
+        self._view_whole = True
         self.publish()
 
     @property
@@ -378,6 +399,14 @@ class Loop:
             "waiting": self._last["waiting"],
             **({"sync": self.feeder.status()} if self.feeder is not None else {}),
         }
+
+
+def completed(last: Observed, fresh: Observed, names: frozenset[str]) -> Observed:
+    """The last whole view with the containers `names` as `fresh` saw them (one that is
+    gone is gone); images and volumes from `fresh` (the driver reports them whole)."""
+    kept = [c for c in last.containers if c.name not in names]
+    containers = tuple(sorted([*kept, *fresh.containers], key=lambda c: c.name))
+    return replace(fresh, containers=containers)
 
 
 def _errors_by_stack(failed: list[ActionOutcome]) -> dict[str, str]:

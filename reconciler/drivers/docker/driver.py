@@ -89,14 +89,17 @@ class DockerDriver(DockerOperations):
 
     # -- observe --
 
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
         self.images.refresh()
         with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
             images = pool.submit(self.images.identities)
             volumes = pool.submit(self.resources.volume_names, stacks)
             # The list has labels and state but no pid, start/finish times, exit code or
             # OOM flag, which the planner, the loop's health checks and saved plans need.
-            infos = list(pool.map(self._inspect, [s["Id"] for s in self._list(stacks)]))
+            listed = [s for s in self._list(stacks) if names is None
+                      or any(n.lstrip("/") in names for n in s.get("Names") or ())]
+            infos = list(pool.map(self._inspect, [s["Id"] for s in listed]))
         found: list[ObservedContainer] = []
         members: dict[str, set[str]] = {}
         for info in infos:

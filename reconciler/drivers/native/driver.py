@@ -56,6 +56,7 @@ LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
 KILL_WAIT = 10.0  # after SIGKILL: the kernel needs a moment, the monitor a drain
 POLL = 0.05
+MONITOR_POLL = 0.005  # a restart waits for the dead run's monitor: milliseconds count
 
 
 class NativeDriver(NativeOperations):
@@ -149,7 +150,8 @@ class NativeDriver(NativeOperations):
     # -- observe --
 
     @edge("observe")
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
         """Our own records first (the monitor is the container's parent, so a live child of
         a live monitor is a live container); `runc list` only for the undecided ones."""
         from reconciler.drivers.native.container.observe import (
@@ -161,6 +163,8 @@ class NativeDriver(NativeOperations):
 
         facts = {}
         for name in container_names(self.layout.containers):
+            if names is not None and name not in names:
+                continue
             found = read_facts(self.layout.container(name), stacks, self._frozen)
             if found is not None:
                 facts[name] = found
@@ -230,6 +234,7 @@ class NativeDriver(NativeOperations):
             prepare,
             resolve_mounts,
         )
+        from reconciler.drivers.native.container.rerun import mark_bundle
         from reconciler.drivers.native.container.secretfs import blanked
         from reconciler.drivers.native.network import hooks as network_hooks
         from reconciler.model import hashing
@@ -263,6 +268,7 @@ class NativeDriver(NativeOperations):
             netns, hosts = network_hooks.attach(self.network, spec)
             prepare(paths, self.secretfs.with_mounts(spec), ImageView(image.config, image.layers),
                     self.volumes, netns, hosts, self.cgroups.config_path(spec.name))
+            mark_bundle(paths)  # a restart may keep this bundle (container/rerun.py)
             # No runc process yet: start() creates and starts in one (`runc run -d`).
             paths.prepared.touch()
         except BaseException as error:
@@ -336,29 +342,45 @@ class NativeDriver(NativeOperations):
     def _recreate(self, name: str, paths: ContainerPaths, state: RuncState | None) -> None:
         """Starting an exited container: runc cannot restart a stopped container, so the
         runtime side is made again from the same bundle and writable layer (the writes of
-        the previous run survive, as with `docker start`)."""
+        the previous run survive, as with `docker start`). The bundle, mounts and network
+        are kept when intact (container/rerun.py); the monitor deleted runc's state of the
+        dead run after recording its exit, so usually no runc process runs but `run -d`."""
         record = load_record(paths)
         if record is None:
             raise DriverError(name, "container record is missing or damaged: remove it")
-        if state is not None:
+        self._wait_monitor_gone(paths)  # first: it deletes the runtime state on its way out
+        if state is not None and self.runc.has_state(name):
             with contextlib.suppress(NotFound):  # "stopped" from our files: runc may agree
                 self.runc.delete(name)
-        self._wait_monitor_gone(paths)
         for stale in (paths.exit, paths.monitor_pid, paths.container_pid):
             stale.unlink(missing_ok=True)
         spec = self.secretfs.restore(name, record.spec)
-        image = self._image_for(spec)
-        from reconciler.drivers.native.container.prepare import ImageView, prepare
-        from reconciler.drivers.native.network import hooks as network_hooks
-
-        netns, hosts = network_hooks.attach(self.network, spec)  # repairs drift too
-
-        view = ImageView(image.config, image.layers)
-        prepare(paths, spec, view, self.volumes, netns, hosts,
-                self.cgroups.config_path(name))
+        if not self._kept_for_restart(paths, spec):
+            self._prepare_again(paths, spec)
         paths.prepared.touch()  # cut short from here on: "created", not "dead"
         self._launch_monitor(name, paths)
         self._record_started(paths)
+
+    def _kept_for_restart(self, paths: ContainerPaths, spec: ContainerSpec) -> bool:
+        from reconciler.drivers.native.container import rerun
+
+        if not rerun.bundle_kept(paths):
+            return False
+        if spec.network == "private" and not self.network.links_intact(spec.name, spec.stack):
+            return False  # re-attached (repairs it) and prepared again
+        rerun.refresh(paths, spec, self.volumes)
+        return True
+
+    def _prepare_again(self, paths: ContainerPaths, spec: ContainerSpec) -> None:
+        from reconciler.drivers.native.container.prepare import ImageView, prepare
+        from reconciler.drivers.native.container.rerun import mark_bundle
+        from reconciler.drivers.native.network import hooks as network_hooks
+
+        image = self._image_for(spec)
+        netns, hosts = network_hooks.attach(self.network, spec)  # repairs drift too
+        prepare(paths, spec, ImageView(image.config, image.layers), self.volumes, netns,
+                hosts, self.cgroups.config_path(spec.name))  # fmt: skip
+        mark_bundle(paths)
 
     # -- stop / kill / remove --
 
@@ -423,8 +445,12 @@ class NativeDriver(NativeOperations):
         from reconciler.drivers.native.container import rootfs
 
         paths = self.layout.container(name)
-        with contextlib.suppress(NotFound):
-            self.runc.delete(name)
+        exited = paths.exit.exists()
+        if exited:  # its monitor deletes the runtime state on its way out
+            self._wait_monitor_gone(paths)
+        if not exited or self.runc.has_state(name):
+            with contextlib.suppress(NotFound):
+                self.runc.delete(name)
         self._wait_monitor_gone(paths)
         try:
             rootfs.unmount(paths.rootfs)
@@ -465,7 +491,7 @@ class NativeDriver(NativeOperations):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + timeout
-            time.sleep(POLL)
+            time.sleep(MONITOR_POLL)
 
 
 def _read_pid(paths: ContainerPaths) -> int | None:

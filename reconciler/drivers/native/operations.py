@@ -5,6 +5,7 @@ file stays short."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from reconciler.support.pids import process_alive
 
 # Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
 # facts) are imported by that command: a no-op apply, which only observes, pays for none.
+MONITOR_FINISH = 3.0  # s: after the exit record, runc delete plus the drain (bounded to 2 s)
+
 if TYPE_CHECKING:
     from reconciler.drivers.base import (
         ContainerStats,
@@ -257,7 +260,9 @@ class NativeOperations:
 
         paths = self.layout.container(name)
         if paths.exit.exists():
-            if not self._monitor_alive(paths):
+            # A monitor that recorded the exit is deleting runc's state and draining the
+            # pipes (milliseconds; bounded): wait for it rather than race it with `runc state`.
+            if self._monitor_gone_within(paths, MONITOR_FINISH):
                 return RuncState(name, 0, "stopped", str(paths.bundle))
         else:
             pid = live_child_of_monitor(paths)
@@ -274,6 +279,14 @@ class NativeOperations:
             return self.runc.state(name)
         except NotFound:
             return None
+
+    def _monitor_gone_within(self, paths: ContainerPaths, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._monitor_alive(paths):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def _monitor_alive(self, paths: ContainerPaths) -> bool:
         pid = read_json(paths.monitor_pid)

@@ -237,7 +237,8 @@ def test_image_and_volume_types_are_the_model_ones() -> None:
 
 
 class BuggyDriver(InMemoryDriver):
-    def observe(self, stacks: frozenset[str] | None = None) -> Observed:
+    def observe(self, stacks: frozenset[str] | None = None,
+                names: frozenset[str] | None = None) -> Observed:
         raise KeyError("API_TOKEN=s3cr3t-value")  # a bug whose message carries a secret
 
 

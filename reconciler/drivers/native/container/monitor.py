@@ -15,7 +15,8 @@ only, no project imports, so that its resident memory stays small).
 3. The monitor pumps the pipes into logs/container.log as JSON lines
    {"t": time, "s": "stdout"|"stderr", "l": text}, rotating by size, and on the
    container's exit writes exit.json {exit_code, signal, finished_at, oom_killed}
-   atomically, drains the pipes and exits.
+   atomically, appends the `died` event to the journal, deletes runc's state of the dead
+   run (`runc delete`), drains the pipes and exits.
 
 Options: --run (`runc run --detach` instead of `runc create`: created and started by one
 runc process), --log-max-bytes N (default 10 MiB), --log-max-files N (default 3, including the
@@ -380,8 +381,26 @@ def monitor(opts: Options, sync_w: int) -> int:
     record = exit_record(status, opts)
     write_json_atomic(os.path.join(opts.dir, "exit.json"), record)
     journal_death(opts, record)
+    delete_runtime_state(opts)
     drain(pumps)
     return 0
+
+
+def delete_runtime_state(opts: Options) -> None:
+    """`runc delete` of the dead run (its state dir and cgroup), here while the restart
+    backoff runs rather than on the restart's critical path: the driver waits for this
+    monitor to be gone before it starts the container again or removes it. A failure
+    leaves the state to the driver, which deletes what is still there."""
+    argv = [opts.runc, "--root", opts.root, "delete", opts.name]
+    null = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+    try:
+        pid = os.posix_spawn(opts.runc, argv, {"PATH": SAFE_PATH}, file_actions=actions)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    finally:
+        os.close(null)
 
 
 def journal_death(opts: Options, record: dict[str, object]) -> None:

@@ -59,6 +59,11 @@ class Runc:
             raise DriverError(name, f"runc {args[0]}: {message}")
         return done
 
+    def has_state(self, name: str) -> bool:
+        """runc keeps a container's state in <root>/<id>/: none there, nothing to delete
+        (no process to ask)."""
+        return (self.root / name).exists()
+
     def start(self, name: str) -> None:
         self._run(name, ["start", name])
 

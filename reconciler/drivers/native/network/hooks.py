@@ -12,6 +12,8 @@ from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import ObservedContainer
 
+LIVE = frozenset({"running", "created", "paused"})  # the states the planner repairs drift of
+
 
 def _published_by_others(containers_dir: Path, name: str) -> dict[str, list[str]]:
     """Container name -> published ports (`8080:80/tcp` form), from our own records."""
@@ -46,14 +48,17 @@ def annotate(
     containers: tuple[ObservedContainer, ...],
     records: Mapping[str, RecordHead],
 ) -> tuple[ObservedContainer, ...]:
-    """Fill `addresses` and `drift` of the containers on a private network."""
+    """Fill `addresses` and `drift` of the containers on a private network. Drift is read
+    (links, one `nft` process) for live containers only: the planner replaces a live one
+    with drift; an exited one's network is checked when it starts again (links_intact)."""
     private = []
     for c in containers:
         record = records.get(c.name)
         if record is None or record.network == "private":
             ports = record.ports() if record else ()
             private.append(ContainerNet(c.name, c.stack, ports))
-    drift = manager.observe(private)
+    live = {c.name for c in containers if c.state in LIVE}
+    drift = manager.observe([p for p in private if p.name in live])
     names = {p.name for p in private}
     out = []
     for c in containers:

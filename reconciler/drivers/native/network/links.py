@@ -59,17 +59,24 @@ def links(sys_class_net: str = "/sys/class/net") -> dict[str, LinkFact]:
     observe runs on every plan, and this costs a few ms with no pyroute2 import."""
     found = {}
     for name in os.listdir(sys_class_net):
-        base = os.path.join(sys_class_net, name)
-        try:
-            index = int(_read(base, "ifindex"))
-            up = bool(int(_read(base, "flags"), 16) & 1)  # IFF_UP
-            master_link = os.path.join(base, "master")
-            master = int(_read(master_link, "ifindex")) if os.path.exists(master_link) else None
-        except (OSError, ValueError):
-            continue  # the link went away while we looked
-        kind = "bridge" if os.path.isdir(os.path.join(base, "bridge")) else ""
-        found[name] = LinkFact(name, index, master, up, kind)
+        fact = link(name, sys_class_net)
+        if fact is not None:
+            found[name] = fact
     return found
+
+
+def link(name: str, sys_class_net: str = "/sys/class/net") -> LinkFact | None:
+    """One link of the host's namespace from sysfs; None when there is none of that name."""
+    base = os.path.join(sys_class_net, name)
+    try:
+        index = int(_read(base, "ifindex"))
+        up = bool(int(_read(base, "flags"), 16) & 1)  # IFF_UP
+        master_link = os.path.join(base, "master")
+        master = int(_read(master_link, "ifindex")) if os.path.exists(master_link) else None
+    except (OSError, ValueError):
+        return None  # no such link, or it went away while we looked
+    kind = "bridge" if os.path.isdir(os.path.join(base, "bridge")) else ""
+    return LinkFact(name, index, master, up, kind)
 
 
 def _read(base: str, leaf: str) -> str:

@@ -249,6 +249,19 @@ class NetworkManager:
         networks = {n.stack: n for n in self.leases.all()}
         return find_drift(self, containers, networks, links.links(), nft.read_table())
 
+    def links_intact(self, name: str, stack: str) -> bool:
+        """What a restart keeps of a stopped container's network, checked from sysfs (no
+        process, no pyroute2): its lease, its netns and its veth up on the stack's bridge,
+        up. The nft rules are observe's drift (a live container with drift is replaced)."""
+        network = self.leases.load(stack)
+        if network is None or name not in network.leases:
+            return False
+        if not netns.is_netns(self.netns_path(name)):
+            return False
+        bridge, veth = links.link(network.bridge), links.link(self.veth(name))
+        return (bridge is not None and bridge.up and veth is not None and veth.up
+                and veth.master == bridge.index)
+
     def details(self, name: str) -> dict[str, Any]:
         """For `inspect`: the namespace's links and addresses, read from the kernel."""
         path = self.netns_path(name)
