@@ -176,6 +176,7 @@ class _Listing:
 
     def __init__(self, listing: Any) -> None:
         self._listing = listing
+        self._entries = iter(listing)
 
     def __enter__(self) -> _Listing:
         return self
@@ -186,8 +187,11 @@ class _Listing:
     def close(self) -> None:
         self._listing.close()
 
-    def __iter__(self) -> Iterator[_Entry]:
-        return (_Entry(entry) for entry in self._listing)
+    def __iter__(self) -> _Listing:
+        return self
+
+    def __next__(self) -> _Entry:  # os.walk calls next() on it
+        return _Entry(next(self._entries))
 
 
 class _Entry:

@@ -139,3 +139,14 @@ def test_a_listing_entrys_stat_is_logged_too(tmp_path: Path) -> None:
     os.chmod(tmp_path / "f", 0o600)  # metadata only: the listing holds, the stat does not
     assert not readsig.unchanged(_entries(log))
     assert os.scandir is readsig.real_scandir
+
+
+def test_os_walk_works_inside_a_window_and_is_logged(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_text("x")
+    with readlog.recording() as log:
+        found = [(Path(top).name, sorted(files)) for top, _, files in os.walk(tmp_path)]
+    assert found == [(tmp_path.name, []), ("a", []), ("b", ["f"])]
+    assert {("list", str(tmp_path / "a" / "b"))} <= set(log.entries)
+    (tmp_path / "a" / "b" / "g").write_text("")
+    assert not readsig.unchanged(_entries(log))
