@@ -256,6 +256,13 @@ def active() -> bool:
     return _active is not None
 
 
+def refuse(why: str) -> None:
+    """Make the open window (if any) unrecordable: for a read no signature can cover (the
+    whole environment, as Compose interpolation reads it)."""
+    if _active is not None:
+        _active.refuse(why)
+
+
 def note(kind: str, key: str, sig: str) -> None:
     """A read the caller signs itself (an engine's answer, read in a trusted stretch)."""
     log = _active

@@ -26,6 +26,7 @@ from reconciler.spec.compose.model import ModelLoader
 from reconciler.spec.compose.nodes import TREES, ComposeFailure, Node, at, plain, problem_at
 from reconciler.spec.compose.profiles import select_profiles
 from reconciler.spec.compose.project import ComposeOptions, ComposeProject
+from reconciler.support import readlog
 
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")
 RESOURCE_KINDS = ("services", "networks", "volumes", "secrets", "configs", "models")
@@ -36,6 +37,9 @@ _USER_KEYED = frozenset({"environment", "labels", "annotations", "sysctls", "ext
 
 
 def load_compose(files: Sequence[Path], options: ComposeOptions) -> ComposeProject:
+    # Interpolation may read any variable: no settled answer for a Compose project
+    # (cli/settled.py keys on a few variables only).
+    readlog.refuse("a Compose project reads the whole environment")
     environ = dict(os.environ if options.environ is None else options.environ)
     problems: list[Problem] = []
     paths = [Path(f) for f in files]  # as given: messages name them so

@@ -187,3 +187,15 @@ def test_only_the_newest_records_are_kept(tmp_path: Path) -> None:
         os.utime(settled.record_path(str(tmp_path), f"key{n:03d}"), ns=(n * 10**9, n * 10**9))
     kept = sorted(p.name for p in (tmp_path / "cache" / "settled").iterdir())
     assert len(kept) == settle.KEEP and "key000.json" not in kept and "key066.json" in kept
+
+
+def test_a_compose_project_is_never_recorded(tmp_path: Path) -> None:
+    """Its interpolation may read any variable, which no key or signature covers."""
+    from reconciler.spec.stacks import load_stacks
+    from reconciler.support import readlog
+
+    (tmp_path / "compose.yaml").write_text(
+        "name: shop\nservices:\n  web:\n    image: nginx:${TAG:-1.27}\n")
+    with readlog.recording() as log:
+        load_stacks([tmp_path / "compose.yaml"])
+    assert log.unrecordable is not None and "environment" in log.unrecordable
