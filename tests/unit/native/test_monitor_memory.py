@@ -56,6 +56,24 @@ def test_a_record_replaces_the_old_one_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exit.json"]
 
 
+def test_the_exit_record_is_renamed_in_from_a_folder_the_death_watch_does_not_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename inside a watched folder is a MOVED_FROM that watchdog may hold for 0.5 s;
+    one into it, from logs/, is a lone MOVED_TO (deaths.py sees it at once)."""
+    renames: list[tuple[str, str]] = []
+    real = monitor.replace
+    monkeypatch.setattr(monitor, "replace",
+                        lambda src, dst: (renames.append((src, dst)), real(src, dst))[1])
+    (tmp_path / "logs").mkdir()
+    monitor.write_json_atomic(str(tmp_path / "exit.json"), {"exit_code": 3},
+                              str(tmp_path / "logs"))
+    [(src, dst)] = renames
+    assert os.path.dirname(src) == str(tmp_path / "logs") and dst == str(tmp_path / "exit.json")
+    assert json.loads((tmp_path / "exit.json").read_text()) == {"exit_code": 3}
+    assert sorted(os.listdir(tmp_path / "logs")) == []
+
+
 def test_a_request_crosses_to_the_template_with_its_connection() -> None:
     argv = ["/state/containers/web", "/usr/sbin/runc", "/run/x", "web", "--run"]
     assert template.decode(template.encode(argv)) == argv

@@ -98,16 +98,17 @@ class Options:
         self.dir, self.runc, self.root, self.name = positional
 
 
-def write_json_atomic(path: str, data: object) -> None:
+def write_json_atomic(path: str, data: object, scratch: str | None = None) -> None:
     import json  # json pulls in re and enum (~15 ms, ~1 MiB): only once there is output
 
-    write_text_atomic(path, json.dumps(data))
+    write_text_atomic(path, json.dumps(data), scratch)
 
 
-def write_text_atomic(path: str, text: str) -> None:
+def write_text_atomic(path: str, text: str, scratch: str | None = None) -> None:
     # A copy of support/atomic.py's idea: this script imports nothing of the project (it
     # starts as `python -I -S`). One writer per file (this monitor), so a fixed name is safe.
-    tmp = path + ".tmp"
+    # `scratch`: a folder for the temporary file (same filesystem), see the exit record.
+    tmp = (scratch + "/." + path.rsplit("/", 1)[-1] if scratch else path) + ".tmp"
     fd = os_open(tmp, NEW_FILE, 0o666)
     try:
         write_all(fd, text.encode())
@@ -379,7 +380,11 @@ def monitor(opts: Options, sync_w: int) -> int:
     # The exit is recorded first (observe and stop wait for it), then the pipes drained;
     # log readers follow until the monitor itself is gone.
     record = exit_record(status, opts)
-    write_json_atomic(os.path.join(opts.dir, "exit.json"), record)
+    # Its temporary file in logs/, which the death watch does not watch: a rename within a
+    # watched folder is a MOVED_FROM that watchdog's grouper may hold for 0.5 s (its queue
+    # sleeps out the delay even once the MOVED_TO has paired it), delaying the death event;
+    # a rename into the folder is a lone MOVED_TO, delivered at once.
+    write_json_atomic(os.path.join(opts.dir, "exit.json"), record, logs_dir)
     journal_death(opts, record)
     delete_runtime_state(opts)
     drain(pumps)
