@@ -28,7 +28,7 @@ import sys
 import time
 
 from reconciler import __version__
-from reconciler.support import readsig
+from reconciler.support import lockprobe, readsig
 
 FORMAT = "1"
 ENGINE_READ = "engine-get"  # drivers/docker/engine_api.py's READ_KIND
@@ -133,7 +133,7 @@ def answer(words: list[str]) -> int | None:
     if found is None:
         return None
     state_dir, key = found
-    if os.path.lexists(loop_socket(state_dir)) or _lock_held(state_dir):
+    if os.path.lexists(loop_socket(state_dir)) or lockprobe.lock_held(state_dir):
         return None
     try:
         with open(record_path(state_dir, key), "rb") as f:
@@ -184,20 +184,3 @@ def loop_socket(state_dir: str) -> str:
     if os.path.abspath(state_dir) == DEFAULT_STATE_DIR:
         return RUN_SOCKET
     return os.path.join(os.path.abspath(state_dir), "api.sock")
-
-
-def _lock_held(state_dir: str) -> bool:
-    """Another apply (or a loop) holds the state lock: the full path waits for it."""
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False

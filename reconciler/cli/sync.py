@@ -14,7 +14,7 @@ from reconciler.loop.status import read_status
 from reconciler.model.errors import ReconcileError
 from reconciler.spec.units import parse_duration
 from reconciler.support.atomic import write_json
-from reconciler.support.lock import lock_held
+from reconciler.support.lockprobe import lock_held
 
 
 def _address(text: str) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.model.errors import LockBusy
+from reconciler.support.lockprobe import LOCK_FILE
 
 
 def _holder(path: Path) -> str:
@@ -32,7 +33,7 @@ def state_lock(
     "run" (the control loop, which holds the lock for its lifetime) is refused at once:
     waiting for it would mean waiting forever."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / "lock"
+    path = state_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         _acquire(fd, path, timeout, on_wait)
@@ -68,18 +69,3 @@ def _acquire(
                 on_wait(holder)
                 told = True
             time.sleep(0.05)
-
-
-def lock_held(state_dir: Path) -> bool:
-    """Whether some process (this one too: flock is per open file) holds the lock now."""
-    try:
-        fd = os.open(state_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

@@ -18,6 +18,7 @@ import pytest
 
 from tests.docker_engine import DOCKER_CLI, PrivateEngine, docker_engine
 from tests.integration.native_helpers import REPO
+from tests.unit.cli.test_settled import PROBE
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +30,6 @@ images:
 containers:
   a: {{image: bb, command: ["sleep", "3600"], network: none, stop_signal: SIGKILL, restart: always}}
   b: {{image: bb, command: ["sleep", "3600"], network: none, stop_signal: SIGKILL}}
-"""
-PROBE = """
-import json, sys
-from reconciler.cli import main
-code = main(sys.argv[2:])
-with open(sys.argv[1], "w") as f:
-    json.dump({"code": code, "full": "reconciler.cli.main" in sys.modules}, f)
 """
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.native_helpers import REPO, find_leaks, require_host
 from tests.integration.test_cli_native import Cli, _host_snapshot
+from tests.unit.cli.test_settled import PROBE
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,6 @@ images:
 containers:
   a: {{image: bb, command: ["sleep", "3600"], network: none, stop_signal: SIGKILL, restart: always}}
   b: {{image: bb, command: ["sleep", "3600"], network: none, stop_signal: SIGKILL}}
-"""
-PROBE = """
-import json, sys
-from reconciler.cli import main
-code = main(sys.argv[2:])
-with open(sys.argv[1], "w") as f:
-    json.dump({"code": code, "full": "reconciler.cli.main" in sys.modules}, f)
 """
 
 

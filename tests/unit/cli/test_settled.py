@@ -120,6 +120,7 @@ def test_a_change_to_anything_the_full_path_reads_is_not_answered(
 def test_a_dead_container_process_is_not_answered(host: Host, tmp_path: Path) -> None:  # noqa: F811
     stacks, state = host
     _apply(stacks, state, tmp_path)
+    assert _answers(stacks, state)
     pid = int((state / "containers" / "lean-two" / "container.pid").read_text())
     os.kill(pid, 9)
     os.waitpid(pid, 0)  # the test is its parent (the monitor's role)

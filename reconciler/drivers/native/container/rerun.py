@@ -25,8 +25,8 @@ from pathlib import Path
 
 from reconciler.drivers.native.container import etcfiles, rootfs
 from reconciler.drivers.native.container.prepare import (
-    HOST_RESOLV,
     make_volumes,
+    read_host_resolv,
     resolve_mounts,
 )
 from reconciler.drivers.native.container.state import ContainerPaths
@@ -67,11 +67,7 @@ def refresh(paths: ContainerPaths, spec: ContainerSpec, volumes: VolumeStore) ->
     """The cheap part of prepare() a kept bundle still needs; raises as create does."""
     make_volumes(resolve_mounts(spec, volumes), volumes)
     hostname = spec.hostname or spec.name
-    try:
-        with open(HOST_RESOLV, encoding="utf-8") as f:
-            host_resolv = f.read()
-    except OSError:
-        host_resolv = ""
+    host_resolv = read_host_resolv()
     contents = {
         "hostname": etcfiles.hostname_file(hostname),
         "resolv.conf": etcfiles.resolv_conf(host_resolv, spec.dns, spec.network),
