@@ -36,6 +36,7 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass(frozen=True)
 class LogLine:
+    """One line of a container's output, with its time and stream."""
     time: float  # seconds since the epoch
     stream: str  # "stdout" | "stderr"
     text: str
@@ -43,6 +44,7 @@ class LogLine:
 
 @dataclass(frozen=True)
 class ContainerStats:
+    """A container's resource use at one moment."""
     name: str
     cpu_percent: float
     memory_usage: int  # bytes
@@ -52,6 +54,7 @@ class ContainerStats:
 
 @dataclass(frozen=True)
 class ExecRequest:
+    """A command to run inside a running container."""
     argv: Sequence[str]
     tty: bool = False
     interactive: bool = False
@@ -73,6 +76,7 @@ class DriverEvent:
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """An image as the driver's store holds it."""
     digest: str
     identity: str  # what it was ensured for (ImageSource.identity), or a reference
     size: int  # bytes

@@ -36,6 +36,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Action:
+    """One step of a plan, with the sentence that says why it is needed."""
     id: str  # unique in the plan, e.g. "replace:shop-db"
     kind: Kind
     target: str  # container name, image key or volume full name
@@ -77,6 +78,7 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Plan:
+    """What converging needs: ordered actions, plus what stays and what waits."""
     actions: tuple[Action, ...] = ()
     unchanged: tuple[str, ...] = ()  # container names that already match
     orphans: tuple[str, ...] = ()  # owned containers no longer in any spec (kept: no --prune)

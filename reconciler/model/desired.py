@@ -36,6 +36,7 @@ STOP_GRACE_PERIOD = 10.0
 
 @dataclass(frozen=True)
 class PortMapping:
+    """A published port: host_port on the host forwards to container_port."""
     host_port: int
     container_port: int
     protocol: Protocol_ = "tcp"
@@ -44,6 +45,7 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class Mount:
+    """A bind, named-volume or tmpfs mount at `target` inside the container."""
     type: MountType
     target: str  # absolute path inside the container
     source: str = ""  # bind: absolute host path; volume: volume name; tmpfs: ""
@@ -66,6 +68,7 @@ class SecretFile:
 
 @dataclass(frozen=True)
 class Ulimit:
+    """One resource limit (setrlimit) for the container's processes."""
     name: str  # e.g. "nofile"
     soft: int
     hard: int
@@ -73,6 +76,7 @@ class Ulimit:
 
 @dataclass(frozen=True)
 class Limits:
+    """The container's cgroup limits, parsed: bytes, CPUs, shares, pids."""
     memory: int | None = None  # bytes
     memory_swap: int | None = None  # bytes, memory+swap as in Docker
     cpus: float | None = None
@@ -84,6 +88,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Backoff:
+    """The delays between restarts: exponential from `initial` up to `max` seconds."""
     initial: float = 0.1
     max: float = 60.0
     factor: float = 2.0
@@ -92,6 +97,7 @@ class Backoff:
 
 @dataclass(frozen=True)
 class RestartPolicy:
+    """When the loop restarts an exited container, and how often at most."""
     policy: RestartName = "no"
     max_retries: int | None = None  # on-failure:N
     backoff: Backoff = field(default_factory=Backoff)
@@ -99,6 +105,7 @@ class RestartPolicy:
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """How and how often the container's health is probed."""
     kind: HealthKind
     exec: tuple[str, ...] = ()
     port: int | None = None
@@ -112,12 +119,14 @@ class Healthcheck:
 
 @dataclass(frozen=True)
 class Dependency:
+    """A container of the same stack that must reach `condition` before this one starts."""
     container: str  # key in the same stack
     condition: Condition = "started"
 
 
 @dataclass(frozen=True)
 class CopyStep:
+    """One file or folder that a declarative `build:` copies into the image."""
     src: str  # absolute host path
     dest: str
     content_hash: str = ""
@@ -125,6 +134,7 @@ class CopyStep:
 
 @dataclass(frozen=True)
 class BuildSpec:
+    """A declarative image: a base image of the stack plus copied files and settings."""
     base: str  # image key in the same stack, or "scratch"
     copy: tuple[CopyStep, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
@@ -167,6 +177,7 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class VolumeSpec:
+    """A named volume of a stack."""
     stack: str
     name: str
 
@@ -177,6 +188,7 @@ class VolumeSpec:
 
 @dataclass(frozen=True)
 class ContainerSpec:
+    """One container as normalized from its stack: every field parsed and defaulted."""
     stack: str
     key: str  # the container's key in the stack
     name: str  # host-wide name: "<stack>-<key>" or "<stack>-<key>-<n>"
@@ -230,6 +242,7 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class DesiredStack:
+    """One stack file's containers, images and volumes, normalized."""
     name: str
     source: str  # absolute path of the stack file
     images: tuple[ImageSource, ...] = ()
@@ -242,6 +255,7 @@ class DesiredStack:
 
 @dataclass(frozen=True)
 class Desired:
+    """Every stack this command manages: what the planner compares with `Observed`."""
     stacks: tuple[DesiredStack, ...] = ()
 
     def containers(self) -> tuple[ContainerSpec, ...]:

@@ -17,6 +17,7 @@ Health = Literal["none", "starting", "healthy", "unhealthy"]
 
 @dataclass(frozen=True)
 class ObservedContainer:
+    """An owned container as the driver found it on the host."""
     name: str
     stack: str
     key: str  # the container's key in its stack (label io.reconcile.container)
@@ -47,6 +48,7 @@ class ObservedContainer:
 
 @dataclass(frozen=True)
 class Observed:
+    """What the driver found on the host: containers, images and volumes."""
     containers: tuple[ObservedContainer, ...] = ()
     # Image identity (model.ImageSource.identity) -> digest, for images present locally.
     images: Mapping[str, str] = field(default_factory=dict)

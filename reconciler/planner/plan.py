@@ -24,6 +24,7 @@ from reconciler.planner.rollout import is_start_first, start_first_steps
 
 @dataclass(frozen=True)
 class PlanOptions:
+    """The planner's inputs besides desired and observed state."""
     prune: bool = False  # remove owned containers of in-scope stacks that left the spec
     scope: frozenset[str] | None = None  # stacks this invocation manages; None: desired's
     now: float = 0.0  # seconds since the epoch; an input, so plans stay reproducible
@@ -48,6 +49,7 @@ _Counts = Mapping[tuple[str, str], tuple[int, int]]
 
 @dataclass
 class _Context:
+    """What one planning pass shares between its steps."""
     desired: list[DesiredStack]
     observed: Observed
     owned: dict[str, ObservedContainer]

@@ -25,6 +25,7 @@ JsonPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class EnvFileEntry:
+    """One `env_file` of a container, as written, with its variables."""
     text: str  # the path as written
     encrypted: bool
     compose: bool  # format: compose

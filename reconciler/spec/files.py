@@ -21,6 +21,7 @@ def resolve_path(base_dir: Path, text: str) -> Path:
 
 @dataclass
 class EnvFile:
+    """The entries of an env file, and its errors by line."""
     entries: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
 

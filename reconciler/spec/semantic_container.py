@@ -18,6 +18,7 @@ from reconciler.support import rlimits
 
 @dataclass(frozen=True)
 class PortUse:
+    """Where a host port is published, for the duplicate-port check."""
     file: str
     line: int
     column: int

@@ -138,6 +138,7 @@ def expand_ports(
 
 @dataclass(frozen=True)
 class ShortVolume:
+    """A volume written in the short `source:target[:ro]` form, split."""
     source: str
     target: str
     read_only: bool

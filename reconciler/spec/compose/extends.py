@@ -20,6 +20,7 @@ LoadBase = Callable[[Path], tuple[dict[str, Node], list[JsonPath]]]
 
 @dataclass
 class Extender:
+    """Resolves `extends:` chains, refusing cycles."""
     load_base: LoadBase
     chain: list[tuple[str, str]] = field(default_factory=list)  # (file, service)
 

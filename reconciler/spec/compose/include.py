@@ -23,6 +23,7 @@ LoadModel = Callable[[list[Path], Path, dict[str, str], tuple[str, ...]], Node]
 
 @dataclass
 class Inclusion:
+    """One entry of `include:`: its files, project folder and env files."""
     files: list[Path]
     project_dir: Path
     env_files: list[Path]

@@ -29,6 +29,7 @@ class TemplateError(Exception):
 
 @dataclass
 class Substitution:
+    """Compose's `${VAR}` interpolation over one variable lookup."""
     lookup: Callable[[str], str | None]
     unset: list[str] = field(default_factory=list)  # variables read unset, without a default
 

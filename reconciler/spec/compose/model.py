@@ -26,6 +26,7 @@ from reconciler.spec.compose.yamlload import load_compose_file
 
 @dataclass
 class ModelLoader:
+    """Loads the -f files, their includes and extends bases, collecting problems."""
     problems: list[Problem]
     inputs: list[Path] = field(default_factory=list)  # every file read, in order
     # the files `extends: file:` named, loaded once however many services extend them

@@ -20,6 +20,7 @@ from reconciler.spec.compose.project import JsonPath, Origin
 
 @dataclass(eq=False, slots=True)  # ~20,000 of them in a 500-service file
 class Node:
+    """A Compose value with the place it was written."""
     value: Any  # None | bool | int | float | str | dict[str, Node] | list[Node]
     origin: Origin
     key: Origin | None = None

@@ -49,6 +49,7 @@ class ComposeOptions:
 
 @dataclass
 class ComposeProject:
+    """A loaded Compose project: its name, files and merged data."""
     name: str  # the project name, by Compose's rules (-p, COMPOSE_PROJECT_NAME, name:, folder)
     files: tuple[Path, ...]  # the -f files in merge order; the first one's folder is the project's
     project_dir: Path

@@ -18,6 +18,7 @@ from reconciler.spec.loader import JsonPath
 
 @dataclass
 class Service:
+    """One Compose service being mapped onto the stack."""
     out: StackOut
     name: str
     spec: dict[str, Any]

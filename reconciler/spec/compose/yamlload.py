@@ -24,6 +24,7 @@ COMPOSE_TAGS = frozenset({RESET, OVERRIDE})
 
 @dataclass
 class ComposeFile:
+    """One Compose file as read: its located tree and its problems."""
     path: Path
     root: Node | None = None  # None when the file could not be read
     resets: list[JsonPath] = field(default_factory=list)  # !reset and !override paths

@@ -21,6 +21,7 @@ DEFAULT_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class RuncState:
+    """What `runc state` reports of a container."""
     id: str
     pid: int
     status: str  # created | running | pausing | paused | stopped
