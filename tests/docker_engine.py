@@ -105,6 +105,7 @@ def docker_engine() -> Iterator[PrivateEngine]:
     before = hostnet.snapshot()
     engine = PrivateEngine(dockerd, base)
     try:
+        _forward_before_dockerd()
         engine.start()
         yield engine
     finally:
@@ -115,6 +116,20 @@ def docker_engine() -> Iterator[PrivateEngine]:
             with suppress(OSError):
                 TRUST_KEY.parent.rmdir()
         subprocess.run(["rm", "-rf", "--one-file-system", str(base)], check=False)
+
+
+def _forward_before_dockerd() -> None:
+    """IPv4 forwarding on before dockerd starts (undo() puts the old value back).
+
+    A dockerd that turns forwarding on itself also sets the `ip filter` FORWARD policy to
+    drop; with br_netfilter loaded (bridge-nf-call-iptables = 1) that drop also cuts the
+    bridged traffic of the native driver's containers tested beside it. The native driver
+    turns forwarding on anyway, so this only fixes the order; a host where Docker started
+    first is the case the native driver does not handle yet.
+    """
+    path = Path("/proc/sys/net/ipv4/ip_forward")
+    if path.read_text().strip() != "1":
+        path.write_text("1")
 
 
 def _docker(host: str, *words: str) -> list[str]:
