@@ -157,6 +157,7 @@ def test_replace_keeps_the_address_and_hosts_follow(net: NativeHarness) -> None:
     a = net.run("a", ["sleep", "600"], stop_signal="SIGKILL")
     b = net.run("b", ["sleep", "600"], stop_signal="SIGKILL")
     before = net.driver.observe().by_name()[a.name].addresses
+    mac = _eth0(net, a.name)["mac"]
     hosts_b = net.driver.layout.container(b.name).etc / "hosts"
     inode = hosts_b.stat().st_ino
     net.driver.remove(a.name)
@@ -165,7 +166,14 @@ def test_replace_keeps_the_address_and_hosts_follow(net: NativeHarness) -> None:
     net.driver.start(a.name)
     assert net.driver.observe().by_name()[a.name].addresses == before
     assert f"{before[0]}\t{a.name} a" in hosts_b.read_text()
+    assert _eth0(net, a.name)["mac"] == mac == links.mac_for(before[0])  # neighbours stay right
     assert hosts_b.stat().st_ino == inode  # rewritten in place: the bind mount sees it
+
+
+def _eth0(net: NativeHarness, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        link for link in net.driver.network.details(name)["links"] if link["ifname"] == "eth0")
+    return found
 
 
 def _drift_of(net: NativeHarness, name: str) -> tuple[str, ...]:

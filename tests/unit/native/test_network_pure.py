@@ -107,3 +107,10 @@ def test_drift_of_a_running_container_plans_a_replace_naming_it() -> None:
     action = next(a for a in result.actions if a.target == name)
     assert action.kind == "replace" and action.reason == "drift: veth rc1 missing"
     assert action.changes[0].path == "drift"
+
+
+def test_a_containers_mac_is_derived_from_its_address_as_dockers_is() -> None:
+    from reconciler.drivers.native.network.links import mac_for
+
+    assert mac_for("10.89.3.2") == "02:42:0a:59:03:02"
+    assert mac_for("172.29.200.254") == "02:42:ac:1d:c8:fe"

@@ -148,7 +148,15 @@ class Attach:
     address: str
     prefixlen: int
     gateway: str
-    mac: str | None
+    mac: str
+
+
+def mac_for(address: str) -> str:
+    """The MAC of the container with `address`, as Docker derives one: 02:42 and the four
+    bytes of the address. A container replaced at its address keeps its MAC, so the host's
+    and the other members' neighbour entries stay right (a new random one is unreachable
+    until each entry expires, up to tens of seconds)."""
+    return "02:42:" + ":".join(f"{int(byte):02x}" for byte in address.split("."))
 
 
 def _peer_ready(netns: Path, attach: Attach) -> bool:
@@ -189,8 +197,7 @@ def _configure_inside(attach: Attach) -> None:
         lo = ns.link_lookup(ifname="lo")[0]
         ns.link("set", index=lo, state="up")
         index = ns.link_lookup(ifname=CONTAINER_IFNAME)[0]
-        if attach.mac:
-            ns.link("set", index=index, address=attach.mac)
+        ns.link("set", index=index, address=attach.mac)
         ns.addr("add", index=index, address=attach.address, prefixlen=attach.prefixlen)
         ns.link("set", index=index, state="up")
         ns.route("add", dst="0.0.0.0/0", gateway=attach.gateway)

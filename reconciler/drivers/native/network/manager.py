@@ -119,8 +119,9 @@ class NetworkManager:
         self._ensure_rules(network, spec, address)
         path = self.netns_path(spec.name)
         netns.create(path)
+        mac = spec.mac_address or links.mac_for(address)
         attach = links.Attach(self.veth(spec.name), network.bridge, path, address,
-                              net.prefixlen, network.gateway, spec.mac_address)  # fmt: skip
+                              net.prefixlen, network.gateway, mac)  # fmt: skip
         links.attach_container(attach)
         members = self._members(network)
         hosts = hostsfile.render(network, spec.name, spec.hostname or spec.name, members)
