@@ -24,6 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bench import hostnet
+from reconciler.drivers.native.network import links
 from tests import requirements
 
 TRUST_KEY = Path("/etc/docker/key.json")  # dockerd 20.10 writes it whatever data-root says
@@ -97,15 +98,17 @@ class PrivateEngine:
 
 
 @contextmanager
-def docker_engine() -> Iterator[PrivateEngine]:
-    """A started PrivateEngine, removed with everything it made on the way out."""
+def docker_engine(forwarding_first: bool = True) -> Iterator[PrivateEngine]:
+    """A started PrivateEngine, removed with everything it made on the way out.
+    `forwarding_first=False`: IPv4 forwarding off when dockerd starts, as on a host that
+    booted so, where dockerd sets the FORWARD policy to drop (undo() restores both)."""
     dockerd = require_dockerd()
     base = Path(tempfile.mkdtemp(prefix="rdk-", dir="/tmp"))  # short: socket paths < 108
     trust_key_existed = TRUST_KEY.exists()
     before = hostnet.snapshot()
     engine = PrivateEngine(dockerd, base)
     try:
-        _forward_before_dockerd()
+        _set_forwarding(forwarding_first)
         engine.start()
         yield engine
     finally:
@@ -118,18 +121,16 @@ def docker_engine() -> Iterator[PrivateEngine]:
         subprocess.run(["rm", "-rf", "--one-file-system", str(base)], check=False)
 
 
-def _forward_before_dockerd() -> None:
-    """IPv4 forwarding on before dockerd starts (undo() puts the old value back).
-
-    A dockerd that turns forwarding on itself also sets the `ip filter` FORWARD policy to
-    drop; with br_netfilter loaded (bridge-nf-call-iptables = 1) that drop also cuts the
-    bridged traffic of the native driver's containers tested beside it. The native driver
-    turns forwarding on anyway, so this only fixes the order; a host where Docker started
-    first is the case the native driver does not handle yet.
-    """
-    path = Path("/proc/sys/net/ipv4/ip_forward")
-    if path.read_text().strip() != "1":
-        path.write_text("1")
+def _set_forwarding(on: bool) -> None:
+    """IPv4 forwarding before dockerd starts. On by default: a dockerd that turns it on
+    itself also sets the `ip filter` FORWARD policy to drop, which the native driver's
+    containers tested beside it then pass (its accepts in DOCKER-USER) only once their
+    stack is set up after dockerd; on keeps the suite independent of that order, and
+    tests/integration/test_native_beside_docker.py asks for the drop on purpose."""
+    if on:
+        links.enable_ip_forward()
+    else:
+        Path("/proc/sys/net/ipv4/ip_forward").write_text("0")
 
 
 def _docker(host: str, *words: str) -> list[str]:

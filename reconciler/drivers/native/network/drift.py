@@ -1,6 +1,7 @@
 """Drift: network objects of a container that are missing or down behind our back.
 
-Pure over the facts read once per observe (one netlink link dump, one `nft list table`).
+Pure over the facts read once per observe (one netlink link dump, one `nft list table`,
+one `iptables -S`).
 A stack-level object (bridge, chain, stack rule) that drifted is reported on every
 container of the stack: each of them is cut off by it.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.drivers.native.network import netns, nft
+from reconciler.drivers.native.network import dockeruser, netns, nft
 from reconciler.drivers.native.network.ipam import StackNetwork
 from reconciler.drivers.native.network.links import LinkFact
 from reconciler.model.desired import PortMapping
@@ -37,7 +38,7 @@ class ContainerNet:
 
 def _stack_drift(
     network: StackNetwork, chains: nft.StackChains, found: Mapping[str, LinkFact],
-    table: nft.TableFacts,
+    table: nft.TableFacts, docker: dockeruser.DockerChain | None,
 ) -> list[str]:  # fmt: skip
     items = []
     bridge = found.get(network.bridge)
@@ -52,6 +53,10 @@ def _stack_drift(
         body = rule["rule"]
         if body["chain"] in table.chains and body["comment"] not in table.comments(body["chain"]):
             items.append(f"nft rule {body['comment']!r} missing in {body['chain']}")
+    if docker is not None and docker.forward_drops:  # Docker's drop must let us through
+        for direction in docker.missing(network.bridge):
+            words = " ".join(dockeruser.rule_args(network.bridge, direction))
+            items.append(f"iptables rule {words!r} missing in {dockeruser.CHAIN}")
     return items
 
 
@@ -86,6 +91,7 @@ def find_drift(
     networks: Mapping[str, StackNetwork],
     found: Mapping[str, LinkFact],
     table: nft.TableFacts,
+    docker: dockeruser.DockerChain | None = None,
 ) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {}
     per_stack: dict[str, list[str]] = {}
@@ -95,7 +101,8 @@ def find_drift(
             result[c.name] = (f"no address lease in stack network {c.stack}",)
             continue
         if c.stack not in per_stack:
-            per_stack[c.stack] = _stack_drift(network, manager.chains(network), found, table)
+            per_stack[c.stack] = _stack_drift(network, manager.chains(network), found, table,
+                                             docker)
         items = per_stack[c.stack] + _container_drift(manager, c, network, found, table)
         if items:
             result[c.name] = tuple(items)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.native.container.state import ContainerPaths
-from reconciler.drivers.native.network import hostsfile, ipam, links, netns, nft, ports
+from reconciler.drivers.native.network import dockeruser, hostsfile, ipam, links, netns, nft, ports
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
@@ -117,6 +117,7 @@ class NetworkManager:
         net = network.net
         links.ensure_bridge(network.bridge, network.gateway, net.prefixlen)
         self._ensure_rules(network, spec, address)
+        dockeruser.ensure(network.bridge)
         path = self.netns_path(spec.name)
         netns.create(path)
         mac = spec.mac_address or links.mac_for(address)
@@ -205,6 +206,7 @@ class NetworkManager:
         if facts.exists and facts.chains <= set(chains.chains):
             cmds = [nft.delete_table_cmd()]  # our chains were the last: the table goes too
         nft.run(cmds, network.stack)
+        dockeruser.remove(network.bridge)
         links.delete_link(network.bridge)
         self.leases.delete(network.stack)
 
@@ -248,7 +250,8 @@ class NetworkManager:
         if not containers:
             return {}
         networks = {n.stack: n for n in self.leases.all()}
-        return find_drift(self, containers, networks, links.links(), nft.read_table())
+        return find_drift(self, containers, networks, links.links(), nft.read_table(),
+                          dockeruser.read())
 
     def links_intact(self, name: str, stack: str) -> bool:
         """What a restart keeps of a stopped container's network, checked from sysfs (no
