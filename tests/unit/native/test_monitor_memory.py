@@ -59,8 +59,8 @@ def test_a_record_replaces_the_old_one_whole(tmp_path: Path) -> None:
 def test_the_exit_record_is_renamed_in_from_a_folder_the_death_watch_does_not_watch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rename inside a watched folder is a MOVED_FROM that watchdog may hold for 0.5 s;
-    one into it, from logs/, is a lone MOVED_TO (deaths.py sees it at once)."""
+    """The watched folder sees the record arrive whole (one IN_MOVED_TO, deaths.py), not
+    the writes of its temporary file."""
     renames: list[tuple[str, str]] = []
     real = monitor.replace
     monkeypatch.setattr(monitor, "replace",

@@ -380,10 +380,8 @@ def monitor(opts: Options, sync_w: int) -> int:
     # The exit is recorded first (observe and stop wait for it), then the pipes drained;
     # log readers follow until the monitor itself is gone.
     record = exit_record(status, opts)
-    # Its temporary file in logs/, which the death watch does not watch: a rename within a
-    # watched folder is a MOVED_FROM that watchdog's grouper may hold for 0.5 s (its queue
-    # sleeps out the delay even once the MOVED_TO has paired it), delaying the death event;
-    # a rename into the folder is a lone MOVED_TO, delivered at once.
+    # Its temporary file in logs/, which the death watch does not watch: the folder then
+    # sees the record arrive whole (one IN_MOVED_TO), and no write of its temporary file.
     write_json_atomic(os.path.join(opts.dir, "exit.json"), record, logs_dir)
     journal_death(opts, record)
     delete_runtime_state(opts)
