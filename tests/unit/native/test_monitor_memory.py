@@ -74,6 +74,24 @@ def test_the_exit_record_is_renamed_in_from_a_folder_the_death_watch_does_not_wa
     assert sorted(os.listdir(tmp_path / "logs")) == []
 
 
+def test_the_exit_record_is_published_before_its_fsync_other_records_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The death watch reads exit.json the moment it lands: its fsync is off that path."""
+    calls: list[str] = []
+    real_replace, real_fsync = monitor.replace, monitor.fsync
+    monkeypatch.setattr(monitor, "replace",
+                        lambda src, dst: (calls.append("rename"), real_replace(src, dst))[1])
+    monkeypatch.setattr(monitor, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monitor.write_json_atomic(str(tmp_path / "exit.json"), {"exit_code": 3}, publish_first=True)
+    assert calls == ["rename", "fsync"]
+    calls.clear()
+    monitor.write_text_atomic(str(tmp_path / "monitor.pid"), "7")
+    assert calls == ["fsync", "rename"]
+    assert json.loads((tmp_path / "exit.json").read_text()) == {"exit_code": 3}
+    assert sorted(os.listdir(tmp_path)) == ["exit.json", "monitor.pid"]
+
+
 def test_a_request_crosses_to_the_template_with_its_connection() -> None:
     argv = ["/state/containers/web", "/usr/sbin/runc", "/run/x", "web", "--run"]
     assert template.decode(template.encode(argv)) == argv
