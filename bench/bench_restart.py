@@ -104,22 +104,50 @@ def bench_reconcile(base: Path, image: Path, kills: int) -> dict[str, Any]:
         for i in range(CONTAINERS):
             _wait_event(state, 0, "started", f"rb-c{i}", 0.0, 120)
         time.sleep(ROUND)
-        latencies = _kill_rounds(kills, lambda n: _pid(state, n),
-                                 lambda n, t: _wait_event(state, 0, "started", n, t)[0]["time"])
+        kills_done = _kill_rounds(kills, lambda n: _pid(state, n),
+                                  lambda n, t: _wait_event(state, 0, "started", n, t)[0]["time"])
         events, _ = _journal(state, 0)
         decided = [e["decided_ms"] / 1000 for e in events if e["type"] == "loop-died"]
         detected = [e["detected_ms"] / 1000 for e in events if e["type"] == "loop-died"]
+        phases = kill_phases(kills_done, [e for e in events if e["type"] == "loop-died"])
         converge = _edit_rounds(state, stack_file, image)
     finally:
         loop.send_signal(signal.SIGTERM)
         loop.wait(timeout=30)
         subprocess.run([*cli, "down", "rb"], cwd=ROOT, capture_output=True, check=False)
-    return {"restart": percentiles(latencies), "death_detected": percentiles(detected),
-            "restart_decided": percentiles(decided), "converge_after_edit": percentiles(converge)}
+    return {"restart": percentiles([k[2] - k[1] for k in kills_done]),
+            "death_detected": percentiles(detected), "restart_decided": percentiles(decided),
+            "phases": {key: percentiles([p[key] for p in phases]) for key in PHASES},
+            "per_kill": phases, "converge_after_edit": percentiles(converge)}
 
 
-def _kill_rounds(kills: int, pid_of: Any, started_after: Any) -> list[float]:
-    latencies = []
+PHASES = ("kill_to_exit", "exit_to_seen", "seen_to_woke", "woke_to_decided",
+          "decided_to_started")
+
+
+def kill_phases(kills: list[tuple[str, float, float]],
+                died: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each kill's restart cut at the loop's marks (seconds): the record's exit time, the
+    watch seeing it, the loop taking the wake, the decision, the engine's `started`."""
+    out = []
+    for name, killed, started in kills:
+        event = next((e for e in died if e["name"] == name
+                      and killed - 0.001 <= e.get("finished_at", 0) <= started), None)
+        if event is None:
+            continue
+        exited = event["finished_at"]
+        seen, woke, decided = (exited + event[k] / 1000 for k in
+                               ("detected_ms", "woke_ms", "decided_ms"))
+        out.append({"name": name, "kill_to_exit": exited - killed,
+                    "exit_to_seen": seen - exited, "seen_to_woke": woke - seen,
+                    "woke_to_decided": decided - woke, "decided_to_started": started - decided,
+                    "restart": started - killed})
+    return out
+
+
+def _kill_rounds(kills: int, pid_of: Any, started_after: Any) -> list[tuple[str, float, float]]:
+    """(container, kill time, started again time) of each kill."""
+    done = []
     rounds = (kills + CONTAINERS - 1) // CONTAINERS
     for r in range(rounds):
         began = time.monotonic()
@@ -128,11 +156,11 @@ def _kill_rounds(kills: int, pid_of: Any, started_after: Any) -> list[float]:
             pid = pid_of(name)
             killed = time.time()
             os.kill(pid, signal.SIGKILL)
-            latencies.append(started_after(name, killed) - killed)
+            done.append((name, killed, started_after(name, killed)))
             time.sleep(SETTLE)
         if r < rounds - 1:
             time.sleep(max(0.0, ROUND - (time.monotonic() - began)))
-    return latencies
+    return done
 
 
 def _edit_rounds(state: Path, stack_file: Path, image: Path, rounds: int = 10) -> list[float]:
@@ -180,15 +208,15 @@ def bench_docker(image: Path, kills: int) -> dict[str, Any]:
                         return float(event["timeNano"]) / 1e9
                 raise RuntimeError("docker events ended")
 
-            latencies = _kill_rounds(kills, pid_of, started_after)
+            done = _kill_rounds(kills, pid_of, started_after)
         finally:
             watch.terminate()
             watch.wait()
             for i in range(CONTAINERS):
                 subprocess.run([DOCKER, "rm", "-f", f"rb-c{i}"], env=env, capture_output=True,
                                check=False)
-        return {"restart": percentiles(latencies), "version": docker("version", "-f",
-                                                                      "{{.Server.Version}}")}
+        return {"restart": percentiles([k[2] - k[1] for k in done]),
+                "version": docker("version", "-f", "{{.Server.Version}}")}
 
 
 def main() -> int:

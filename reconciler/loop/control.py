@@ -102,7 +102,8 @@ class Loop:
         # alone may then look at the containers it names only (_targets).
         self._view_whole = False
         self._partial: frozenset[str] | None = None  # names the next observe is limited to
-        self._death_seen: dict[str, list[float]] = {}  # name -> when inotify told us
+        # name -> (when the driver's watch saw the death, when this loop took that wake)
+        self._death_seen: dict[str, list[tuple[float, float]]] = {}
         self.telemetry = Telemetry()  # read by /metrics (api/metrics.py) from other threads
         self._desired = Desired()
         self._began = 0.0
@@ -167,7 +168,8 @@ class Loop:
         first = last = 0.0
         while not self.stopping.is_set():
             batch = self._next_batch(self._timeout(next_resync, pending, first, last))
-            self.telemetry.woke(batch, time.time())
+            woke = time.time()
+            self.telemetry.woke(batch, woke)
             now = time.monotonic()
             reasons = set()
             for wake in batch:
@@ -176,7 +178,7 @@ class Loop:
                     last = now
                     pending.add(wake.subject)
                 elif wake.kind == "death":
-                    self._death_seen.setdefault(wake.subject, []).append(wake.time)
+                    self._death_seen.setdefault(wake.subject, []).append((wake.time, woke))
                     reasons.add("death")
                 elif wake.kind in ("health", "intent"):
                     reasons.add(wake.kind)
@@ -291,11 +293,12 @@ class Loop:
             self.telemetry.died(seen.stack, seen.name, seen.oom_killed)
             finished = seen.finished_at or now
             # The first wake after this exit (older ones were about earlier exits).
-            seen_at = min((t for t in self._death_seen.pop(seen.name, []) if t >= finished),
-                          default=now)
+            seen_at, woke_at = min((t for t in self._death_seen.pop(seen.name, [])
+                                    if t[0] >= finished), default=(now, now))
+            # exit -> the watch saw it -> the loop woke -> decided: where the time goes
             self.event("died", seen.name, exit_code=seen.exit_code, policy=spec.restart.policy,
-                       detected_ms=round((seen_at - finished) * 1000, 1),
-                       decided_ms=round((now - finished) * 1000, 1))
+                       detected_ms=_ms(seen_at - finished), woke_ms=_ms(woke_at - finished),
+                       decided_ms=_ms(now - finished), finished_at=finished)
         episode = (seen.name, seen.started_at)
         if seen.health == "unhealthy" and episode not in self._unhealthy_noted:
             self._unhealthy_noted.add(episode)
@@ -407,6 +410,10 @@ def completed(last: Observed, fresh: Observed, names: frozenset[str]) -> Observe
     kept = [c for c in last.containers if c.name not in names]
     containers = tuple(sorted([*kept, *fresh.containers], key=lambda c: c.name))
     return replace(fresh, containers=containers)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 def _errors_by_stack(failed: list[ActionOutcome]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from reconciler.drivers.native.edge import edge, guarded
 from reconciler.model.errors import DriverError, NotFound, ReconcileError
 from reconciler.support.pids import process_alive
 
-# Each command's helpers (probes, the death watch and its watchdog, logs, stats, host
+# Each command's helpers (probes, the death watch and its inotify fd, logs, stats, host
 # facts) are imported by that command: a no-op apply, which only observes, pays for none.
 MONITOR_FINISH = 3.0  # s: after the exit record, runc delete plus the drain (bounded to 2 s)
 

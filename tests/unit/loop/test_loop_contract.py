@@ -109,6 +109,12 @@ def test_a_death_from_the_event_stream_restarts_per_policy_until_it_gives_up(
     host.driver.die("shop-web", exit_code=3)  # on-failure:2 spent: it stays down
     wait(lambda: host.status()["shop-web"]["state"] == "gave-up")
     assert host.starts("shop-web") == 3
+    died = [json.loads(line) for line in (host.state / "events.jsonl").read_text().splitlines()
+            if json.loads(line)["type"] == "loop-died"]
+    assert len(died) == 3  # each with where its decision's time went, in order
+    for event in died:
+        assert event["finished_at"] > 0
+        assert 0 <= event["detected_ms"] <= event["woke_ms"] <= event["decided_ms"]
 
 
 def test_a_death_under_restart_no_is_not_undone(no_restart: Host) -> None:

@@ -59,8 +59,8 @@ def test_a_record_replaces_the_old_one_whole(tmp_path: Path) -> None:
 def test_the_exit_record_is_renamed_in_from_a_folder_the_death_watch_does_not_watch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rename inside a watched folder is a MOVED_FROM that watchdog may hold for 0.5 s;
-    one into it, from logs/, is a lone MOVED_TO (deaths.py sees it at once)."""
+    """The watched folder sees the record arrive whole (one IN_MOVED_TO, deaths.py), not
+    the writes of its temporary file."""
     renames: list[tuple[str, str]] = []
     real = monitor.replace
     monkeypatch.setattr(monitor, "replace",
@@ -72,6 +72,24 @@ def test_the_exit_record_is_renamed_in_from_a_folder_the_death_watch_does_not_wa
     assert os.path.dirname(src) == str(tmp_path / "logs") and dst == str(tmp_path / "exit.json")
     assert json.loads((tmp_path / "exit.json").read_text()) == {"exit_code": 3}
     assert sorted(os.listdir(tmp_path / "logs")) == []
+
+
+def test_the_exit_record_is_published_before_its_fsync_other_records_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The death watch reads exit.json the moment it lands: its fsync is off that path."""
+    calls: list[str] = []
+    real_replace, real_fsync = monitor.replace, monitor.fsync
+    monkeypatch.setattr(monitor, "replace",
+                        lambda src, dst: (calls.append("rename"), real_replace(src, dst))[1])
+    monkeypatch.setattr(monitor, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monitor.write_json_atomic(str(tmp_path / "exit.json"), {"exit_code": 3}, publish_first=True)
+    assert calls == ["rename", "fsync"]
+    calls.clear()
+    monitor.write_text_atomic(str(tmp_path / "monitor.pid"), "7")
+    assert calls == ["fsync", "rename"]
+    assert json.loads((tmp_path / "exit.json").read_text()) == {"exit_code": 3}
+    assert sorted(os.listdir(tmp_path)) == ["exit.json", "monitor.pid"]
 
 
 def test_a_request_crosses_to_the_template_with_its_connection() -> None:

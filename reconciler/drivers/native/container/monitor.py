@@ -98,24 +98,31 @@ class Options:
         self.dir, self.runc, self.root, self.name = positional
 
 
-def write_json_atomic(path: str, data: object, scratch: str | None = None) -> None:
+def write_json_atomic(path: str, data: object, scratch: str | None = None, *,
+                      publish_first: bool = False) -> None:
     import json  # json pulls in re and enum (~15 ms, ~1 MiB): only once there is output
 
-    write_text_atomic(path, json.dumps(data), scratch)
+    write_text_atomic(path, json.dumps(data), scratch, publish_first=publish_first)
 
 
-def write_text_atomic(path: str, text: str, scratch: str | None = None) -> None:
+def write_text_atomic(path: str, text: str, scratch: str | None = None, *,
+                      publish_first: bool = False) -> None:
     # A copy of support/atomic.py's idea: this script imports nothing of the project (it
     # starts as `python -I -S`). One writer per file (this monitor), so a fixed name is safe.
     # `scratch`: a folder for the temporary file (same filesystem), see the exit record.
+    # `publish_first`: renamed in before the fsync, not after (readers see it whole all
+    # the same: the data is written); see the exit record.
     tmp = (scratch + "/." + path.rsplit("/", 1)[-1] if scratch else path) + ".tmp"
     fd = os_open(tmp, NEW_FILE, 0o666)
     try:
         write_all(fd, text.encode())
+        if publish_first:
+            replace(tmp, path)
         fsync(fd)
     finally:
         close(fd)
-    replace(tmp, path)
+    if not publish_first:
+        replace(tmp, path)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -380,11 +387,13 @@ def monitor(opts: Options, sync_w: int) -> int:
     # The exit is recorded first (observe and stop wait for it), then the pipes drained;
     # log readers follow until the monitor itself is gone.
     record = exit_record(status, opts)
-    # Its temporary file in logs/, which the death watch does not watch: a rename within a
-    # watched folder is a MOVED_FROM that watchdog's grouper may hold for 0.5 s (its queue
-    # sleeps out the delay even once the MOVED_TO has paired it), delaying the death event;
-    # a rename into the folder is a lone MOVED_TO, delivered at once.
-    write_json_atomic(os.path.join(opts.dir, "exit.json"), record, logs_dir)
+    # Its temporary file in logs/, which the death watch does not watch: the folder then
+    # sees the record arrive whole (one IN_MOVED_TO), and no write of its temporary file.
+    # Renamed in before its fsync (1-8 ms here, more when the disk is busy), which is then
+    # off the death's path to the loop; a host crash within that fsync can leave the
+    # record empty, which observe reads as no record: the monitor-gone (reboot) case.
+    write_json_atomic(os.path.join(opts.dir, "exit.json"), record, logs_dir,
+                      publish_first=True)
     journal_death(opts, record)
     delete_runtime_state(opts)
     drain(pumps)
