@@ -32,6 +32,8 @@ from reconciler.support import lockprobe, readsig
 
 FORMAT = "1"
 ENGINE_READ = "engine-get"  # drivers/docker/engine_api.py's READ_KIND
+ENGINE_ANCHOR = "engine-events"  # drivers/docker/anchor.py's KIND
+_ENGINE = (ENGINE_READ, ENGINE_ANCHOR)
 DEFAULT_STATE_DIR = "/var/lib/reconcile"
 RUN_SOCKET = "/run/reconcile/api.sock"
 _ENV_PREFIXES = ("RECONCILE_", "DOCKER_", "COMPOSE_")
@@ -143,8 +145,8 @@ def answer(words: list[str]) -> int | None:
         return None
     if doc.get("format") != FORMAT or not isinstance(output, str):
         return None
-    engine = [entry for entry in reads if entry[0] == ENGINE_READ]
-    if not readsig.unchanged([entry for entry in reads if entry[0] != ENGINE_READ]):
+    engine = [entry for entry in reads if entry[0] in _ENGINE]
+    if not readsig.unchanged([entry for entry in reads if entry[0] not in _ENGINE]):
         return None
     if engine and not _engine_unchanged(engine):  # after the files: they are cheaper
         return None
@@ -172,11 +174,19 @@ def _built(state_dir: str, build: dict[str, object], started: float) -> None:
 
 
 def _engine_unchanged(entries: list[list[str]]) -> bool:
-    """The docker driver's GETs, signed again by its engine client (imported only then)."""
-    from reconciler.drivers.docker import engine_api
+    """The docker driver's reads: for an engine whose event log shows nothing after the
+    recorded anchor, that one answer (drivers/docker/anchor.py); else its GETs, signed again
+    by its engine client (imported only then)."""
+    from reconciler.drivers.docker import anchor, engine_api
 
-    now = engine_api.signatures_now([key for _, key, _ in entries])
-    return all(now.get(key) == sig for _, key, sig in entries)
+    proven = {host for kind, host, sig in entries
+              if kind == ENGINE_ANCHOR and anchor.unchanged(host, sig)}  # fmt: skip
+    gets = [entry for entry in entries if entry[0] == ENGINE_READ
+            and entry[1].partition(" ")[0] not in proven]  # fmt: skip
+    if not gets:
+        return True
+    now = engine_api.signatures_now([key for _, key, _ in gets])
+    return all(now.get(key) == sig for _, key, sig in gets)
 
 
 def loop_socket(state_dir: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from urllib.parse import quote, urlencode, urlsplit
@@ -67,6 +68,18 @@ class _Connection:
     def close(self) -> None:
         self.closed = True
         self.sock.close()
+
+    def peer_pid(self) -> int | None:
+        """The pid of the process that holds the other end of a unix socket (SO_PEERCRED:
+        struct ucred's first field); None over TCP or from another pid namespace."""
+        if self.sock.family != socket.AF_UNIX:
+            return None
+        try:
+            raw = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        except OSError:
+            return None
+        pid = int.from_bytes(raw[:4], sys.byteorder, signed=True)
+        return pid if pid > 0 else None
 
     def dropped(self) -> bool:
         """An idle socket that is readable was closed by the engine (or is broken)."""
@@ -220,13 +233,17 @@ class EngineAPI:
         """_send; a GET while a read log records (cli/settle.py) is noted in it, signed."""
         if method != "GET" or not readlog.active():
             return self._send(method, target, payload, wait)
+        from reconciler.drivers.docker import anchor  # only while recording
+
         with readlog.trusted():
+            anchor.take_once(self)
             status, headers, data = self._send(method, target, payload, wait)
         readlog.note(READ_KIND, f"{self.host} {target}", answer_signature(status, data))
         return status, headers, data
 
-    def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0
-              ) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0,
+              peer: list[int | None] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """`peer`: gets the pid of the process that answered (_Connection.peer_pid)."""
         for attempt in range(2):
             try:
                 conn, reused = self._take()
@@ -234,6 +251,8 @@ class EngineAPI:
                 raise EngineConnectionError(exc) from None
             try:
                 conn.sock.settimeout(self.timeout + wait)
+                if peer is not None:
+                    peer[:] = [conn.peer_pid()]
                 status, headers, data = conn.request(method, target, payload or b"")
             except TimeoutError:
                 conn.close()
