@@ -177,7 +177,7 @@ def _engine_unchanged(entries: list[list[str]]) -> bool:
     """The docker driver's reads: for an engine whose event log shows nothing after the
     recorded anchor, that one answer (drivers/docker/anchor.py); else its GETs, signed again
     by its engine client (imported only then)."""
-    from reconciler.drivers.docker import anchor, engine_api
+    from reconciler.drivers.docker import anchor
 
     proven = {host for kind, host, sig in entries
               if kind == ENGINE_ANCHOR and anchor.unchanged(host, sig)}  # fmt: skip
@@ -185,6 +185,8 @@ def _engine_unchanged(entries: list[list[str]]) -> bool:
             and entry[1].partition(" ")[0] not in proven]  # fmt: skip
     if not gets:
         return True
+    from reconciler.drivers.docker import engine_api
+
     now = engine_api.signatures_now([key for _, key, _ in gets])
     return all(now.get(key) == sig for _, key, sig in gets)
 

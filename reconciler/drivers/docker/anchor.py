@@ -22,31 +22,43 @@ else refuses, and the recorded GETs are sent again:
 
 from __future__ import annotations
 
+import _socket
+import _thread
 import json
-import threading
 import time
 
-from reconciler.drivers.docker.engine_api import (
+from reconciler.drivers.docker.http1 import (
     API_VERSION,
-    EngineAPI,
+    Connection,
     EngineConnectionError,
     EngineTimeout,
-    UnsupportedHost,
 )
-from reconciler.support import readlog, readsig
+from reconciler.support import readsig
+
+# The check imports only this, http1 and readsig: not engine_api (socket's enums, urllib,
+# threading: ~10 ms of a no-op of ~50), nor readlog (the record side's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class EngineAPI(Protocol):  # engine_api.EngineAPI, which imports this module
+        host: str
+
+        def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0,
+                  peer: list[int | None] | None = None) -> tuple[int, dict[str, str], bytes]:
+            ...
 
 KIND = "engine-events"  # a read log's entry: path the engine's host, signature the anchor
 NONE = "none"  # noted when there is no anchor: the check sends the GETs again
-_lock = threading.Lock()
-
-TYPE_CHECKING = False  # not `typing` at run time: a settled docker no-op imports this module
-if TYPE_CHECKING:
-    from typing import Any
+CHECK_TIMEOUT = 10.0
+_lock = _thread.allocate_lock()
 
 
 def take_once(api: EngineAPI) -> None:
     """Before each GET a read log notes (inside readlog.trusted()): the first one for this
     engine notes the anchor, and checks at the window's end that it still is the newest."""
+    from reconciler.support import readlog
+
     with _lock:
         if readlog.noted(KIND, api.host):
             return
@@ -57,6 +69,8 @@ def take_once(api: EngineAPI) -> None:
 
 
 def _confirm(api: EngineAPI, first: str) -> None:
+    from reconciler.support import readlog
+
     with readlog.trusted():
         last = current(api)
     if last != first:  # the engine logged something while it was read
@@ -66,51 +80,67 @@ def _confirm(api: EngineAPI, first: str) -> None:
 
 def current(api: EngineAPI) -> str | None:
     """`IDENTITY TIME_NANO DIGEST` of the engine's newest buffered event, or None."""
-    found = _events(api, 0)  # since the epoch: the whole buffer
-    if found is None or not found[1]:
+    peer: list[int | None] = []
+    try:  # since the epoch: the whole buffer
+        status, _, data = api._send("GET", _target(0), None, peer=peer)
+    except (EngineConnectionError, EngineTimeout):
         return None
-    identity, events = found
-    return f"{identity} {int(events[-1]['timeNano'])} {_digest(events[-1])}"
+    events = _events(status, data)
+    identity = _identity(peer[0] if peer else None)
+    if not events or identity is None:
+        return None
+    return f"{identity} {events[-1]['timeNano']} {_digest(events[-1])}"
 
 
 def unchanged(host: str, anchor: str) -> bool:
-    """Whether the engine at `host` is the process that gave `anchor` and has logged
-    nothing after it."""
+    """Whether the engine at `host` (a unix socket) is the process that gave `anchor` and
+    has logged nothing after it."""
     try:
         identity, since, sig = anchor.split(" ")
-        api = EngineAPI(host, 10.0)
-        found = _events(api, int(since))
-    except (ValueError, UnsupportedHost):
+        target = _target(int(since))
+    except ValueError:
         return False
-    api.close()
-    return (found is not None and found[0] == identity and bool(found[1])
-            and _digest(found[1][-1]) == sig)  # fmt: skip
-
-
-def _events(api: EngineAPI, since: int) -> tuple[str, list[dict[str, Any]]] | None:
-    """(identity, the buffered events from `since` to now) of the engine, or None."""
-    target = f"/v{API_VERSION}/events?since={_stamp(since)}&until={_stamp(time.time_ns())}"
-    peer: list[int | None] = []
+    if not host.startswith("unix:///"):
+        return False
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        status, _, data = api._send("GET", target, None, peer=peer)
-        events = [json.loads(line) for line in data.splitlines() if line.strip()]
-    except (EngineConnectionError, EngineTimeout, ValueError):
+        sock.settimeout(CHECK_TIMEOUT)
+        sock.connect(host[len("unix://"):])
+        conn = Connection(sock)
+        pid = conn.peer_pid()
+        status, _, data = conn.request("GET", target, b"")
+    except (OSError, ValueError):  # refused, gone, timed out, not HTTP
+        return False
+    finally:
+        sock.close()
+    events = _events(status, data)
+    return (events is not None and bool(events) and _identity(pid) == identity
+            and _digest(events[-1]) == sig)  # fmt: skip
+
+
+def _target(since: int) -> str:
+    return f"/v{API_VERSION}/events?since={_stamp(since)}&until={_stamp(time.time_ns())}"
+
+
+def _events(status: int, data: bytes) -> list[dict[str, Any]] | None:
+    """The answer's events (one JSON document a line), or None."""
+    if status != 200:
         return None
-    identity = _identity(peer[0]) if peer else None
-    if status != 200 or identity is None:
+    try:
+        events = [json.loads(line) for line in data.splitlines() if line.strip()]
+    except ValueError:
         return None
     if not all(isinstance(e, dict) and isinstance(e.get("timeNano"), int) for e in events):
         return None
-    return identity, events
+    return events
 
 
 def _identity(pid: int | None) -> str | None:
     """The engine process: its pid and /proc start time (another process after a restart,
-    even under the same pid)."""
+    even under the same pid). At record time this read is logged, and checked again."""
     if pid is None:
         return None
-    with readlog.unlogged():
-        stat = readsig.signature("read", f"/proc/{pid}/stat")  # proc:ALIVE:PPID:START
+    stat = readsig.signature("read", f"/proc/{pid}/stat")  # proc:ALIVE:PPID:START
     return f"{pid}/{stat}" if stat.startswith("proc:True:") else None
 
 

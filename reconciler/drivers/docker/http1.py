@@ -10,10 +10,6 @@ import _socket
 import select
 import sys
 
-TYPE_CHECKING = False  # not `typing` at run time: a settled docker no-op imports this module
-if TYPE_CHECKING:
-    from socket import socket
-
 API_VERSION = "1.41"  # the requests' /v1.41 prefix (engine_api.py says why)
 
 
@@ -40,7 +36,7 @@ class EngineTimeout(Exception):
 class Connection:
     """One connection; `sock` a connected socket.socket or _socket.socket."""
 
-    def __init__(self, sock: socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock, self._buffer, self.closed = sock, b"", False
 
     def close(self) -> None:
