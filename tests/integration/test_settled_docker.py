@@ -9,6 +9,7 @@ restarted all take the full path, which repairs and records again."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def test_the_engine_reads_settle_and_any_change_of_them_takes_the_full_path(
     full, out = _apply(setup, tmp_path)
     assert full and "+ create settled-a" in out
     record = next((state / "cache" / "settled").iterdir())
-    kinds = {entry[0] for entry in json.loads(record.read_text())["reads"]}
+    kinds = {entry[0] for entry in marshal.loads(record.read_bytes())["reads"]}
     assert {"engine-get", "engine-events"} <= kinds
     full, gets, second = _probe(setup, tmp_path)
     assert not full and gets == 0 and "Nothing to do" in second
@@ -148,8 +149,8 @@ def test_a_change_behind_reconciles_back_shows_in_the_engine_events_and_takes_th
     with docker_engine() as engine:
         setup = (engine, stack, tmp_path / "state")
         _settled(setup, tmp_path)
-        anchors = [e for e in json.loads(next((tmp_path / "state" / "cache" / "settled")
-                   .iterdir()).read_text())["reads"] if e[0] == "engine-events"]  # fmt: skip
+        anchors = [e for e in marshal.loads(next((tmp_path / "state" / "cache" / "settled")
+                   .iterdir()).read_bytes())["reads"] if e[0] == "engine-events"]  # fmt: skip
         assert len(anchors) == 1 and anchors[0][1] == engine.host and anchors[0][2] != "none"
 
         _docker(engine, "volume", "create", "unrelated")  # an event, but no read changed

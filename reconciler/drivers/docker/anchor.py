@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import _socket
 import _thread
-import json
 import time
 
 from reconciler.drivers.docker.http1 import (
@@ -39,7 +38,7 @@ from reconciler.support import readsig
 # threading: ~10 ms of a no-op of ~50), nor readlog (the record side's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from typing import Protocol
 
     class EngineAPI(Protocol):  # engine_api.EngineAPI, which imports this module
         host: str
@@ -85,11 +84,18 @@ def current(api: EngineAPI) -> str | None:
         status, _, data = api._send("GET", _target(0), None, peer=peer)
     except (EngineConnectionError, EngineTimeout):
         return None
-    events = _events(status, data)
+    lines = _lines(status, data)
     identity = _identity(peer[0] if peer else None)
-    if not events or identity is None:
+    if not lines or identity is None:
         return None
-    return f"{identity} {events[-1]['timeNano']} {_digest(events[-1])}"
+    import json  # the record side only
+
+    try:
+        newest = json.loads(lines[-1])
+        time_nano = int(newest["timeNano"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return f"{identity} {time_nano} {readsig.digest(lines[-1])}"
 
 
 def unchanged(host: str, anchor: str) -> bool:
@@ -113,26 +119,18 @@ def unchanged(host: str, anchor: str) -> bool:
         return False
     finally:
         sock.close()
-    events = _events(status, data)
-    return (events is not None and bool(events) and _identity(pid) == identity
-            and _digest(events[-1]) == sig)  # fmt: skip
+    lines = _lines(status, data)
+    return bool(lines) and _identity(pid) == identity and readsig.digest(lines[-1]) == sig
 
 
 def _target(since: int) -> str:
     return f"/v{API_VERSION}/events?since={_stamp(since)}&until={_stamp(time.time_ns())}"
 
 
-def _events(status: int, data: bytes) -> list[dict[str, Any]] | None:
-    """The answer's events (one JSON document a line), or None."""
-    if status != 200:
-        return None
-    try:
-        events = [json.loads(line) for line in data.splitlines() if line.strip()]
-    except ValueError:
-        return None
-    if not all(isinstance(e, dict) and isinstance(e.get("timeNano"), int) for e in events):
-        return None
-    return events
+def _lines(status: int, data: bytes) -> list[bytes]:
+    """The answer's events, one JSON document a line, as the engine wrote them (its
+    encoder writes the same event the same way: compared as bytes, not parsed)."""
+    return [line for line in data.splitlines() if line.strip()] if status == 200 else []
 
 
 def _identity(pid: int | None) -> str | None:
@@ -146,7 +144,3 @@ def _identity(pid: int | None) -> str | None:
 
 def _stamp(nanoseconds: int) -> str:
     return f"{nanoseconds // 1_000_000_000}.{nanoseconds % 1_000_000_000:09d}"
-
-
-def _digest(event: dict[str, Any]) -> str:
-    return readsig.digest(json.dumps(event, sort_keys=True).encode())
