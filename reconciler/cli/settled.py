@@ -16,10 +16,12 @@ takes the full path, which records again. Only digests and paths are stored.
 
 Only the plainest form is answered so: `[--state-dir DIR] [--driver native|docker] apply
 [--prune] PATH...` without --host (the docker driver's reads are its engine GETs, signed by
-drivers/docker/engine_api.py). This module is imported before anything else of the CLI and keeps
-to os, sys, marshal and support/readsig.py: it is most of what a settled no-op costs
-(not json: its import brings `re`, ~10 ms of a docker no-op of ~45 ms; a record is a cache
-of this reconcile's own, marshal's format and the code stamp change together).
+drivers/docker/engine_api.py, and the engine's event anchor, drivers/docker/anchor.py,
+which answers for all of them when the engine logged nothing since). This module is
+imported before anything else of the CLI and keeps to os, sys, marshal and
+support/readsig.py: it is most of what a settled no-op costs (not json: its import brings
+`re`, ~10 ms of a docker no-op of ~45 ms; a record is a cache of this reconcile's own,
+marshal's format and the code stamp change together).
 """
 
 from __future__ import annotations
