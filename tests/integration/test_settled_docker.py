@@ -62,13 +62,19 @@ containers:
 
 @pytest.fixture()
 def setup(tmp_path: Path) -> Iterator[tuple[PrivateEngine, Path, Path]]:
+    stack = _stack(tmp_path, STACK)
+    with docker_engine() as engine:
+        yield engine, stack, tmp_path / "state"
+
+
+def _stack(tmp_path: Path, text: str) -> Path:
+    """The stack file `text` names, with the busybox image made beside it."""
     image = tmp_path / "busybox"
     subprocess.run([sys.executable, str(REPO / "scripts/make-busybox-image.py"), str(image)],
                    check=True, capture_output=True)
     stack = tmp_path / "stack.yaml"
-    stack.write_text(STACK.format(image=image))
-    with docker_engine() as engine:
-        yield engine, stack, tmp_path / "state"
+    stack.write_text(text.format(image=image))
+    return stack
 
 
 def _env(engine: PrivateEngine) -> dict[str, str]:
@@ -141,11 +147,7 @@ def test_the_engine_reads_settle_and_any_change_of_them_takes_the_full_path(
 def test_a_change_behind_reconciles_back_shows_in_the_engine_events_and_takes_the_full_path(
     tmp_path: Path
 ) -> None:
-    image = tmp_path / "busybox"
-    subprocess.run([sys.executable, str(REPO / "scripts/make-busybox-image.py"), str(image)],
-                   check=True, capture_output=True)
-    stack = tmp_path / "stack.yaml"
-    stack.write_text(NETWORKED.format(image=image))
+    stack = _stack(tmp_path, NETWORKED)
     with docker_engine() as engine:
         setup = (engine, stack, tmp_path / "state")
         _settled(setup, tmp_path)
