@@ -18,7 +18,6 @@ from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.render import render_json, render_text
-from reconciler.spec.stacks import load_stacks
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
 
@@ -51,6 +50,8 @@ def _load(ctx: Context, paths: list[str]) -> Desired:
     collector's generations, it is not walked again at each collection, which for a
     500-service Compose file cost a plan ~60 ms (bench/REPORT.md, "Compose file");
     `dispatch` unfreezes them when the command ends."""
+    from reconciler.spec.stacks import load_stacks  # not for `down STACK` (~20 ms)
+
     desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
     gc.freeze()
     return desired
@@ -218,6 +219,8 @@ def _down_target(ctx: Context, arg: str) -> str:
     """A stack named by its name or by its file."""
     path = Path(arg)
     if path.suffix in (".yaml", ".yml") or path.is_file():
+        from reconciler.spec.stacks import load_stacks
+
         return load_stacks([path], ctx.schema_cache).stacks[0].name
     return arg
 

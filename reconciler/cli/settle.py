@@ -5,7 +5,7 @@ depend on the clock; after a build, the same build again, kept when it ran no st
 from __future__ import annotations
 
 import contextlib
-import json
+import marshal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str,
     doc = {"format": settled.FORMAT, "reads": reads, "output": output, **extra}
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic.write_text(target, json.dumps(doc) + "\n", mode=0o600)
+        atomic.write_bytes(target, marshal.dumps(doc), mode=0o600)
         _keep_newest(target.parent, KEEP)
         return True
     return False
@@ -81,7 +81,8 @@ def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str,
 
 def _keep_newest(folder: Path, keep: int) -> None:
     """Records of other words, folders or an older reconcile accumulate: keep the newest."""
-    records = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    records = sorted(folder.glob(f"*{settled.SUFFIX}"), key=lambda p: p.stat().st_mtime_ns,
+                     reverse=True)
     for old in records[keep:]:
         with contextlib.suppress(OSError):
             old.unlink()

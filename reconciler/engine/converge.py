@@ -14,7 +14,6 @@ from reconciler.drivers.base import Driver
 from reconciler.engine.convergence import Convergence
 from reconciler.engine.execute import ActionEvent, execute
 from reconciler.engine.planning import Prepare, make_plan, scope_of
-from reconciler.engine.wait import settle
 from reconciler.model.actions import Kind, Plan
 from reconciler.model.desired import Desired
 from reconciler.planner.plan import PlanOptions
@@ -60,6 +59,8 @@ def converge(
             break
         options = replace(options, pulled=options.pulled | images)
     if wait is not None and out.ok and any(p.waiting for p in out.plans):
+        from reconciler.engine.wait import settle  # its health monitor: not for `down`
+
         settle(desired, driver, options, out, wait, parallelism=parallelism,
                on_plan=on_plan, on_event=on_event)
     return out

@@ -22,7 +22,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from reconciler.support.readsig import real_lstat, real_scandir, real_stat, signature, stat_text
 
@@ -55,6 +55,7 @@ class ReadLog:
         self.entries: dict[tuple[str, str], str] = {}  # (kind, absolute path) -> signature
         self.unrecordable: str | None = None  # the first reason, for tests and -v
         self.roots = tuple(p.rstrip("/") for p in (*ignore, *_code_roots()))
+        self.closing: list[Callable[[], None]] = []  # at_close(): run as the window ends
         self.under = tuple(p + "/" for p in self.roots)
 
     def refuse(self, why: str) -> None:
@@ -247,6 +248,8 @@ def recording(ignore: tuple[str, ...] = ()) -> Iterator[ReadLog]:
     os.scandir = _recording_scandir  # type: ignore[assignment]
     try:
         yield log
+        for last in log.closing:
+            last()
     finally:
         os.stat, os.lstat, os.scandir = real_stat, real_lstat, real_scandir
         _active = None
@@ -268,6 +271,24 @@ def note(kind: str, key: str, sig: str) -> None:
     log = _active
     if log is not None and (kind, key) not in log.entries:
         log.entries[(kind, key)] = sig
+
+
+def noted(kind: str, key: str) -> bool:
+    log = _active
+    return log is not None and (kind, key) in log.entries
+
+
+def forget(kind: str, key: str) -> None:
+    """Drop a note the caller can no longer stand behind."""
+    if _active is not None:
+        _active.entries.pop((kind, key), None)
+
+
+def at_close(last: Callable[[], None]) -> None:
+    """Run `last` as the open window ends, still inside it (a caller's check that what it
+    noted held for the whole window)."""
+    if _active is not None:
+        _active.closing.append(last)
 
 
 @contextlib.contextmanager

@@ -15,119 +15,29 @@ supported, whatever the engine's own version.
 from __future__ import annotations
 
 import json
-import select
 import socket
 import threading
 from collections.abc import Callable
 from urllib.parse import quote, urlencode, urlsplit
 
+from reconciler.drivers.docker.http1 import API_VERSION as API_VERSION
+from reconciler.drivers.docker.http1 import Connection as _Connection
+from reconciler.drivers.docker.http1 import EngineConnectionError as EngineConnectionError
+from reconciler.drivers.docker.http1 import EngineHTTPError as EngineHTTPError
+from reconciler.drivers.docker.http1 import EngineTimeout as EngineTimeout
 from reconciler.support import readlog, readsig
 
 TYPE_CHECKING = False  # not `typing` at run time: a settled docker no-op imports this module
 if TYPE_CHECKING:
     from typing import Any
 
-API_VERSION = "1.41"
 TIMEOUT = 120.0  # seconds for one call
 MAX_IDLE = 32  # kept-alive connections; more threads than that open and close their own
 READ_KIND = "engine-get"  # a read log's entries for this client's GETs
 
 
-class EngineHTTPError(Exception):
-    """The engine answered with an error status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class EngineConnectionError(Exception):
-    """The engine could not be reached (no socket, refused, permission denied)."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
-        self.permission = isinstance(cause, PermissionError)
-
-
-class EngineTimeout(Exception):
-    """The engine accepted the call but did not answer in time."""
-
-
 class UnsupportedHost(ValueError):
     pass
-
-
-class _Connection:
-    """One HTTP/1.1 connection to the engine, kept alive between calls. Not http.client:
-    it imports ssl and email (~50-90 ms of start-up here) for nothing this client needs."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self._buffer, self.closed = sock, b"", False
-
-    def close(self) -> None:
-        self.closed = True
-        self.sock.close()
-
-    def dropped(self) -> bool:
-        """An idle socket that is readable was closed by the engine (or is broken)."""
-        try:
-            return bool(select.select([self.sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
-
-    def request(self, method: str, target: str, payload: bytes) -> tuple[int, dict[str, str],
-                                                                           bytes]:
-        head = (f"{method} {target} HTTP/1.1\r\nHost: docker\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
-        self.sock.sendall(head.encode("latin-1") + payload)
-        lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ConnectionError(f"not an HTTP answer: {lines[0][:40]!r}")
-        status = int(parts[1])
-        headers = {}
-        for line in lines[1:]:
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        body = self._body(status, method, headers)
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers, body
-
-    def _body(self, status: int, method: str, headers: dict[str, str]) -> bytes:
-        if status in (204, 304) or 100 <= status < 200 or method == "HEAD":
-            return b""
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self._until(b"\r\n").split(b";")[0], 16)
-                chunk = self._exactly(size + 2)[:size]  # the engine sends no trailers
-                if size == 0:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        if "content-length" in headers:
-            return self._exactly(int(headers["content-length"]))
-        data = self._buffer + b"".join(iter(lambda: self.sock.recv(65536), b""))
-        self.close()  # the length is the connection's end
-        return data
-
-    def _fill(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("the engine closed the connection")
-        self._buffer += data
-
-    def _until(self, marker: bytes) -> bytes:
-        while (at := self._buffer.find(marker)) < 0:
-            self._fill()
-        found, self._buffer = self._buffer[:at], self._buffer[at + len(marker):]
-        return found
-
-    def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill()
-        found, self._buffer = self._buffer[:size], self._buffer[size:]
-        return found
 
 
 def _connector(host: str, timeout: float) -> Callable[[], socket.socket]:
@@ -220,13 +130,17 @@ class EngineAPI:
         """_send; a GET while a read log records (cli/settle.py) is noted in it, signed."""
         if method != "GET" or not readlog.active():
             return self._send(method, target, payload, wait)
+        from reconciler.drivers.docker import anchor  # only while recording
+
         with readlog.trusted():
+            anchor.take_once(self)
             status, headers, data = self._send(method, target, payload, wait)
         readlog.note(READ_KIND, f"{self.host} {target}", answer_signature(status, data))
         return status, headers, data
 
-    def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0
-              ) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, method: str, target: str, payload: bytes | None, wait: float = 0.0,
+              peer: list[int | None] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """`peer`: gets the pid of the process that answered (_Connection.peer_pid)."""
         for attempt in range(2):
             try:
                 conn, reused = self._take()
@@ -234,6 +148,8 @@ class EngineAPI:
                 raise EngineConnectionError(exc) from None
             try:
                 conn.sock.settimeout(self.timeout + wait)
+                if peer is not None:
+                    peer[:] = [conn.peer_pid()]
                 status, headers, data = conn.request(method, target, payload or b"")
             except TimeoutError:
                 conn.close()

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.drivers.base import (
     ContainerStats,
@@ -30,11 +30,13 @@ from reconciler.drivers.docker.client import engine_errors
 from reconciler.drivers.docker.engine_api import EngineAPI, path_of
 from reconciler.drivers.docker.images import EngineImages
 from reconciler.drivers.docker.mapping import parse_time
-from reconciler.model.build import BuildRequest, BuildResult
 from reconciler.model.desired import Healthcheck
 from reconciler.model.errors import DriverError, ReconcileError
 from reconciler.model.observed import ObservedContainer
 from reconciler.model.reference import normalize_reference
+
+if TYPE_CHECKING:  # only in signatures: `down` and `apply` need no build model
+    from reconciler.model.build import BuildRequest, BuildResult
 
 _END = object()
 

@@ -153,3 +153,25 @@ def test_os_walk_works_inside_a_window_and_is_logged(tmp_path: Path) -> None:
     assert {("list", str(tmp_path / "a" / "b"))} <= set(log.entries)
     (tmp_path / "a" / "b" / "g").write_text("")
     assert not readsig.unchanged(_entries(log))
+
+
+def test_a_callers_note_can_be_checked_at_the_windows_end_and_dropped(tmp_path: Path) -> None:
+    """at_close runs inside the window, after its body: what it reads is logged; a note the
+    caller forgets there is not recorded (drivers/docker/anchor.py's second look)."""
+    late = tmp_path / "late.txt"
+    late.write_text("x")
+    order: list[str] = []
+
+    def last() -> None:
+        order.append("closing")
+        assert readlog.noted("own", "key")
+        late.read_text()
+        readlog.forget("own", "key")
+
+    with readlog.recording() as log:
+        readlog.note("own", "key", "sig")
+        readlog.at_close(last)
+        order.append("body")
+    assert order == ["body", "closing"]
+    assert ("own", "key") not in log.entries and ("read", str(late)) in log.entries
+    assert not readlog.noted("own", "key"), "no window: nothing is noted"
