@@ -21,7 +21,7 @@ which answers for all of them when the engine logged nothing since). This module
 imported before anything else of the CLI and keeps to os, sys, marshal and
 support/readsig.py: it is most of what a settled no-op costs (not json: its import brings
 `re`, ~10 ms of a docker no-op of ~45 ms; a record is a cache of this reconcile's own,
-marshal's format and the code stamp change together).
+and its key names the interpreter whose marshal wrote it).
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def key_for(words: list[str]) -> tuple[str, str] | None:
     named = build_env(own[2:]) if own[0] == "images" else []
     env = sorted((k, v) for k, v in os.environ.items()
                  if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES or k in (named or ()))
-    material = [FORMAT, __version__, code_stamp(), os.getuid(), os.getcwd(), words, env,
-                sys.stdout.isatty()]
+    material = [FORMAT, __version__, sys.version, code_stamp(), os.getuid(), os.getcwd(),
+                words, env, sys.stdout.isatty()]  # the interpreter too: marshal's format
     raw = repr(material).encode("utf-8", "surrogateescape")
     return state_dir, readsig.digest(raw)
 
