@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import _signal
 import _socket
+import gc
 import os
 import select
 import sys
@@ -192,6 +193,7 @@ def start(path: str, lock_path: str, ready_w: int) -> None:
     template.set_name(ZYGOTE_NAME)
     # First: the template is forked from this interpreter as it is now, with none of the
     # serving imports below and none of the listener's descriptors.
+    gc.freeze()  # here too: a collection never walks (so never copies) the shared pages
     tpl = template.start_template(ready_w)
     import json  # noqa: F401 - read_request's, here rather than at the first request
 
