@@ -16,34 +16,40 @@ pages per fork.
 3. End of file on the command pipe (the zygote retired or was killed): the template exits;
    its monitors carry on.
 
+The zygote forks the template first, before it imports anything it serves with (`socket`,
+whose enums pull in `enum`; `json`, with `re`): every page the template holds when it
+forks is shared by all its monitors, and each pays PSS for 1/N of it (at N=50 the
+zygote's 2.7 MiB of those imports were ~50 KiB per monitor). So this module and
+monitor.py use the C modules (`_socket`, `_signal`, `_json`) only.
+
 Stdlib only, like monitor.py and zygote.py.
 """
 
 from __future__ import annotations
 
 import _signal
+import _socket
 import gc
 import os
-import socket
 import sys
 
 import monitor
 
 TEMPLATE_NAME, MONITOR_NAME = b"reconcile-tpl", b"reconcile-mon"  # their comm (ps, pgrep)
 MAX_REQUEST = 64 * 1024
-FD_SPACE = socket.CMSG_SPACE(4)  # one descriptor (an int) per request
+FD_SPACE = _socket.CMSG_SPACE(4)  # one descriptor (an int) per request
 
 
 class Template:
     """The zygote's handle: the template's pid, the command pipe, the request channel."""
 
-    def __init__(self, pid: int, command_w: int, channel: socket.socket) -> None:
+    def __init__(self, pid: int, command_w: int, channel: _socket.socket) -> None:
         self.pid, self.command_w, self.channel = pid, command_w, channel
 
-    def fork(self, message: bytes, conn: socket.socket) -> None:
+    def fork(self, message: bytes, conn: _socket.socket) -> None:
         """Raises BrokenPipeError when the template is gone (nothing was sent then)."""
         os.write(self.command_w, b"F")
-        socket.send_fds(self.channel, [message], [conn.fileno()])
+        send_fd(self.channel, message, conn.fileno())
 
     def close(self) -> None:
         os.close(self.command_w)  # the template reads end of file and exits
@@ -60,6 +66,12 @@ def decode(message: bytes) -> list[str]:
     return message.decode().split("\0")
 
 
+def send_fd(channel: _socket.socket, message: bytes, fd: int) -> None:
+    """socket.send_fds of one descriptor (a C int), without socket.py."""
+    rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))]
+    channel.sendmsg([message], rights)
+
+
 def set_name(name: bytes) -> None:
     """prctl(PR_SET_NAME) without ctypes: one write, no object made."""
     fd = os.open("/proc/self/comm", os.O_WRONLY)
@@ -71,7 +83,7 @@ def set_name(name: bytes) -> None:
 
 def start_template(*not_ours: int) -> Template:
     command_r, command_w = os.pipe()
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
         for fd in (command_w, *not_ours):
@@ -90,9 +102,9 @@ def start_template(*not_ours: int) -> Template:
     return Template(pid, command_w, ours)
 
 
-def run_template(command_r: int, channel: socket.socket) -> None:
+def run_template(command_r: int, channel: _socket.socket) -> None:
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)  # the kernel reaps our monitors
-    gc.freeze()
+    warm_up()
     read, fork = os.read, os.fork
     while read(command_r, 1):
         try:
@@ -105,13 +117,13 @@ def run_template(command_r: int, channel: socket.socket) -> None:
             os._exit(become_monitor(channel))
 
 
-def take_request(channel: socket.socket) -> tuple[list[str], int]:
+def take_request(channel: _socket.socket) -> tuple[list[str], int]:
     message, ancillary, _, _ = channel.recvmsg(MAX_REQUEST, FD_SPACE)
     (_, _, data), = ancillary
     return decode(message), int.from_bytes(data[:4], sys.byteorder)
 
 
-def refuse(channel: socket.socket, error: OSError) -> None:
+def refuse(channel: _socket.socket, error: OSError) -> None:
     _, conn = take_request(channel)
     try:  # noqa: SIM105 - contextlib would be one more import in the zygote
         os.write(conn, ("error: monitor: fork: " + repr(error)).encode())
@@ -120,7 +132,17 @@ def refuse(channel: socket.socket, error: OSError) -> None:
     os.close(conn)
 
 
-def become_monitor(channel: socket.socket) -> int:
+def warm_up() -> None:
+    """What every monitor would load or make: done once here, shared by all of them."""
+    monitor.load_libc()
+    for _ in range(16):  # quickened and specialized here, not rewritten in every monitor
+        monitor.Options(["dir", "runc", "root", "name", "--run", "--log-max-bytes", "1",
+                         "--log-max-files", "1", "--oom-file", "a", "--oom-file", "b"])
+    gc.collect()
+    gc.freeze()  # the children's collector never touches (so never copies) these pages
+
+
+def become_monitor(channel: _socket.socket) -> int:
     gc.freeze()  # what the template made since: never walked (so never copied) here
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)  # waitpid() for runc and the init
     argv, sync_w = take_request(channel)

@@ -12,11 +12,13 @@ dirties.
    so an upgraded monitor gets a new zygote), tells the
    launcher "ready" and serves; the launcher exits, so the zygote is parented to init
    (or the nearest subreaper), never to reconcile: a `kill -9` of reconcile leaves it.
-2. Before it listens it forks the template (template.py): the quiet process every monitor
-   is forked from, so that what the zygote writes while serving is not charged to every
-   monitor. Per connection (peer uid checked: only root or our own uid) it reads one
-   request, the monitor's argv as JSON, writes b"F" (forked: the request is being acted
-   on, so the client must not retry it) and hands the request and the connection to the
+2. Before anything else (its serving imports, the listener) it forks the template
+   (template.py): the quiet process every monitor is forked from, so that what the zygote
+   writes or imports while serving is not charged to every monitor. (So this module too
+   imports only what the template needs: `_socket`, `_signal`, not `socket`, `signal`.)
+   Per connection (peer uid checked: only root or our own uid) it reads one request, the
+   monitor's argv as JSON, writes b"F" (forked: the request is being acted on, so the
+   client must not retry it) and hands the request and the connection to the
    template, whose child runs monitor.monitor() with the connection as its sync pipe,
    exactly as a monitor started by `python monitor.py` would: the reply is "ok" or
    "error: ..." and the child lives on as the container's monitor.
@@ -30,12 +32,11 @@ the next create starts a new zygote.
 
 from __future__ import annotations
 
+import _signal
+import _socket
 import gc
 import os
 import select
-import signal
-import socket
-import struct
 import sys
 import time
 
@@ -50,13 +51,13 @@ REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 64 * 1024
 
 
-def allowed_peer(conn: socket.socket) -> bool:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _, uid, _ = struct.unpack("3i", creds)
+def allowed_peer(conn: _socket.socket) -> bool:
+    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # 3 C ints
+    uid = int.from_bytes(creds[4:8], sys.byteorder)  # struct ucred: pid, uid, gid
     return uid in (0, os.getuid())
 
 
-def read_request(conn: socket.socket) -> list[str] | None:
+def read_request(conn: _socket.socket) -> list[str] | None:
     import json
 
     conn.settimeout(REQUEST_TIMEOUT)
@@ -72,14 +73,15 @@ def read_request(conn: socket.socket) -> list[str] | None:
     return argv
 
 
-def serve_one(listener: socket.socket, tpl: template.Template) -> bool:
+def serve_one(listener: _socket.socket, tpl: template.Template) -> bool:
     """One request; nothing a client does (or its death mid-request) ends the zygote.
     False when the template is gone: the zygote must retire (a new one serves)."""
     try:
-        conn, _ = listener.accept()
+        fd, _ = listener._accept()  # type: ignore[attr-defined]  # socket.accept(), no socket.py
+        conn = _socket.socket(fileno=fd)
     except OSError:
         return True
-    with conn:
+    try:
         try:
             if not allowed_peer(conn):
                 return True
@@ -93,6 +95,8 @@ def serve_one(listener: socket.socket, tpl: template.Template) -> bool:
             if isinstance(e, BrokenPipeError) and template_exited(tpl.pid):
                 return False  # its pipe broke, not the client's
             sys.stderr.write(f"zygote: request dropped: {e!r}\n")
+    finally:
+        conn.close()
     return True
 
 
@@ -121,7 +125,7 @@ def _parent(pid: str) -> int:
         return 0
 
 
-def try_retire(listener: socket.socket, path: str, lock_path: str, force: bool = False) -> bool:
+def try_retire(listener: _socket.socket, path: str, lock_path: str, force: bool = False) -> bool:
     """Exit when idle: under the lock no client is starting another zygote; a request
     already queued on the socket keeps us serving (unless `force`: the template is gone,
     and the queued clients see a refused connection and start a new zygote)."""
@@ -148,12 +152,12 @@ def try_retire(listener: socket.socket, path: str, lock_path: str, force: bool =
             lock.close()
 
 
-def serve(listener: socket.socket, path: str, lock_path: str, tpl: template.Template) -> None:
+def serve(listener: _socket.socket, path: str, lock_path: str, tpl: template.Template) -> None:
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # the template's death wakes us
+    _signal.set_wakeup_fd(wake_w)
+    _signal.signal(_signal.SIGCHLD, lambda *_: None)  # the template's death wakes us
     listen_fd = listener.fileno()
     idle_since = time.monotonic()
     while True:
@@ -178,37 +182,22 @@ def serve(listener: socket.socket, path: str, lock_path: str, tpl: template.Temp
             idle_since = time.monotonic()
 
 
-def warm_up() -> None:
-    """What every monitor would import or load: done once here, shared by all children.
-    (Running the log path here too, so that 3.11's in-place bytecode specialization
-    happens before the fork, was measured: no gain.)"""
-    import json
-
-    json.dumps({"warm": [1.0, None, True]})
-    monitor.load_libc()
-    for _ in range(16):  # quickened and specialized here, not rewritten in every monitor
-        monitor.Options(["dir", "runc", "root", "name", "--run", "--log-max-bytes", "1",
-                         "--log-max-files", "1", "--oom-file", "a", "--oom-file", "b"])
-    # What a monitor imports when its container dies (the journal, ~20 ms of imports):
-    # here, so that a death costs no CPU burst in the monitor while the loop decides.
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4)))
-    import reconciler.support.events  # noqa: F401
-    gc.collect()
-    gc.freeze()  # the children's collector never touches (so never copies) these pages
-
-
 def start(path: str, lock_path: str, ready_w: int) -> None:
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(null, fd)
     os.close(null)  # stderr stays: the launcher points it at zygote.err
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_IGN)  # like a monitor: only SIGKILL ends it
-    warm_up()
+    for sig in monitor.IGNORED:
+        _signal.signal(sig, _signal.SIG_IGN)  # like a monitor: only SIGKILL ends it
     template.set_name(ZYGOTE_NAME)
-    tpl = template.start_template(ready_w)  # before the listener: none of its fds in there
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # First: the template is forked from this interpreter as it is now, with none of the
+    # serving imports below and none of the listener's descriptors.
+    gc.freeze()  # here too: a collection never walks (so never copies) the shared pages
+    tpl = template.start_template(ready_w)
+    import json  # noqa: F401 - read_request's, here rather than at the first request
+
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     if os.path.lexists(path):
         os.unlink(path)  # stale (a killed zygote's): the launcher holds the lock, none answered
     old = os.umask(0o177)
