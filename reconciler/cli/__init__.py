@@ -35,7 +35,13 @@ def _command(argv: Sequence[str] | None, driver: Any) -> int:
         answered = settled.answer(words)
         if answered is not None:
             return answered
-    from reconciler.cli.main import main as full
+    from reconciler.support.gcpause import paused_gc
+
+    with paused_gc():  # what the imports make lives to the end: no collection walks it
+        from reconciler.cli.main import main as full
+
+        if argv is None:  # the process's own command (see main); a caller's objects stay
+            gc.freeze()
 
     # importing the submodule `main` rebinds this package's `main` to it: keep the function
     sys.modules[__name__].main = _entry  # type: ignore[attr-defined]
