@@ -365,8 +365,11 @@ def _dispatch(ctx: Context) -> int:
     with paused_gc():  # what the modules make lives to the end: frozen, never walked
         from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
 
-        gc.freeze()  # `dispatch` unfreezes when the command ends
-    return dispatch(ctx)
+        gc.freeze()
+    try:
+        return dispatch(ctx)
+    finally:
+        gc.unfreeze()  # a caller's objects are collectable again (main() runs in tests too)
 
 
 def _report_bug(exc: Exception, verbose: bool) -> int:
