@@ -18,6 +18,7 @@ from reconciler.model.desired import Desired
 from reconciler.model.errors import ReconcileError, SpecError
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.render import render_json, render_text
+from reconciler.support.gcpause import paused_gc
 from reconciler.support.lock import state_lock
 from reconciler.support.logsetup import logger
 
@@ -49,11 +50,13 @@ def _load(ctx: Context, paths: list[str]) -> Desired:
     tree per input file, the stacks) lives to the end of the command: frozen out of the
     collector's generations, it is not walked again at each collection, which for a
     500-service Compose file cost a plan ~60 ms (bench/REPORT.md, "Compose file");
-    `dispatch` unfreezes them when the command ends."""
+    `dispatch` unfreezes them when the command ends. Frozen before the collector resumes:
+    re-enabled first, it would walk them all once more, at the next allocation."""
     from reconciler.spec.stacks import load_stacks  # not for `down STACK` (~20 ms)
 
-    desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
-    gc.freeze()
+    with paused_gc():
+        desired = load_stacks(paths, ctx.schema_cache, ctx.compose)
+        gc.freeze()
     return desired
 
 

@@ -7,6 +7,7 @@ Exit codes: 0 success / nothing to do; 1 failure; 2 changes pending
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.context import Context
 from reconciler.model.errors import ReconcileError, SpecError
+from reconciler.support.gcpause import paused_gc
 from reconciler.support.logsetup import configure_logging, logger
 
 if TYPE_CHECKING:
@@ -360,9 +362,14 @@ def _dispatch(ctx: Context) -> int:
         from reconciler.cli.imagebuild import cmd_build
 
         return cmd_build(ctx)
-    from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
+    with paused_gc():  # what the modules make lives to the end: frozen, never walked
+        from reconciler.cli.commands import dispatch  # late: keeps `--help` fast
 
-    return dispatch(ctx)
+        gc.freeze()
+    try:
+        return dispatch(ctx)
+    finally:
+        gc.unfreeze()  # a caller's objects are collectable again (main() runs in tests too)
 
 
 def _report_bug(exc: Exception, verbose: bool) -> int:

@@ -5,12 +5,15 @@ thread pool, logging) and the health monitor."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from reconciler.drivers.base import Driver
 from reconciler.model.actions import Plan
 from reconciler.model.desired import Desired
 from reconciler.model.observed import Observed
 from reconciler.planner.plan import PlanOptions, plan
+
+if TYPE_CHECKING:  # a type only: the contract's records (five dataclasses) are not needed
+    from reconciler.drivers.base import Driver
 
 
 def scope_of(desired: Desired, extra: frozenset[str] = frozenset()) -> frozenset[str]:

@@ -164,8 +164,12 @@ def hashed_fields(spec: ContainerSpec) -> dict[str, Any]:
     }
 
 
+# what json.dumps(..., sort_keys=True, separators=(",", ":")) makes for each call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def config_hash(spec: ContainerSpec) -> str:
-    canonical = json.dumps(hashed_fields(spec), sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL.encode(hashed_fields(spec))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 def resolve_path(base_dir: Path, text: str) -> Path:
     """`~` expands; a relative path is taken from the stack file's folder. Symlinks are kept
-    (the user named this path), `..` is folded."""
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    return Path(os.path.normpath(path.absolute()))
+    (the user named this path), `..` is folded. String work, one Path made: it runs for
+    every bind mount and file a stack names."""
+    path = str(Path(text).expanduser()) if text.startswith("~") else text
+    return Path(os.path.normpath(os.path.join(os.getcwd(), base_dir, path)))
 
 
 @dataclass

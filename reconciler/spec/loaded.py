@@ -7,6 +7,7 @@ of unchanged files never parses YAML.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,17 @@ class LoadedFile:
             path = path[:-1]
             table = self.values
         return table.get(path, (1, 1))
+
+    def canonical_json(self) -> str:
+        """`data` as canonical JSON (sorted keys, no spaces, ASCII only), made once for the
+        data it holds: the schema check's cache keys on it (spec/schema_check.py) and the
+        string check scans it (spec/semantic_values.py), ~15 ms each for 500 services."""
+        made: tuple[Any, str] | None = self.__dict__.get("_canonical")
+        if made is None or made[0] is not self.data:
+            made = (self.data, json.dumps(self.data, sort_keys=True, separators=(",", ":"),
+                                          default=repr))
+            self.__dict__["_canonical"] = made
+        return made[1]
 
 
 def read_raw(loaded: LoadedFile) -> bytes | None:

@@ -187,7 +187,14 @@ class Constructor:
                 continue
             first_seen[key] = key_node
             child = (*path, key)
-            out[key] = made = self.build(value_node, child, depth + 1)
+            if (value_node.tag == STR_TAG and type(value_node) is ScalarNode
+                    and self.count < MAX_NODES and depth < MAX_DEPTH):
+                # most values are plain strings: what build() would do, without its call
+                self.count += 1
+                made = self.made(value_node.value, value_node, child)
+            else:
+                made = self.build(value_node, child, depth + 1)
+            out[key] = made
             self.keyed(key_node, child, made)
         for key, value in merged.items():
             out.setdefault(key, value)

@@ -70,12 +70,17 @@ def expand_replicas(template: ContainerSpec, replicas: int,
                     numbered: bool = False) -> list[ContainerSpec]:
     """Replica 1 is "<stack>-<key>", replica n>1 "<stack>-<key>-<n>"; 0 gives none.
     `numbered` (`container_names: compose`): every replica is "<stack>-<key>-<n>", the
-    names docker compose gives, so both tools agree on a project's containers."""
+    names docker compose gives, so both tools agree on a project's containers. `template`
+    (replica 1, made for this call and held by nothing else yet) is that replica itself:
+    its hash is set in place, where replace() would make it anew (~70 us a container)."""
     digest = config_hash(template)
+    object.__setattr__(template, "config_hash", digest)
     out = []
     for n in range(1, replicas + 1):
-        name = template.name if n == 1 and not numbered else f"{template.name}-{n}"
-        out.append(replace(template, name=name, replica=n, config_hash=digest))
+        if n == 1 and not numbered:
+            out.append(template)
+        else:
+            out.append(replace(template, name=f"{template.name}-{n}", replica=n))
     return out
 
 

@@ -100,7 +100,7 @@ def _optional_duration(value: str | float | None) -> float | None:
     return None if value is None else units.parse_duration(value)
 
 
-def _ports(entry: str | dict[str, Any]) -> list[PortMapping]:
+def _ports(entry: str | dict[str, Any]) -> tuple[PortMapping, ...]:
     return port_mappings(entry)
 
 

@@ -220,10 +220,9 @@ def _convert(error: ValidationError, loaded: LoadedFile) -> list[Problem]:
     return [loaded.problem(path, _message(error, path))]
 
 
-def _cache_key(data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
+def _cache_key(loaded: LoadedFile) -> str:
     digest = hashlib.sha256(schema_bytes())
-    digest.update(canonical.encode())
+    digest.update(loaded.canonical_json().encode())
     return digest.hexdigest()
 
 
@@ -242,7 +241,7 @@ def schema_problems(loaded: LoadedFile) -> list[Problem]:
 def check_schema(loaded: LoadedFile, cache_dir: Path | None = None) -> list[Problem]:
     """Schema problems of one file. With `cache_dir`, data already found valid against
     this very schema is not checked again: the result depends on nothing else."""
-    key = _cache_key(loaded.data) if cache_dir is not None else ""
+    key = _cache_key(loaded) if cache_dir is not None else ""
     if cache_dir is not None and (cache_dir / key).exists():
         return []
     problems = schema_problems(loaded)

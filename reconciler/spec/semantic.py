@@ -61,7 +61,7 @@ class FileChecker:
             return None
 
     def run(self) -> None:
-        check_strings(self.data, self.report)
+        check_strings(self.data, self.report, self.loaded.canonical_json())
         if "name" not in self.data:
             self._check_file_name()
         images = self.data.get("images") or {}

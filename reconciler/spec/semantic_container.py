@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,17 +53,24 @@ class ContainerChecker(Protocol):
     def attempt(self, sub: JsonPath, parse: Callable[[Any], object], value: Any) -> Any: ...
 
 
-def port_mappings(entry: str | dict[str, Any]) -> list[PortMapping]:
+def port_mappings(entry: str | dict[str, Any]) -> tuple[PortMapping, ...]:
     """Expand one `ports:` entry (short string or long mapping); raises ValueError."""
     if isinstance(entry, str):
-        return units.parse_port(entry)
-    return units.expand_ports(
-        str(entry["host"]),
-        str(entry["container"]),
-        entry.get("protocol", "tcp"),
-        entry.get("host_ip", ""),
-        f"{entry['host']}:{entry['container']}",
-    )
+        return _short_ports(entry)
+    return _long_ports(str(entry["host"]), str(entry["container"]),
+                       entry.get("protocol", "tcp"), entry.get("host_ip", ""))
+
+
+# pure: the checks and normalize both expand every entry, once for the two
+@lru_cache(maxsize=4096)
+def _short_ports(text: str) -> tuple[PortMapping, ...]:
+    return tuple(units.parse_port(text))
+
+
+@lru_cache(maxsize=4096)
+def _long_ports(host: str, container: str, protocol: str,
+                host_ip: str) -> tuple[PortMapping, ...]:
+    return tuple(units.expand_ports(host, container, protocol, host_ip, f"{host}:{container}"))
 
 
 def check_ports(checker: ContainerChecker) -> None:

@@ -72,11 +72,17 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str, bool]]
         yield path, value, False
 
 
-def check_strings(data: dict[str, Any], report: Report) -> None:
+# In canonical JSON (ASCII only) a control character is one of these escapes; a match may
+# also be a backslash of the text itself, then the walk below looks closer.
+_JSON_CONTROL = re.compile(r"\\(?:[bfnrt]|u00[01][0-9a-f]|u007f)")
+
+
+def check_strings(data: dict[str, Any], report: Report, canonical: str) -> None:
     """No NUL anywhere; no line break or control character outside argv and scripts.
-    (Schema patterns end in `$`, which Python also matches before a final newline.)"""
-    if "\\" not in repr(data):
-        return  # repr escapes every control character with a backslash: none anywhere
+    (Schema patterns end in `$`, which Python also matches before a final newline.)
+    `canonical`: `data` as LoadedFile.canonical_json() writes it."""
+    if not _JSON_CONTROL.search(canonical):
+        return  # no control character anywhere, key or value
     for path, text, is_key in _strings(data, ()):
         if not _ANY_CONTROL.search(text):
             continue  # nearly every text: no need to work out where it is

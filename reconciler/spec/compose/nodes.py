@@ -10,7 +10,8 @@ first needs one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -63,9 +64,10 @@ def at(node: Node, value: Any) -> Node:
     return Node(value, node.origin, node.key)
 
 
-def same(new: Iterable[Node], old: Iterable[Node]) -> bool:
-    """The same node objects, one for one: a walk that changed nothing keeps the old node."""
-    return all(a is b for a, b in zip(new, old, strict=True))
+def same(new: Collection[Node], old: Collection[Node]) -> bool:
+    """The same node objects, one for one: a walk that changed nothing keeps the old node.
+    (map over operator.is_: no Python frame per item, as a generator would have.)"""
+    return len(new) == len(old) and all(map(operator.is_, new, old))
 
 
 def clone(node: Node) -> Node:

@@ -94,3 +94,25 @@ def test_memory_swap_below_minus_one_is_refused(tmp_path: Path) -> None:
     (problem,) = raised.value.problems
     assert (problem.line, problem.column) == (5, 39)
     assert problem.message.startswith("`limits.memory_swap` of container `web`: expected")
+
+
+CONTROLS = [*range(0x20), 0x7F]
+
+
+@pytest.mark.parametrize("code", CONTROLS, ids=[f"U+{c:04X}" for c in CONTROLS])
+@pytest.mark.parametrize("where", ["value", "key"])
+def test_every_control_character_is_found_in_a_key_or_a_value(
+        tmp_path: Path, code: int, where: str) -> None:
+    """The string check's first look (for escapes in the data's canonical JSON) misses
+    none: each control character, in a label's value or in its name, is reported; a
+    backslash of the text itself (`\\n` as two characters) is no control character."""
+    from reconciler.spec.stacks import validate_paths
+
+    text = f"a\\x{code:02x}b"
+    label = f'"l": "{text}"' if where == "value" else f'"{text}": "v"'
+    path = tmp_path / "app.yaml"
+    path.write_text("version: 1\nname: app\ncontainers:\n  web:\n    image: app:1\n"
+                    f'    labels: {{{label}, "plain": "x\\\\ny"}}\n')
+    problems = [p.message for p in validate_paths([path])]
+    named = {0: "a NUL character", 0x0A: "a line break", 0x0D: "a line break"}
+    assert len(problems) == 1 and named.get(code, f"U+{code:04X}") in problems[0], problems

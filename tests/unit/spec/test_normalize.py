@@ -166,6 +166,7 @@ def test_replicas_are_named_and_zero_gives_none(tmp_path: Path) -> None:
         ("app-w-3", 3),
     ]
     assert len({c.config_hash for c in stack.containers}) == 1
+    assert all(c.config_hash == config_hash(c) != "" for c in stack.containers)
 
 
 def test_stack_name_from_name_or_file(tmp_path: Path) -> None:

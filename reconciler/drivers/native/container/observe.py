@@ -22,9 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.drivers.native.container.runtime import RuncState
 from reconciler.drivers.native.container.state import (
     EXIT_FILE,
     MONITOR_PID_FILE,
@@ -40,6 +39,9 @@ from reconciler.drivers.native.container.state import (
 from reconciler.model import labels as labelkeys
 from reconciler.model.observed import ObservedContainer, State
 from reconciler.support.pids import process_alive
+
+if TYPE_CHECKING:  # a type only: a plan of an empty state dir never starts runc
+    from reconciler.drivers.native.container.runtime import RuncState
 
 EXIT_RECORD_WAIT = 0.5
 _LIVE: dict[str, State] = {
