@@ -14,7 +14,6 @@ IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
-IN_DELETE_SELF = 0x00000400
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
 IN_ONLYDIR = 0x01000000
@@ -36,9 +35,6 @@ class Inotify:
     def add_watch(self, path: str, mask: int) -> int:
         """The watch descriptor (the same one again for an inode already watched)."""
         return _checked(_libc.inotify_add_watch(self.fd, os.fsencode(path), mask), path)
-
-    def rm_watch(self, wd: int) -> None:
-        _libc.inotify_rm_watch(self.fd, wd)  # EINVAL: the kernel dropped it already
 
     def read(self) -> Iterator[tuple[int, int, str]]:
         """The events queued now (none when there are none: the fd does not block)."""
