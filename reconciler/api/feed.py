@@ -12,13 +12,14 @@ import collections
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from reconciler.model.records import record
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FeedEvent:
     id: int
     kind: str
@@ -31,7 +32,7 @@ class FeedEvent:
                 **self.attrs}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dropped:
     """What a reader gets in place of the items its full buffer could not hold."""
 

@@ -8,7 +8,6 @@ import json
 import select
 import socket
 import ssl
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -17,13 +16,14 @@ from reconciler.api.auth import SAFE_METHODS, bearer_ok, cookie_ok, csrf_refusal
 from reconciler.api.dashboard import login
 from reconciler.api.routes import HttpError, Request, Response, Router, StreamResponse
 from reconciler.model.errors import NotFound, ReconcileError
+from reconciler.model.records import record
 from reconciler.support.logsetup import logger
 
 WRITE_TIMEOUT = 30.0  # a client that reads nothing for this long is dropped
 IDLE_TIMEOUT = 120.0  # keep-alive connections idle this long are closed
 
 
-@dataclass
+@record
 class Gate:
     """The rules of one listener: the token (None: the unix socket, no token) and the
     Host names it answers to (None: any)."""

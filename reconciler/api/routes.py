@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import unquote
+
+from reconciler.model.records import record
 
 
 class HttpError(Exception):
@@ -22,7 +24,7 @@ class HttpError(Exception):
         self.status, self.message = status, message
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Request:
     method: str
     path: str
@@ -56,7 +58,7 @@ class Request:
             raise HttpError(400, "request body: expected JSON") from None
 
 
-@dataclass
+@record
 class Response:
     status: int = 200
     body: bytes = b""
@@ -72,7 +74,7 @@ class Response:
         return cls(status, text.encode(), {"Content-Type": f"{content_type}; charset=utf-8"})
 
 
-@dataclass
+@record
 class StreamResponse:
     """Written chunk by chunk (HTTP/1.1 chunked); `close` runs when the client is gone or
     the iterator ended, so producers stop."""
@@ -87,7 +89,7 @@ class StreamResponse:
 Handler = Callable[[Request], Response | StreamResponse]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     method: str
     pattern: str

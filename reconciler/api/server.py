@@ -23,7 +23,6 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from reconciler.api.handler import ApiHandler, Gate
 from reconciler.api.routes import Router
 from reconciler.api.view import LoopView
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 
 Registrar = Callable[[Router, LoopView], None]
 MAX_BODY = 1 << 20  # bytes of a request body
@@ -46,7 +46,7 @@ def default_registrars() -> list[Registrar]:
     return [v1.register, metrics.register, dashboard.register]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServeConfig:
     unix_socket: Path | None = None
     socket_mode: int = 0o660

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 
 if TYPE_CHECKING:  # the contract is a type here; `images build` must not import it
     from reconciler.drivers.base import FullDriver
@@ -35,7 +36,7 @@ def make_driver(name: str, state_dir: Path, registry: Any = None,
     return JournaledDriver(driver, state_dir) if journal else driver
 
 
-@dataclass
+@record
 class Context:
     """What every command gets: its parsed arguments and, on first use, its driver."""
 

@@ -20,8 +20,9 @@ the work and runs it concurrently); without it the executor runs 4.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from reconciler.model.records import record
 
 # The model appears only in signatures: importing it here would make every command that
 # names the contract (the CLI, the journal) pay for all of desired.py's dataclasses.
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int | None], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogLine:
     """One line of a container's output, with its time and stream."""
     time: float  # seconds since the epoch
@@ -42,7 +43,7 @@ class LogLine:
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerStats:
     """A container's resource use at one moment."""
     name: str
@@ -52,7 +53,7 @@ class ContainerStats:
     pids: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExecRequest:
     """A command to run inside a running container."""
     argv: Sequence[str]
@@ -63,7 +64,7 @@ class ExecRequest:
     workdir: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DriverEvent:
     """Something that happened to a container behind the executor's back."""
 
@@ -74,7 +75,7 @@ class DriverEvent:
     oom_killed: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageInfo:
     """An image as the driver's store holds it."""
     digest: str

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from reconciler.engine.execute import ExecutionResult
 from reconciler.model.actions import Plan, Waiting
+from reconciler.model.records import record
 
 
-@dataclass
+@record
 class Convergence:
     plans: list[Plan] = field(default_factory=list)
     results: list[ExecutionResult] = field(default_factory=list)

@@ -13,12 +13,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from reconciler.drivers.base import Driver
 from reconciler.model.actions import Action, Kind, Plan
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 
 EventStatus = Literal["started", "succeeded", "failed", "skipped"]
 OutcomeStatus = Literal["ok", "failed", "skipped"]
@@ -26,7 +26,7 @@ T = TypeVar("T")
 DEFAULT_PARALLELISM = 4  # a driver that states none (the native driver: runc is CPU-bound)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ActionEvent:
     action: Action
     status: EventStatus
@@ -35,7 +35,7 @@ class ActionEvent:
     transferred: int = 0  # bytes an image action moved (as its driver's progress told)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ActionOutcome:
     action: Action
     status: OutcomeStatus
@@ -43,7 +43,7 @@ class ActionOutcome:
     duration: float = 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExecutionResult:
     outcomes: tuple[ActionOutcome, ...] = ()  # in plan order
 

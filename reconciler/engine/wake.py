@@ -5,13 +5,14 @@ waits for depends_on conditions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from reconciler.model.records import record
 
 WakeKind = Literal["stack", "death", "health", "intent", "stop", "sync"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Wake:
     kind: WakeKind
     subject: str  # a stack file path or a container name

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import record
 from reconciler.planner.plan import PlanOptions
 from reconciler.support.atomic import read_json, write_json
 from reconciler.support.events import append_event
@@ -61,7 +62,7 @@ class Feeder(Protocol):
     def detach(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Published:
     """What the loop tells its listeners after each convergence (deciding thread): the
     status document it wrote, the desired state it converged on, the observation and the

@@ -12,15 +12,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.loop.gitrepo import Commit, GitError, GitMirror
+from reconciler.model.records import record
 
 MIN_GAP = 1.0  # seconds between the starts of two fetches
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fetched:
     commit: Commit | None  # None when the fetch itself failed
     error: str = ""  # a fetch error, or why the commit is refused (signature)

@@ -11,17 +11,17 @@ settled before the process died (the history is written first), so it is not res
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.loop.gitrepo import Commit
+from reconciler.model.records import record
 from reconciler.support.atomic import read_json, write_json
 
 GATES = "sync/gates.json"
 
 
-@dataclass
+@record
 class StackDeploy:
     stack: str
     file: str = ""  # the stack file's name in the synced folder

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import subprocess
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 from reconciler.support.trees import remove_tree
 
 HEAD = "refs/reconcile/head"
@@ -33,7 +33,7 @@ class GitError(ReconcileError):
     """A git command failed: unreachable remote, unknown ref, bad signature, ..."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Commit:
     id: str
     author: str  # "Name <email>"

@@ -18,7 +18,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from reconciler.loop.stacks import StackSet
 from reconciler.loop.tree import mirror_tree
 from reconciler.loop.webhook import WebhookServer
 from reconciler.model.observed import Observed
+from reconciler.model.records import record
 from reconciler.support.atomic import read_json, write_json
 from reconciler.support.trees import remove_tree
 
@@ -39,7 +40,7 @@ REQUESTS = "sync/requests"  # `reconcile rollback` writes <stack>.json here
 REFUSALS_TOLD = 10  # refused webhook requests reported per minute; a flood is not logged whole
 
 
-@dataclass
+@record
 class SyncConfig:
     repo: str
     ref: str = "main"
@@ -51,7 +52,7 @@ class SyncConfig:
     health_deadline: float = 120.0
 
 
-@dataclass
+@record
 class _Inbox:
     """Fetch results handed from the fetching thread to the deciding one."""
 

@@ -9,11 +9,12 @@ the planner receives the result as `PlanOptions.not_before`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.model.desired import Backoff
 from reconciler.model.observed import ObservedContainer
+from reconciler.model.records import record
 
 LAST_EXITS = 5  # exit codes kept per container for `ps` and `status`
 
@@ -27,7 +28,7 @@ def backoff_delay(backoff: Backoff, streak: int) -> float:
     return min(delay, backoff.max)
 
 
-@dataclass
+@record
 class RestartRecord:
     """What the loop knows about one container's deaths."""
 

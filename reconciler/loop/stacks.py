@@ -16,20 +16,21 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.loop.watch import is_stack_file
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import SpecError
+from reconciler.model.records import record
 from reconciler.spec.stacks import load_stacks
 
 if TYPE_CHECKING:
     from reconciler.spec.compose.entry import ComposeRequest
 
 
-@dataclass
+@record
 class StackEntry:
     path: str
     stack: DesiredStack | None = None  # the last good version; None until one loaded
@@ -46,7 +47,7 @@ class StackEntry:
         return self.stack.name if self.stack is not None else ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     """What one reload found, for the loop's log and journal."""
 

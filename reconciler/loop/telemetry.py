@@ -13,11 +13,12 @@ import bisect
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from reconciler.engine.execute import ActionEvent
 from reconciler.engine.wake import Wake
 from reconciler.model.actions import Kind, Plan
+from reconciler.model.records import record
 
 # Seconds: a no-op convergence takes milliseconds, a pull or a rollout up to minutes.
 CONVERGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -25,7 +26,7 @@ CONVERGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 IMAGE_KINDS = {Kind.PULL: "pull", Kind.IMPORT: "import", Kind.BUILD: "build"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Histogram:
     bounds: tuple[float, ...]
     counts: tuple[int, ...]  # per bucket (not cumulative); one more for +Inf
@@ -44,7 +45,7 @@ class Histogram:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TelemetrySnapshot:
     converges: Mapping[str, int] = field(default_factory=dict)  # "ok" | "failed" -> count
     converge_seconds: Histogram = Histogram(CONVERGE_BUCKETS, (0,) * (len(CONVERGE_BUCKETS) + 1))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 
 
 class Kind(StrEnum):
@@ -25,7 +25,7 @@ class Kind(StrEnum):
     WAIT_HEALTHY = "wait-healthy"  # a rollout step: wait until the target is healthy
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FieldChange:
     """One field that differs between what runs and what the spec says."""
 
@@ -34,7 +34,7 @@ class FieldChange:
     new: Any
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Action:
     """One step of a plan, with the sentence that says why it is needed."""
     id: str  # unique in the plan, e.g. "replace:shop-db"
@@ -55,7 +55,7 @@ class Action:
     remove_on_failure: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Deferred:
     """A start or restart the planner wants but not yet: its backoff runs until `due`."""
 
@@ -64,7 +64,7 @@ class Deferred:
     reason: str  # why it would be (re)started
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Waiting:
     """A create/start/replace held back by a `depends_on` condition (healthy, completed)
     not met yet, or, `failed`, one that can no longer be met (docs/plan.md)."""
@@ -76,7 +76,7 @@ class Waiting:
     failed: bool = False  # e.g. the `completed` dependency exited non-zero
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plan:
     """What converging needs: ordered actions, plus what stays and what waits."""
     actions: tuple[Action, ...] = ()

@@ -5,11 +5,13 @@ result, shared by the CLI, the driver contract (drivers/base.py) and the builder
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from reconciler.model.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class BuildRequest:
     """What to build: the context, the Dockerfile and the build's options."""
 
@@ -26,7 +28,7 @@ class BuildRequest:
         return self.dockerfile or self.context / "Dockerfile"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepReport:
     """How one layer step went."""
 
@@ -36,7 +38,7 @@ class StepReport:
     ran: bool  # a layer step executed (not cached)
 
 
-@dataclass
+@record
 class BuildResult:
     """The built image's digest, its steps and the --build-args no ARG used."""
 

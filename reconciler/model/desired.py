@@ -8,10 +8,11 @@ every object is hashable and immutable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal, get_args
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 
 Protocol_ = Literal["tcp", "udp"]
 MountType = Literal["bind", "volume", "tmpfs"]
@@ -34,7 +35,7 @@ STOP_SIGNAL = "SIGTERM"
 STOP_GRACE_PERIOD = 10.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortMapping:
     """A published port: host_port on the host forwards to container_port."""
     host_port: int
@@ -43,7 +44,7 @@ class PortMapping:
     host_ip: str = ""  # "" means every host address
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mount:
     """A bind, named-volume or tmpfs mount at `target` inside the container."""
     type: MountType
@@ -54,7 +55,7 @@ class Mount:
     content_hash: str = ""  # bind: sha256 of the file/dir contents, so edits replace
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SecretFile:
     """A file the container reads at `target`, from a (usually age-encrypted) file of the
     stack; the driver puts it on a tmpfs only (docs/gitops.md)."""
@@ -66,7 +67,7 @@ class SecretFile:
     clear: str = field(default="", repr=False)  # base64 of the clear bytes, memory only
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ulimit:
     """One resource limit (setrlimit) for the container's processes."""
     name: str  # e.g. "nofile"
@@ -74,7 +75,7 @@ class Ulimit:
     hard: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Limits:
     """The container's cgroup limits, parsed: bytes, CPUs, shares, pids."""
     memory: int | None = None  # bytes
@@ -86,7 +87,7 @@ class Limits:
     ulimits: tuple[Ulimit, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Backoff:
     """The delays between restarts: exponential from `initial` up to `max` seconds."""
     initial: float = 0.1
@@ -95,7 +96,7 @@ class Backoff:
     reset_after: float = 10.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RestartPolicy:
     """When the loop restarts an exited container, and how often at most."""
     policy: RestartName = "no"
@@ -103,7 +104,7 @@ class RestartPolicy:
     backoff: Backoff = field(default_factory=Backoff)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Healthcheck:
     """How and how often the container's health is probed."""
     kind: HealthKind
@@ -117,14 +118,14 @@ class Healthcheck:
     on_unhealthy: Literal["none", "restart"] = "none"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dependency:
     """A container of the same stack that must reach `condition` before this one starts."""
     container: str  # key in the same stack
     condition: Condition = "started"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CopyStep:
     """One file or folder that a declarative `build:` copies into the image."""
     src: str  # absolute host path
@@ -132,7 +133,7 @@ class CopyStep:
     content_hash: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildSpec:
     """A declarative image: a base image of the stack plus copied files and settings."""
     base: str  # image key in the same stack, or "scratch"
@@ -145,7 +146,7 @@ class BuildSpec:
     labels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DockerfileSpec:
     """`images: {app: {dockerfile: ./Dockerfile, context: ., args: {...}, target: t}}`."""
 
@@ -156,7 +157,7 @@ class DockerfileSpec:
     network: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageSource:
     """Where an image comes from. `identity` names its content without touching the store:
     for `ref` the normalized reference, for `oci`/`archive` the hash of the source, for
@@ -175,7 +176,7 @@ class ImageSource:
     bases: tuple[ImageSource, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VolumeSpec:
     """A named volume of a stack."""
     stack: str
@@ -186,7 +187,7 @@ class VolumeSpec:
         return f"{self.stack}-{self.name}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerSpec:
     """One container as normalized from its stack: every field parsed and defaulted."""
     stack: str
@@ -240,7 +241,7 @@ class ContainerSpec:
         return dict(self.env)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DesiredStack:
     """One stack file's containers, images and volumes, normalized."""
     name: str
@@ -253,7 +254,7 @@ class DesiredStack:
     warnings: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Desired:
     """Every stack this command manages: what the planner compares with `Observed`."""
     stacks: tuple[DesiredStack, ...] = ()

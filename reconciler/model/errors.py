@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.model.records import record
 
-@dataclass(frozen=True, order=True)
+
+@record(frozen=True, order=True)
 class Problem:
     """One thing wrong with the input, located in its file. A `warning` is allowed input
     that deserves a second look (a risky mount or capability); it never fails a command."""

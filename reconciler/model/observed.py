@@ -6,16 +6,17 @@ The planner reads only these dataclasses, never raw runtime or Docker JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from reconciler.model.desired import Healthcheck
+from reconciler.model.records import record
 
 State = Literal["created", "running", "paused", "exited", "dead", "unknown"]
 Health = Literal["none", "starting", "healthy", "unhealthy"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ObservedContainer:
     """An owned container as the driver found it on the host."""
     name: str
@@ -46,7 +47,7 @@ class ObservedContainer:
     healthcheck: Healthcheck | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Observed:
     """What the driver found on the host: containers, images and volumes."""
     containers: tuple[ObservedContainer, ...] = ()

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from reconciler.model.records import record
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
@@ -23,7 +24,7 @@ _DOMAIN = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """An image reference, split into its parts."""
 

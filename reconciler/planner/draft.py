@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from reconciler.model.actions import Action, FieldChange, Kind
 from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
+from reconciler.model.records import record
 
 # Ties in the dependency order are broken by phase, then by target, so output is stable
 # and reads naturally: images, volumes, removals, container starts, volume removals.
@@ -28,7 +29,7 @@ PHASE = {
 }
 
 
-@dataclass
+@record
 class Draft:
     """A mutable action under construction; frozen into an `Action` at the end."""
 

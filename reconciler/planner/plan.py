@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from reconciler.model import hashing, labels
 from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
 from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import record
 from reconciler.model.restart import gave_up
 from reconciler.model.rollout import NEXT_SUFFIX
 from reconciler.planner.conditions import held_back
@@ -22,7 +23,7 @@ from reconciler.planner.draft import Draft, in_dependency_order
 from reconciler.planner.rollout import is_start_first, start_first_steps
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlanOptions:
     """The planner's inputs besides desired and observed state."""
     prune: bool = False  # remove owned containers of in-scope stacks that left the spec
@@ -47,7 +48,7 @@ _IMAGE_KIND = {"ref": Kind.PULL, "oci": Kind.IMPORT, "archive": Kind.IMPORT, "bu
 _Counts = Mapping[tuple[str, str], tuple[int, int]]
 
 
-@dataclass
+@record
 class _Context:
     """What one planning pass shares between its steps."""
     desired: list[DesiredStack]

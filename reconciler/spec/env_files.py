@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from reconciler.model.records import record
 from reconciler.spec.files import EnvFile, parse_env_file
 from reconciler.spec.secrets import file_entry
 
 JsonPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EnvFileEntry:
     """One `env_file` of a container, as written, with its variables."""
     text: str  # the path as written

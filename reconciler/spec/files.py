@@ -6,8 +6,10 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from reconciler.model.records import record
 
 
 def resolve_path(base_dir: Path, text: str) -> Path:
@@ -18,7 +20,7 @@ def resolve_path(base_dir: Path, text: str) -> Path:
     return Path(os.path.normpath(os.path.join(os.getcwd(), base_dir, path)))
 
 
-@dataclass
+@record
 class EnvFile:
     """The entries of an env file, and its errors by line."""
     entries: list[tuple[str, str]] = field(default_factory=list)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 
 MAX_FILE_BYTES = 1 << 20
 
@@ -21,7 +22,7 @@ JsonPath = tuple[str | int, ...]
 Location = tuple[int, int]
 
 
-@dataclass
+@record
 class LoadedFile:
     """One stack file: its data (None if unreadable) and where each value came from. A file
     served from the stack cache has no locations (`located` False): any problem or warning

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.model.desired import PortMapping
 from reconciler.model.errors import Problem, ReconcileError
+from reconciler.model.records import record
 from reconciler.spec import units
 from reconciler.spec.files import resolve_path
 from reconciler.spec.loaded import JsonPath, LoadedFile
@@ -17,7 +17,7 @@ from reconciler.spec.schema_check import did_you_mean
 from reconciler.support import rlimits
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortUse:
     """Where a host port is published, for the duplicate-port check."""
     file: str

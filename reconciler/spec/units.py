@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import signal
-from dataclasses import dataclass
 from functools import lru_cache
 
 from reconciler.model.desired import PortMapping, Protocol_
+from reconciler.model.records import record
 
 # Docker's RAMInBytes: every unit is 1024-based, "i" and "b" are optional ("1g" == "1GiB").
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)$", re.IGNORECASE)
@@ -136,7 +136,7 @@ def expand_ports(
     return [PortMapping(h, c, proto, ip) for h, c in zip(hosts, containers, strict=True)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ShortVolume:
     """A volume written in the short `source:target[:ro]` form, split."""
     source: str

@@ -20,7 +20,7 @@ PLAN_PATH_MODULES = ("drivers/base.py", "drivers/native/container/runtime.py")
 def _is_dataclass(node: ast.ClassDef) -> bool:
     for decorator in node.decorator_list:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if isinstance(target, ast.Name) and target.id == "dataclass":
+        if isinstance(target, ast.Name) and target.id in ("dataclass", "record"):
             return True
         if isinstance(target, ast.Attribute) and target.attr == "dataclass":
             return True
@@ -50,5 +50,6 @@ def test_the_check_sees_a_dataclass_without_one() -> None:
         "@dataclasses.dataclass(frozen=True)\nclass A:\n    x: int\n"
         "@dataclasses.dataclass\nclass B:\n    'Documented.'\n"
         "class C:\n    x: int\n"
+        "@record(frozen=True)\nclass D:\n    x: int\n"
     )
-    assert _undocumented(source, "m.py") == ["m.py:3 A"]
+    assert _undocumented(source, "m.py") == ["m.py:3 A", "m.py:11 D"]

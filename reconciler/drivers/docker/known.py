@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,12 @@ from reconciler.drivers.docker.mapping import network_name
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError
+from reconciler.model.records import record
 
 _KILL = ("SIGKILL", "KILL", "9")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Known:
     id: str
     stack: str

@@ -15,13 +15,13 @@ import json
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 from reconciler.drivers.images import oci
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.errors import ImageError
+from reconciler.model.records import record
 
 if TYPE_CHECKING:  # COPY's LayerItem lives here: the Dockerfile builder imports no model
     from reconciler.drivers.base import Progress
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # COPY's LayerItem lives here: the Dockerfile builder imports
 EPOCH = "1970-01-01T00:00:00Z"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerItem:
     """One entry of the new layer."""
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model.errors import ImageError
+from reconciler.model.records import record
 
 _DISK_CHECK_EVERY = 8 << 20  # bytes unpacked between two statvfs calls
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UnpackLimits:
     """How much an image may unpack to, relative to its compressed size."""
 

@@ -12,10 +12,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from reconciler.model.records import record
 from reconciler.support import atomic
 
 # tarfile (an archive source) and platform (scratch images) where used: the build cache
@@ -84,7 +84,7 @@ def descriptor(media_type: str, data: bytes) -> dict[str, Any]:
     return {"mediaType": media_type, "digest": sha256_digest(data), "size": len(data)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerRef:
     """A layer blob as a manifest names it."""
 
@@ -93,7 +93,7 @@ class LayerRef:
     media_type: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageSourceData:
     """One image as read from a source, not yet verified."""
 

@@ -21,7 +21,6 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from reconciler.drivers.images.heap import large_buffers
 from reconciler.drivers.images.limits import Budget, UnpackLimits
 from reconciler.drivers.images.refs import REFS_FILE, read_identities
 from reconciler.model.errors import ImageError, NotFound
+from reconciler.model.records import record
 from reconciler.support import atomic
 from reconciler.support.logsetup import logger
 from reconciler.support.pids import process_alive
@@ -60,7 +60,7 @@ _Digests = list[str]
 _Created = list[Path]  # paths an import added, removed again if it fails
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageRecord:
     """An image the store holds whole, ready to run."""
 

@@ -13,10 +13,10 @@ import os
 import shutil
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from reconciler.model.errors import ReconcileError, RuntimeMissing
+from reconciler.model.records import record
 
 CgroupMode = Literal["v1", "hybrid", "v2"]
 RUNTIMES: tuple[str, ...] = ("crun", "runc")
@@ -50,7 +50,7 @@ def find_runtimes(names: Sequence[str] = RUNTIMES, path: str | None = None) -> d
     return found
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuntimeChoice:
     name: str
     path: str

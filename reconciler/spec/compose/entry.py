@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from reconciler.model.records import record
 from reconciler.spec.compose.load import load_compose
 from reconciler.spec.compose.located import ComposeLoadedFile
 from reconciler.spec.compose.project import ComposeOptions
 from reconciler.spec.compose.to_stack import compose_loaded
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ComposeRequest:
     """What the command line says about Compose input: `-f` files (one project, merged),
     `-p`, `--env-file`, `--profile`, and `--strict` (ignored keys are errors)."""

@@ -7,9 +7,10 @@ A cycle is refused with the whole chain named.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from reconciler.model.records import record
 from reconciler.spec.compose.merge import merge
 from reconciler.spec.compose.nodes import ComposeFailure, Node, at, clone, problem_at, shown
 from reconciler.spec.compose.project import JsonPath
@@ -18,7 +19,7 @@ from reconciler.spec.compose.project import JsonPath
 LoadBase = Callable[[Path], tuple[dict[str, Node], list[JsonPath]]]
 
 
-@dataclass
+@record
 class Extender:
     """Resolves `extends:` chains, refusing cycles."""
     load_base: LoadBase

@@ -7,10 +7,10 @@ A resource defined differently on both sides is an error, as is an include cycle
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 from reconciler.spec.compose.dotenv import read_env_file
 from reconciler.spec.compose.nodes import ComposeFailure, Node, at, plain, problem_at, shown
 from reconciler.spec.compose.paths import absolute
@@ -21,7 +21,7 @@ RESOURCES = ("services", "volumes", "networks", "secrets", "configs", "models")
 LoadModel = Callable[[list[Path], Path, dict[str, str], tuple[str, ...]], Node]
 
 
-@dataclass
+@record
 class Inclusion:
     """One entry of `include:`: its files, project folder and env files."""
     files: list[Path]

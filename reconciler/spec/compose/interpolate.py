@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 from reconciler.spec.compose.nodes import Node, PatternTable, at, dotted, problem_at, same
 from reconciler.spec.compose.project import JsonPath
 
@@ -27,7 +28,7 @@ class TemplateError(Exception):
     """A `${...}` that is not a valid template, or a required variable without a value."""
 
 
-@dataclass
+@record
 class Substitution:
     """Compose's `${VAR}` interpolation over one variable lookup."""
     lookup: Callable[[str], str | None]

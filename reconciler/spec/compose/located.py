@@ -9,15 +9,16 @@ line and column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 from reconciler.spec.compose.project import ComposeProject
 from reconciler.spec.loader import JsonPath, LoadedFile, Location
 
 
-@dataclass
+@record
 class ComposeLoadedFile(LoadedFile):
     """`path` is the project's first Compose file: relative paths start from its folder
     (as in Compose) and the stack's `source` names it."""

@@ -9,10 +9,11 @@ it has one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 from reconciler.spec.compose.extends import Extender, drop_paths
 from reconciler.spec.compose.include import apply_include
 from reconciler.spec.compose.interpolate import interpolate
@@ -24,7 +25,7 @@ from reconciler.spec.compose.unique import enforce_unique
 from reconciler.spec.compose.yamlload import load_compose_file
 
 
-@dataclass
+@record
 class ModelLoader:
     """Loads the -f files, their includes and extends bases, collecting problems."""
     problems: list[Problem]

@@ -17,11 +17,12 @@ even when the value came from an included or extended file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 
 JsonPath = tuple[str | int, ...]
 
@@ -35,7 +36,7 @@ class Origin(NamedTuple):
     column: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ComposeOptions:
     """What the command line adds to the files (Compose's own flags and variables)."""
 
@@ -47,7 +48,7 @@ class ComposeOptions:
     services: tuple[str, ...] = ()
 
 
-@dataclass
+@record
 class ComposeProject:
     """A loaded Compose project: its name, files and merged data."""
     name: str  # the project name, by Compose's rules (-p, COMPOSE_PROJECT_NAME, name:, folder)

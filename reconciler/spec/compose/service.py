@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from reconciler.model.records import record
 from reconciler.spec.compose.located import StackOut
 from reconciler.spec.loader import JsonPath
 
 
-@dataclass
+@record
 class Service:
     """One Compose service being mapped onto the stack."""
     out: StackOut

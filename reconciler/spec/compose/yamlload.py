@@ -8,11 +8,12 @@ tags and alias bombs. Compose adds two tags of its own: `!reset` drops what earl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem
+from reconciler.model.records import record
 from reconciler.spec.compose.nodes import Node, problem_at
 from reconciler.spec.compose.project import JsonPath, Origin
 from reconciler.spec.loader import Constructor, LoadedFile, load_file
@@ -22,7 +23,7 @@ OVERRIDE = "!override"
 COMPOSE_TAGS = frozenset({RESET, OVERRIDE})
 
 
-@dataclass
+@record
 class ComposeFile:
     """One Compose file as read: its located tree and its problems."""
     path: Path

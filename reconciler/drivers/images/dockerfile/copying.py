@@ -10,17 +10,18 @@ import hashlib
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from reconciler.drivers.images.build import LayerItem, base_dir, item_for
 from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, glob_regex
+from reconciler.model.records import record
 
 _GLOB_CHARS = "*?["
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourceTree:
     """Where COPY sources are read from, and what is ignored there."""
 
@@ -29,7 +30,7 @@ class SourceTree:
     rules: IgnoreRules = field(default_factory=IgnoreRules)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CopyOptions:
     """COPY's --chown and --chmod, resolved."""
 

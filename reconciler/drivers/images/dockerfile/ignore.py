@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from functools import cached_property
 
+from reconciler.model.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Pattern:
     """One .dockerignore line."""
 
@@ -24,7 +25,7 @@ class Pattern:
         return re.compile(_to_regex(self.text))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IgnoreRules:
     """A .dockerignore: its patterns in order, the last match deciding."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from reconciler.drivers.images.dockerfile.errors import DockerfileError
+from reconciler.model.records import record
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
 _KNOWN_DIRECTIVES = ("syntax", "escape", "check")
@@ -25,7 +25,7 @@ KEYWORDS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Instruction:
     """One instruction of the Dockerfile, continuation lines joined."""
 
@@ -46,7 +46,7 @@ class Instruction:
         return values[-1] if values else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dockerfile:
     """The parsed file: its instructions and its escape character."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.model.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class RunJob:
     """One RUN step: run `argv` on the image's layers; every change lands in `upper`."""
 
@@ -24,7 +25,7 @@ class RunJob:
     network: bool  # False: a private network namespace with only loopback
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunOutcome:
     status: int
     output: bytes  # stdout and stderr, interleaved as written

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from reconciler.drivers.images.dockerfile.errors import DockerfileError
 from reconciler.drivers.images.dockerfile.parser import Dockerfile, Instruction
 from reconciler.drivers.images.dockerfile.substitute import SubstitutionError, word
+from reconciler.model.records import record
 
 # Usable with --build-arg without an ARG line, and never recorded (Docker's list).
 PREDEFINED_ARGS = frozenset({
@@ -19,7 +19,7 @@ PREDEFINED_ARGS = frozenset({
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stage:
     """A FROM and the instructions up to the next one."""
 
@@ -30,7 +30,7 @@ class Stage:
     instructions: tuple[Instruction, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plan:
     """The stages of a Dockerfile and the ARGs declared before its first FROM."""
 

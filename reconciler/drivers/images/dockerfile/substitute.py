@@ -7,7 +7,8 @@ escape character quotes the next character; quotes are removed from the result."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from reconciler.model.records import record
 
 _NAME_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 _NAME_CHARS = _NAME_START + "0123456789"
@@ -17,7 +18,7 @@ class SubstitutionError(ValueError):
     """A malformed `${...}` or a `${VAR:?message}` of an unset variable."""
 
 
-@dataclass
+@record
 class _Lexer:
     """A cursor over one word's text, with the variables and escape it is expanded with."""
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.drivers.native.container import security
 from reconciler.model.desired import ContainerSpec, Limits, MountType
 from reconciler.model.errors import DriverError, ReconcileError
+from reconciler.model.records import record
 from reconciler.support.rlimits import ULIMIT_NAMES
 
 OCI_VERSION = "1.0.2"
@@ -25,7 +25,7 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 INIT_TARGET = "/sbin/docker-init"  # where Docker mounts its init, so tools find it there
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedMount:
     """One of the spec's mounts with its host side resolved by the driver."""
 
@@ -36,7 +36,7 @@ class ResolvedMount:
     size: int | None = None  # tmpfs only, bytes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BundleInputs:
     spec: ContainerSpec
     image_config: Mapping[str, Any]  # the OCI image config's "config" object

@@ -14,10 +14,10 @@ import errno
 import hashlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.drivers.base import ContainerStats
+from reconciler.model.records import record
 from reconciler.support import readlog
 
 PARENT = "reconcile"
@@ -34,7 +34,7 @@ def instance_id(state_dir: Path) -> str:
     return hashlib.sha256(str(Path(state_dir).absolute()).encode()).hexdigest()[:8]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CgroupUsage:
     cpu_usage_ns: int
     memory_usage: int

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from reconciler.drivers.native.container.state import (
 )
 from reconciler.model import labels as labelkeys
 from reconciler.model.observed import ObservedContainer, State
+from reconciler.model.records import record
 from reconciler.support.pids import process_alive
 
 if TYPE_CHECKING:  # a type only: a plan of an empty state dir never starts runc
@@ -57,7 +57,7 @@ def container_names(containers_dir: Path) -> list[str]:
         return []
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Facts:
     """What the container's own files say; state None when they do not decide it."""
 

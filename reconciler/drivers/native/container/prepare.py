@@ -4,7 +4,6 @@ the container; the driver removes whatever was made when one fails."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,13 @@ from reconciler.drivers.native.container.state import DIR_MODE, ContainerPaths, 
 from reconciler.drivers.native.container.volumes import VolumeStore
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
+from reconciler.model.records import record
 from reconciler.support import atomic, rlimits
 
 HOST_RESOLV = "/etc/resolv.conf"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageView:
     """What preparing a container needs of an image record."""
 

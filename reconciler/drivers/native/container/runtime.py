@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model.errors import DriverError, NotFound, RuntimeMissing
+from reconciler.model.records import record
 
 DEFAULT_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuncState:
     """What `runc state` reports of a container."""
     id: str

@@ -8,10 +8,10 @@ how to opt out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 
 
 class SecurityOptionError(ReconcileError):
@@ -124,7 +124,7 @@ def effective_capabilities(cap_add: Iterable[str], cap_drop: Iterable[str]) -> l
     return sorted(result)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SecurityOptions:
     seccomp: str = "default"  # "default" | "unconfined" | absolute path of a profile
     no_new_privileges: bool = True

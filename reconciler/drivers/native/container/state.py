@@ -29,10 +29,11 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from reconciler.model.records import record
 
 # The model is decoded on demand: the driver's layout (StateLayout) is wanted by commands,
 # such as `images build`, that read no container record.
@@ -54,7 +55,7 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerPaths:
     """The files of one container. Each path is made once (observe reads ~7 a container,
     and pathlib joins are a third of its time)."""
@@ -124,7 +125,7 @@ class ContainerPaths:
         return self.root / "removing"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StateLayout:
     """The folders of the native driver's state dir."""
 
@@ -164,7 +165,7 @@ def write_record(path: Path, data: Any) -> None:
     atomic.write_json(path, data, mode=RECORD_MODE)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RecordHead:
     """spec.json as read, the spec itself left undecoded: a full decode costs ~3 ms a
     container, too slow for observe (every container, every second). The cheap fields are
@@ -222,7 +223,7 @@ class RecordHead:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerRecord:
     """What spec.json holds: enough to re-create or restart the container without the
     stack file, and everything observe reports."""

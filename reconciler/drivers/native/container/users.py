@@ -11,9 +11,9 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import record
 
 MAX_ID = 2**31 - 1
 MAX_FILE_SIZE = 4 * 1024 * 1024  # far above any real passwd; refuses a hostile giant file
@@ -24,7 +24,7 @@ class UserLookupError(ReconcileError):
     """The spec's user or group cannot be resolved in the image."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedUser:
     uid: int
     gid: int
@@ -114,7 +114,7 @@ def _parse_id(value: str, what: str) -> int | None:
     return number
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Account:
     name: str
     uid: int

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from dataclasses import dataclass
 
 from reconciler.model.errors import DriverError
+from reconciler.model.records import record
 
 CHAIN = "DOCKER-USER"
 DIRECTIONS = ("-i", "-o")  # traffic from the bridge, traffic to it
@@ -44,7 +44,7 @@ def _iptables(args: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DockerChain:
     """What of iptables' filter table matters here, from one `iptables -S`."""
 

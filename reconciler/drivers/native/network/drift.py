@@ -9,7 +9,6 @@ container of the stack: each of them is cut off by it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +16,7 @@ from reconciler.drivers.native.network import dockeruser, netns, nft
 from reconciler.drivers.native.network.ipam import StackNetwork
 from reconciler.drivers.native.network.links import LinkFact
 from reconciler.model.desired import PortMapping
+from reconciler.model.records import record
 
 
 class NetworkManager(Protocol):
@@ -29,7 +29,7 @@ class NetworkManager(Protocol):
     def chains(self, network: StackNetwork) -> nft.StackChains: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerNet:
     name: str
     stack: str

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.native.container.state import read_json
 from reconciler.model.errors import DriverError
+from reconciler.model.records import record
 from reconciler.support import atomic
 
 Net = ipaddress.IPv4Network
@@ -68,7 +69,7 @@ def check_requested(
         raise DriverError(stack, f"subnet {subnet} overlaps {clash} of another stack")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StackNetwork:
     stack: str
     subnet: str  # e.g. "10.89.3.0/24"

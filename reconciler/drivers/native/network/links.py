@@ -11,9 +11,10 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from reconciler.model.records import record
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -45,7 +46,7 @@ def _suppress_netlink() -> Any:
     return contextlib.suppress(NetlinkError)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinkFact:
     name: str
     index: int
@@ -140,7 +141,7 @@ def delete_link(name: str) -> None:
                 ipr.link("del", index=index)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attach:
     host_ifname: str
     bridge: str

@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import ipaddress
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,12 @@ from reconciler.drivers.native.network import dockeruser, hostsfile, ipam, links
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
+from reconciler.model.records import record
 
 HOST_LOCK = Path("/run/reconcile/network.lock")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attachment:
     """What the bundle and /etc files need of a container's network."""
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.desired import PortMapping
 from reconciler.model.errors import DriverError, RuntimeMissing
+from reconciler.model.records import record
 
 FAMILY = "inet"
 TABLE = "reconcile"
@@ -38,7 +38,7 @@ HOOKS = {
 Cmd = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StackChains:
     stack: str
     net_id: str
@@ -145,14 +145,14 @@ def delete_table_cmd() -> Cmd:
     return {"delete": {"table": {"family": FAMILY, "name": TABLE}}}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleFact:
     chain: str
     comment: str
     handle: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TableFacts:
     exists: bool
     chains: frozenset[str]

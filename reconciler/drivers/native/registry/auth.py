@@ -19,9 +19,11 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from reconciler.model.records import record
 
 # Docker Hub: the registry API is registry-1.docker.io, credentials are filed under the
 # legacy index URL, and tokens come from auth.docker.io.
@@ -34,7 +36,7 @@ DEFAULT_TOKEN_LIFETIME = 60.0  # the distribution spec's default when expires_in
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     username: str
     password: str = field(repr=False)
@@ -44,7 +46,7 @@ class Credentials:
         return "Basic " + base64.b64encode(raw).decode()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Challenge:
     scheme: str  # "bearer" | "basic"
     params: dict[str, str]
@@ -115,7 +117,7 @@ def realm_may_receive_credentials(realm: str, registry_scheme: str, registry_hos
     return realm_host == own_host
 
 
-@dataclass
+@record
 class _Token:
     value: str = field(repr=False)
     expires: float

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -33,6 +32,7 @@ from reconciler.drivers.native.registry.upload import (
     PushClient,
     Transient,
 )
+from reconciler.model.records import record
 
 CHUNK = 16 << 20  # bytes per PATCH; blobs up to this size go in one PUT
 ATTEMPTS = 4  # tries per blob (resumes count) before the push fails
@@ -41,7 +41,7 @@ OCTETS = {"Content-Type": "application/octet-stream"}
 Report = Callable[[int], None]  # bytes of this blob the registry has so far
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Blob:
     digest: str
     size: int
@@ -85,7 +85,7 @@ def push_blob(client: PushClient, blob: Blob, mount_from: str, report: Report) -
     raise AssertionError("unreachable")
 
 
-@dataclass
+@record
 class Session:
     """The upload's newest Location: a registry may refuse every older one."""
 

@@ -22,7 +22,7 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from reconciler.drivers.native.registry import auth
@@ -36,6 +36,7 @@ from reconciler.drivers.native.registry.transfer import (
     read_capped,
 )
 from reconciler.drivers.native.registry.transfer import RegistryError as RegistryError
+from reconciler.model.records import record
 
 USER_AGENT = "reconcile/0.1"
 MAX_REDIRECTS = 5
@@ -61,7 +62,7 @@ def insecure_allowed(host: str, insecure: tuple[str, ...]) -> bool:
     return is_loopback(host) or host in insecure or bare in insecure
 
 
-@dataclass
+@record
 class _Auth:
     challenge: auth.Challenge | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)

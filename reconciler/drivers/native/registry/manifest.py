@@ -9,11 +9,11 @@ Content-Type header, a document that is both an index (`manifests`) and an image
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.drivers.images import oci
 from reconciler.drivers.native.registry.client import RegistryClient, RegistryError
+from reconciler.model.records import record
 
 MAX_MANIFEST = 4 << 20
 MAX_CONFIG = 16 << 20
@@ -28,7 +28,7 @@ LAYER_TYPES = (
 GENERIC_TYPES = ("", "application/json", "application/octet-stream", "text/plain")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     data: bytes
     digest: str

@@ -9,8 +9,9 @@ rate over a sliding window is stopped, and a socket that receives nothing for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from reconciler.model.records import record
 
 DEFAULT_PULL_TIMEOUT = 30 * 60.0
 DEFAULT_STALL_TIMEOUT = 30.0
@@ -18,7 +19,7 @@ DEFAULT_MIN_RATE_BYTES = 32 << 10
 DEFAULT_MIN_RATE_WINDOW = 30.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegistryOptions:
     insecure: tuple[str, ...] = ()  # hosts ("host" or "host:port") allowed over plain http
     config_path: Path | None = None  # Docker config.json with credentials

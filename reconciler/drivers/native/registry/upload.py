@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -26,6 +25,7 @@ from reconciler.drivers.native.registry.client import (
 )
 from reconciler.drivers.native.registry.options import RegistryOptions
 from reconciler.drivers.native.registry.transfer import Body, Origin, Transfer
+from reconciler.model.records import record
 
 PIECE = 1 << 20  # bytes per sendfile call: the watchdog and progress see the upload move
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
@@ -37,7 +37,7 @@ class Transient(RegistryError):
     """A failure worth another try: a reset connection, a 5xx, a 429."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileRegion:
     """`length` bytes of `path` from `offset`: an upload body that can be sent again."""
 
