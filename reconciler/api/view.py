@@ -30,6 +30,7 @@ from reconciler.model.observed import Observed, ObservedContainer
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.plan import plan as make_plan
 from reconciler.planner.render import plan_to_dict, render_text
+from reconciler.support.lock import decision_lock
 
 Verb = Literal["stop", "start", "restart"]
 ACT_WAIT = 10.0  # seconds an action's answer waits for the loop to have seen it
@@ -45,7 +46,6 @@ class LoopView:
         self.log_hub = LogHub(lambda name: self.ops.logs(name, follow=True, tail=0))
         self._published: Published | None = None
         self._cond = threading.Condition()
-        self._acting = threading.Lock()
         self.started_at = time.time()
         self._telemetry = Telemetry()  # the loop's own once attached (of); empty before
 
@@ -216,9 +216,10 @@ class LoopView:
     def act(self, verb: Verb, name: str) -> dict[str, Any]:
         """stop / start / restart one container, as `reconcile stop|start` do beside a
         loop: the user-stopped marker first on stop (so the loop never undoes it), removed
-        after a start (so the loop's policy applies again)."""
+        after a start (so the loop's policy applies again). The loop decides nothing
+        meanwhile (decision_lock)."""
         self.find(name)
-        with self._acting:
+        with decision_lock(self.state_dir):
             if verb in ("stop", "restart"):
                 mark_stopped(self.state_dir, name)
                 self.ops.stop(name)

@@ -183,23 +183,28 @@ def cmd_kill(ctx: Context) -> int:
 
 
 def cmd_stop(ctx: Context) -> int:
-    """The intent is recorded first, so a control loop that sees the death never undoes it."""
+    """The intent is recorded first, so a control loop that sees the death never undoes it;
+    the loop decides nothing meanwhile (decision_lock)."""
     from reconciler.loop.intents import mark_stopped
+    from reconciler.support.lock import decision_lock
 
     name = container_name(ctx.args.name)
     _find(ctx, name)
-    mark_stopped(ctx.state_dir, name)
-    ctx.driver.stop(name)
+    with decision_lock(ctx.state_dir):
+        mark_stopped(ctx.state_dir, name)
+        ctx.driver.stop(name)
     ctx.out(f"stop: {name}")
     return 0
 
 
 def cmd_start(ctx: Context) -> int:
     from reconciler.loop.intents import clear_stopped
+    from reconciler.support.lock import decision_lock
 
     name = container_name(ctx.args.name)
-    ctx.driver.start(name)
-    clear_stopped(ctx.state_dir, name)
+    with decision_lock(ctx.state_dir):
+        ctx.driver.start(name)
+        clear_stopped(ctx.state_dir, name)
     ctx.out(f"start: {name}")
     return 0
 
@@ -209,15 +214,17 @@ def cmd_restart(ctx: Context) -> int:
     meanwhile so a running loop does not race us to restart it; it runs afterwards, as
     after `start`."""
     from reconciler.loop.intents import clear_stopped, mark_stopped
+    from reconciler.support.lock import decision_lock
 
     name = container_name(ctx.args.name)
     _find(ctx, name)
-    mark_stopped(ctx.state_dir, name)
-    try:
-        ctx.driver.stop(name)
-        ctx.driver.start(name)
-    finally:
-        clear_stopped(ctx.state_dir, name)
+    with decision_lock(ctx.state_dir):
+        mark_stopped(ctx.state_dir, name)
+        try:
+            ctx.driver.stop(name)
+            ctx.driver.start(name)
+        finally:
+            clear_stopped(ctx.state_dir, name)
     ctx.out(f"restart: {name}")
     return 0
 

@@ -41,7 +41,7 @@ from reconciler.model.records import record
 from reconciler.planner.plan import PlanOptions
 from reconciler.support.atomic import read_json, write_json
 from reconciler.support.events import append_event
-from reconciler.support.lock import state_lock
+from reconciler.support.lock import decision_lock, state_lock
 from reconciler.support.logsetup import logger
 
 QUIET = 0.05  # a burst of stack file events is over after this long without one
@@ -239,6 +239,10 @@ class Loop:
     # -- one convergence --
 
     def _converge(self, why: str, names: frozenset[str] | None = None) -> None:
+        with decision_lock(self.state_dir):  # a stop/start/restart beside us waits, or we do
+            self._converge_held(why, names)
+
+    def _converge_held(self, why: str, names: frozenset[str] | None) -> None:
         self._began = time.time()  # in the status: an API `apply` waits for a later one
         self._view_whole, self._partial = False, names
         desired = self._desired = self.stacks.desired()

@@ -1,4 +1,5 @@
-"""The state-dir lock: one writer at a time (flock, released by the kernel if we die)."""
+"""The state-dir locks (flock, released by the kernel if we die): `state_lock`, one writer
+at a time; `decision_lock`, one decision at a time beside a running loop."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from reconciler.model.errors import LockBusy
 from reconciler.support.lockprobe import LOCK_FILE
+
+DECISION_FILE = "decide.lock"
 
 
 def _holder(path: Path) -> str:
@@ -69,3 +72,19 @@ def _acquire(
                 on_wait(holder)
                 told = True
             time.sleep(0.05)
+
+
+@contextmanager
+def decision_lock(state_dir: Path) -> Iterator[None]:
+    """Held by the control loop through each convergence (it reads the user-stopped markers
+    first and acts last), and by `stop`/`start`/`restart` (the CLI's or the API's) through
+    marking and acting. Without it a convergence that read the markers before a `stop`
+    would see the stopped container exited and start it again, or race a `restart`'s
+    start with its own. A flock, so it holds between processes and between threads."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state_dir / DECISION_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -127,3 +127,30 @@ def test_a_dead_container_is_restarted_and_the_status_written(
           and driver.calls.count(("start", "shop-web")) == 2)
     status = (loop.state_dir / "loop" / "status.json").read_text()
     assert '"shop-web"' in status
+
+
+def test_a_convergence_waits_for_a_stop_beside_it_and_then_honours_it(
+        running_loop: tuple[Loop, InMemoryDriver, Path]) -> None:
+    """The race `reconcile stop` (or the API's) had with the loop: a convergence that read
+    the user-stopped markers before the stop marked its container saw it exited after the
+    stop and started it again. The stop holds decision_lock while it marks and acts."""
+    from reconciler.engine.wake import Wake
+    from reconciler.loop.intents import mark_stopped
+    from reconciler.support.lock import decision_lock
+
+    loop, driver, folder = running_loop
+    began: list[float] = []
+    loop.publish_listeners.append(lambda p: began.append(p.status["converge_began"]))
+    _write(folder / "shop.yaml", STACK.format(name="shop", rev=1) + "    restart: always\n")
+    _wait(lambda: "shop-web" in driver.containers
+          and driver.containers["shop-web"].state == "running")
+    with decision_lock(loop.state_dir):  # a stop in progress, as cli/ops.py cmd_stop does it
+        driver.kill("shop-web")  # the stop's death, seen by the loop before the marker
+        loop.wakes.put(Wake("death", "shop-web", time.time()))
+        time.sleep(0.3)  # without the lock the loop restarts it here
+        assert driver.calls.count(("start", "shop-web")) == 1
+        mark_stopped(loop.state_dir, "shop-web")
+        released = time.time()
+    _wait(lambda: any(at >= released for at in began))
+    assert driver.calls.count(("start", "shop-web")) == 1
+    assert driver.containers["shop-web"].state != "running"
