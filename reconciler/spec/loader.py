@@ -138,6 +138,13 @@ class Constructor:
         """`made` (a result of `made`) is the value of the mapping key `key_node`."""
         self.loaded.keys[path] = _mark(key_node)
 
+    def made_keyed(self, value: Any, node: Node, key_node: Node, path: JsonPath) -> Any:
+        """`made`, then `keyed`, for a mapping's plain-string value (most values of a
+        file): one call, which a subclass may make cheaper than the two."""
+        made = self.made(value, node, path)
+        self.keyed(key_node, path, made)
+        return made
+
     def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
@@ -159,8 +166,19 @@ class Constructor:
         elif isinstance(node, MappingNode):
             value = self._mapping(node, path, depth)
         else:
-            value = [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            value = self._sequence(node, path, depth)
         return self.made(value, node, path)
+
+    def _sequence(self, node: Node, path: JsonPath, depth: int) -> list[Any]:
+        items = []
+        for i, item in enumerate(node.value):
+            if (item.tag == STR_TAG and type(item) is ScalarNode
+                    and self.count < MAX_NODES and depth < MAX_DEPTH):
+                self.count += 1  # a plain string: what build() would do, without its call
+                items.append(self.made(item.value, item, (*path, i)))
+            else:
+                items.append(self.build(item, (*path, i), depth + 1))
+        return items
 
     def _scalar(self, node: Node) -> Any:
         """A scalar other than a string (those are the node's own text)."""
@@ -191,11 +209,11 @@ class Constructor:
                     and self.count < MAX_NODES and depth < MAX_DEPTH):
                 # most values are plain strings: what build() would do, without its call
                 self.count += 1
-                made = self.made(value_node.value, value_node, child)
+                out[key] = self.made_keyed(value_node.value, value_node, key_node, child)
             else:
                 made = self.build(value_node, child, depth + 1)
-            out[key] = made
-            self.keyed(key_node, child, made)
+                out[key] = made
+                self.keyed(key_node, child, made)
         for key, value in merged.items():
             out.setdefault(key, value)
         return out
