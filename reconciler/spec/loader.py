@@ -113,8 +113,13 @@ if getattr(yaml, "__with_libyaml__", False):
     FastStackYamlLoader = _CStackYamlLoader
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """Stop constructing: the document is too large or too deep."""
+
+
+def too_many_nodes() -> str:
+    return (f"document expands to more than {MAX_NODES} nodes (aliases nested too deep?); "
+            "refusing to load it")
 
 
 class Constructor:
@@ -148,12 +153,9 @@ class Constructor:
     def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Refused(
-                f"document expands to more than {MAX_NODES} nodes (aliases nested too deep?); "
-                "refusing to load it"
-            )
+            raise Refused(too_many_nodes())
         if depth > MAX_DEPTH:
-            raise _Refused(f"document is nested deeper than {MAX_DEPTH} levels")
+            raise Refused(f"document is nested deeper than {MAX_DEPTH} levels")
         if node.tag in self.accepted_tags:
             self.loaded.tags[path] = node.tag
             if isinstance(node, ScalarNode):  # read the value as if it were untagged
@@ -226,9 +228,13 @@ class Constructor:
             if not isinstance(source, MappingNode):
                 self._report(source, "`<<` (merge) expects a mapping or a list of mappings")
                 continue
-            for key, value in self._mapping(source, path, depth).items():
+            for key, value in self.merge_source(source, path, depth).items():
                 result.setdefault(key, value)
         return result
+
+    def merge_source(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
+        """The mapping a `<<` merges from (an anchor), made for the mapping at `path`."""
+        return self._mapping(node, path, depth)
 
     def _report(self, node: Node, message: str) -> None:
         line, col = _mark(node)
@@ -305,7 +311,7 @@ def load_file(path: Path, raw: bytes | None = None, *,
                 )
             return loaded
         loaded.data = constructor(loaded, loader, accepted_tags).build(node, ())
-    except _Refused as exc:
+    except Refused as exc:
         loaded.data = None
         loaded.problems.append(Problem(str(path), 0, 0, str(exc)))
     except yaml.YAMLError as exc:  # a scalar that does not construct, e.g. a bad `!!int`
