@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.spec.compose.nodes import TREES, Node, at, dotted, problem_at, same
+from reconciler.spec.compose.nodes import TREES, Node, PatternTree, at, dotted, problem_at, same
 from reconciler.spec.compose.project import JsonPath
 
 NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
@@ -155,39 +155,7 @@ _CAST_PATTERNS: list[tuple[tuple[str, ...], Cast]] = [
 ]
 
 
-class CastLevel:
-    """The cast patterns seen from one path: the cast of the path itself, and the level
-    below it for each mapping key, or for any key or index (`*`). A walk carries its
-    level down, so a value's cast is one lookup per depth, and a part of the tree no
-    pattern reaches (`environment`, `labels`, `command` ...) is known to have none."""
-
-    __slots__ = ("any", "cast", "keys")
-
-    def __init__(self) -> None:
-        self.cast: Cast | None = None
-        self.keys: dict[str, CastLevel] = {}
-        self.any: CastLevel | None = None
-
-    def below(self, key: str | int) -> CastLevel | None:
-        return self.any if self.any is not None else self.keys.get(key)  # type: ignore[arg-type]
-
-    def add(self, pattern: tuple[str, ...], cast: Cast) -> None:
-        level = self
-        for segment in pattern:
-            if segment == "*":
-                level.any = level.any or CastLevel()
-                deeper = level.any
-            else:
-                deeper = level.keys.setdefault(segment, CastLevel())
-            # `*` beside named keys at one depth would let two patterns match one path
-            assert not (level.any and level.keys), pattern
-            level = deeper
-        level.cast = cast
-
-
-CASTS = CastLevel()
-for _pattern, _cast_of in _CAST_PATTERNS:
-    CASTS.add(_pattern, _cast_of)
+CASTS: PatternTree[Cast] = PatternTree(_CAST_PATTERNS)
 
 
 def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem]) -> Node:
@@ -198,7 +166,7 @@ def interpolate(node: Node, environ: Mapping[str, str], problems: list[Problem])
 
 
 def _walk(node: Node, environ: Mapping[str, str], problems: list[Problem],
-          path: JsonPath, level: CastLevel | None) -> Node:
+          path: JsonPath, level: PatternTree[Cast] | None) -> Node:
     """`level`: the casts seen from `path`, None where no cast pattern reaches."""
     if isinstance(node.value, dict):
         items = _each(node.value.items(), environ, problems, path, level)
@@ -207,7 +175,7 @@ def _walk(node: Node, environ: Mapping[str, str], problems: list[Problem],
     if isinstance(node.value, list):
         items = _each(enumerate(node.value), environ, problems, path, level)
         return node if same(items, node.value) else at(node, items)
-    cast = level.cast if level is not None else None
+    cast = level.value if level is not None else None
     if not isinstance(node.value, str) or ("$" not in node.value and cast is None):
         return node
     if "$" not in node.value:
@@ -228,7 +196,7 @@ def _walk(node: Node, environ: Mapping[str, str], problems: list[Problem],
 
 
 def _each(children: Iterable[tuple[Any, Node]], environ: Mapping[str, str],
-          problems: list[Problem], path: JsonPath, level: CastLevel | None) -> list[Node]:
+          problems: list[Problem], path: JsonPath, level: PatternTree[Cast] | None) -> list[Node]:
     """The children of a tree, walked only where interpolation could change them (a
     500-service file has ~16,000 values, ~600 strings with a `$`)."""
     if level is None:  # no cast below: only a tree or a string with a `$` can change
@@ -239,11 +207,11 @@ def _each(children: Iterable[tuple[Any, Node]], environ: Mapping[str, str],
             if _may_change(v.value, below := level.below(k)) else v for k, v in children]
 
 
-def _may_change(value: Any, level: CastLevel | None) -> bool:
+def _may_change(value: Any, level: PatternTree[Cast] | None) -> bool:
     """Whether interpolation could change a value with these casts: a tree, a string with
     a `$` or a cast (numbers, booleans and nulls never)."""
     if isinstance(value, str):
-        return "$" in value or (level is not None and level.cast is not None)
+        return "$" in value or (level is not None and level.value is not None)
     return isinstance(value, TREES)
 
 
