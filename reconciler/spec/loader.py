@@ -113,8 +113,13 @@ if getattr(yaml, "__with_libyaml__", False):
     FastStackYamlLoader = _CStackYamlLoader
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """Stop constructing: the document is too large or too deep."""
+
+
+def too_many_nodes() -> str:
+    return (f"document expands to more than {MAX_NODES} nodes (aliases nested too deep?); "
+            "refusing to load it")
 
 
 class Constructor:
@@ -138,15 +143,19 @@ class Constructor:
         """`made` (a result of `made`) is the value of the mapping key `key_node`."""
         self.loaded.keys[path] = _mark(key_node)
 
+    def made_keyed(self, value: Any, node: Node, key_node: Node, path: JsonPath) -> Any:
+        """`made`, then `keyed`, for a mapping's plain-string value (most values of a
+        file): one call, which a subclass may make cheaper than the two."""
+        made = self.made(value, node, path)
+        self.keyed(key_node, path, made)
+        return made
+
     def build(self, node: Node, path: JsonPath, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Refused(
-                f"document expands to more than {MAX_NODES} nodes (aliases nested too deep?); "
-                "refusing to load it"
-            )
+            raise Refused(too_many_nodes())
         if depth > MAX_DEPTH:
-            raise _Refused(f"document is nested deeper than {MAX_DEPTH} levels")
+            raise Refused(f"document is nested deeper than {MAX_DEPTH} levels")
         if node.tag in self.accepted_tags:
             self.loaded.tags[path] = node.tag
             if isinstance(node, ScalarNode):  # read the value as if it were untagged
@@ -159,8 +168,19 @@ class Constructor:
         elif isinstance(node, MappingNode):
             value = self._mapping(node, path, depth)
         else:
-            value = [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            value = self._sequence(node, path, depth)
         return self.made(value, node, path)
+
+    def _sequence(self, node: Node, path: JsonPath, depth: int) -> list[Any]:
+        items = []
+        for i, item in enumerate(node.value):
+            if (item.tag == STR_TAG and type(item) is ScalarNode
+                    and self.count < MAX_NODES and depth < MAX_DEPTH):
+                self.count += 1  # a plain string: what build() would do, without its call
+                items.append(self.made(item.value, item, (*path, i)))
+            else:
+                items.append(self.build(item, (*path, i), depth + 1))
+        return items
 
     def _scalar(self, node: Node) -> Any:
         """A scalar other than a string (those are the node's own text)."""
@@ -191,11 +211,11 @@ class Constructor:
                     and self.count < MAX_NODES and depth < MAX_DEPTH):
                 # most values are plain strings: what build() would do, without its call
                 self.count += 1
-                made = self.made(value_node.value, value_node, child)
+                out[key] = self.made_keyed(value_node.value, value_node, key_node, child)
             else:
                 made = self.build(value_node, child, depth + 1)
-            out[key] = made
-            self.keyed(key_node, child, made)
+                out[key] = made
+                self.keyed(key_node, child, made)
         for key, value in merged.items():
             out.setdefault(key, value)
         return out
@@ -208,9 +228,13 @@ class Constructor:
             if not isinstance(source, MappingNode):
                 self._report(source, "`<<` (merge) expects a mapping or a list of mappings")
                 continue
-            for key, value in self._mapping(source, path, depth).items():
+            for key, value in self.merge_source(source, path, depth).items():
                 result.setdefault(key, value)
         return result
+
+    def merge_source(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
+        """The mapping a `<<` merges from (an anchor), made for the mapping at `path`."""
+        return self._mapping(node, path, depth)
 
     def _report(self, node: Node, message: str) -> None:
         line, col = _mark(node)
@@ -287,7 +311,7 @@ def load_file(path: Path, raw: bytes | None = None, *,
                 )
             return loaded
         loaded.data = constructor(loaded, loader, accepted_tags).build(node, ())
-    except _Refused as exc:
+    except Refused as exc:
         loaded.data = None
         loaded.problems.append(Problem(str(path), 0, 0, str(exc)))
     except yaml.YAMLError as exc:  # a scalar that does not construct, e.g. a bad `!!int`

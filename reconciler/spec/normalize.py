@@ -72,15 +72,19 @@ def expand_replicas(template: ContainerSpec, replicas: int,
     `numbered` (`container_names: compose`): every replica is "<stack>-<key>-<n>", the
     names docker compose gives, so both tools agree on a project's containers. `template`
     (replica 1, made for this call and held by nothing else yet) is that replica itself:
-    its hash is set in place, where replace() would make it anew (~70 us a container)."""
+    its hash is set in place, where replace() would make it anew (~70 us a container), and
+    so is its numbered name (the name is not hashed): a Compose file's every container."""
     digest = config_hash(template)
     object.__setattr__(template, "config_hash", digest)
+    base = template.name
     out = []
     for n in range(1, replicas + 1):
-        if n == 1 and not numbered:
-            out.append(template)
-        else:
-            out.append(replace(template, name=f"{template.name}-{n}", replica=n))
+        if n > 1:
+            out.append(replace(template, name=f"{base}-{n}", replica=n))
+            continue
+        if numbered:
+            object.__setattr__(template, "name", f"{base}-1")
+        out.append(template)
     return out
 
 

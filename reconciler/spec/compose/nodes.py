@@ -11,7 +11,7 @@ first needs one.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -106,49 +106,42 @@ def matches(path: JsonPath, pattern: tuple[str, ...]) -> bool:
 T = TypeVar("T")
 
 
-Fixed = tuple[tuple[int, str], ...]  # a pattern's segments other than `*`, by position
+class PatternTree(Generic[T]):
+    """Compose's path patterns (`*` for any one mapping key or list index) -> values, as a
+    tree of path segments. A walk carries its level down (`below`), so a value's entry is
+    one lookup per depth, and a part of the tree that no pattern reaches (None) is known
+    to hold none. No level has both `*` and named keys: one path matches one pattern."""
 
+    __slots__ = ("any", "keys", "value")
 
-class PatternTable(Generic[T]):
-    """Path patterns (`*` for any one key or index) -> values, found by the path's length
-    and last segment first: a lookup per value of a large file stays cheap. `leads_to`
-    tells whether a pattern could match below a path (a walk need not go further)."""
-
-    def __init__(self, entries: list[tuple[tuple[str, ...], T]]) -> None:
-        self.buckets: dict[tuple[int, str], list[tuple[Fixed, T]]] = {}
-        self.prefixes: dict[tuple[int, str], list[tuple[Fixed, T]]] = {}
+    def __init__(self, entries: Iterable[tuple[tuple[str, ...], T]] = ()) -> None:
+        self.value: T | None = None  # the value of the pattern that ends here
+        self.keys: dict[str, PatternTree[T]] = {}
+        self.any: PatternTree[T] | None = None
         for pattern, value in entries:
-            for end in range(1, len(pattern) + 1):
-                table = self.buckets if end == len(pattern) else self.prefixes
-                fixed = tuple((i, want) for i, want in enumerate(pattern[:end]) if want != "*")
-                table.setdefault((end, pattern[end - 1]), []).append((fixed, value))
+            self.add(pattern, value)
 
-    def find(self, path: JsonPath) -> T | None:
-        return _find(self.buckets, path)
+    def add(self, pattern: tuple[str, ...], value: T) -> None:
+        level = self
+        for segment in pattern:
+            if segment == "*":
+                level.any = level.any or PatternTree()
+                deeper = level.any
+            else:
+                deeper = level.keys.setdefault(segment, PatternTree())
+            if level.any and level.keys:  # two patterns could match one path
+                raise ValueError(f"`*` beside named keys in the patterns: {pattern}")
+            level = deeper
+        level.value = value
 
-    def leads_to(self, path: JsonPath) -> bool:
-        """Some pattern is longer than `path` and begins like it."""
-        return not path or _find(self.prefixes, path) is not None
+    def below(self, key: str | int) -> PatternTree[T] | None:
+        """The level of a mapping key or list index under this one."""
+        return self.any if self.any is not None else self.keys.get(key)  # type: ignore[arg-type]
 
-
-def _find(buckets: dict[tuple[int, str], list[tuple[Fixed, T]]], path: JsonPath) -> T | None:
-    if not path:
-        return None
-    last = path[-1]
-    for bucket in (buckets.get((len(path), last if isinstance(last, str) else str(last))),
-                   buckets.get((len(path), "*"))):
-        for fixed, value in bucket or ():
-            if _fits(path, fixed):
-                return value
-    return None
-
-
-def _fits(path: JsonPath, fixed: Fixed) -> bool:
-    # a loop, not all(...): a generator is ten times slower here, once per value of a file
-    for i, want in fixed:  # noqa: SIM110
-        if path[i] != want:
-            return False
-    return True
+    @property
+    def leads_on(self) -> bool:
+        """Some pattern goes deeper than this level."""
+        return self.any is not None or bool(self.keys)
 
 
 def go_text(value: Any) -> str:

@@ -29,7 +29,8 @@ class Service:
     def put(self, field: str | tuple[str | int, ...], value: Any, *sub: str | int,
             deep: bool = False) -> None:
         fields = field if isinstance(field, tuple) else (field,)
-        self.out.put(("containers", self.name, *fields), value, self.at(*sub), deep=deep)
+        self.out.put(("containers", self.name, *fields), value, ("services", self.name, *sub),
+                     deep=deep)  # ("services", ...) is at(*sub), without its call
 
     def container(self) -> dict[str, Any]:
         found: dict[str, Any] = self.out.data["containers"][self.name]

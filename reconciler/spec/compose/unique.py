@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.spec.compose.nodes import TREES, Node, PatternTable, at, go_text, same
+from reconciler.spec.compose.nodes import TREES, Node, PatternTree, at, go_text, same
 
 Indexer = Callable[[Any], str]
 
@@ -83,7 +83,7 @@ _KEYED = ("annotations", "build.args", "build.additional_contexts", "build.platf
           "build.tags", "build.labels", "cap_add", "cap_drop", "deploy.labels", "dns",
           "dns_opt", "dns_search", "environment", "labels", "links", "networks.*.aliases",
           "networks.*.link_local_ips", "profiles", "sysctls", "tmpfs")
-_INDEXERS: PatternTable[Indexer] = PatternTable([
+_INDEXERS: PatternTree[Indexer] = PatternTree([
     *((("services", "*", *p.split(".")), _key_value) for p in _KEYED),
     (("services", "*", "devices"), _device_target), (("services", "*", "configs"), _mount("")),
     (("services", "*", "secrets"), _mount("/run/secrets")),
@@ -93,18 +93,20 @@ _INDEXERS: PatternTable[Indexer] = PatternTable([
 ])
 
 
-def enforce_unique(node: Node, path: tuple[str | int, ...] = ()) -> Node:
+def enforce_unique(node: Node, level: PatternTree[Indexer] | None = _INDEXERS) -> Node:
     """The tree with one entry per key in each keyed sequence; the walk goes only where a
-    keyed sequence can be, and a part without duplicates stays the same node."""
+    keyed sequence can be (`level`: the patterns seen from the node), and a part without
+    duplicates stays the same node."""
     if isinstance(node.value, dict):
-        if not _INDEXERS.leads_to(path):
+        if level is None or not level.leads_on:
             return node
-        table = {k: enforce_unique(v, (*path, k)) if isinstance(v.value, TREES) else v
-                 for k, v in node.value.items()}
+        table = {k: enforce_unique(v, below)
+                 if isinstance(v.value, TREES) and (below := level.below(k)) is not None
+                 else v for k, v in node.value.items()}
         return node if same(table.values(), node.value.values()) else at(node, table)
     if not isinstance(node.value, list):
         return node
-    index = _INDEXERS.find(path)
+    index = level.value if level is not None else None
     if index is None:
         return node
     kept: list[Node] = []

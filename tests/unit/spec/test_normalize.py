@@ -169,6 +169,21 @@ def test_replicas_are_named_and_zero_gives_none(tmp_path: Path) -> None:
     assert all(c.config_hash == config_hash(c) != "" for c in stack.containers)
 
 
+def test_compose_names_number_every_replica_and_keep_one_hash(tmp_path: Path) -> None:
+    """`container_names: compose` (a Compose file's stack): replica 1 is `-1` too, with
+    the same fields and hash as an unnumbered one (the name is not hashed)."""
+    body = "containers:\n  w: {image: app:1, replicas: 3, env: {A: b}}\n  one: {image: app:1}\n"
+    plain = load_one(tmp_path, body)
+    numbered = load_one(tmp_path, "container_names: compose\n" + body)
+    assert [(c.name, c.replica) for c in numbered.containers] == [
+        ("app-one-1", 1), ("app-w-1", 1), ("app-w-2", 2), ("app-w-3", 3)]
+    assert [c.config_hash for c in numbered.containers] == [
+        c.config_hash for c in plain.containers]
+    assert all(c.config_hash == config_hash(c) != "" for c in numbered.containers)
+    renamed = [(c.name.removesuffix("-1"), c.replica) for c in numbered.containers]
+    assert renamed == [("app-one", 1), ("app-w", 1), ("app-w-2", 2), ("app-w-3", 3)]
+
+
 def test_stack_name_from_name_or_file(tmp_path: Path) -> None:
     assert load_one(tmp_path, "containers: {}\n", "my-stack.yml").name == "my-stack"
     assert load_one(tmp_path, "name: shop\ncontainers: {}\n").name == "shop"

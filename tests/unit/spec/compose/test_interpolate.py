@@ -88,3 +88,33 @@ def test_problems_are_located_and_name_no_value() -> None:
             ("c.yaml", 3, 9, "error"),
     }
     assert not any("secret-other" in p.message for p in problems)
+
+
+def test_casts_apply_at_their_paths_only_and_a_tree_without_change_is_kept() -> None:
+    """A name that is cast under a service (`read_only`, `retries`) is a plain string in
+    a mapping of the user's own names, and at a depth where no pattern ends; a `*`
+    stands for any key or list index."""
+    problems: list[Problem] = []
+    tree = _tree({"services": {"web": {
+        "environment": {"read_only": "true", "A": "${SET}"}, "labels": {"tty": "1"},
+        "healthcheck": {"retries": "3", "test": ["CMD", "true"]},
+        "ulimits": {"nofile": {"soft": "10", "hard": "${H:-20}"}, "nproc": "64"},
+        "volumes": [{"read_only": "false", "volume": {"nocopy": "true"}}],
+        "deploy": {"replicas": "2", "restart_policy": {"max_attempts": "4"}},
+        "depends_on": {"db": {"required": "false", "condition": "x"}}}},
+        "networks": {"n": {"internal": "true", "labels": {"internal": "true"}}},
+        "volumes": {"v": {"external": "true"}}})
+    data = plain(interpolate(tree, ENV, problems))
+    assert data == {"services": {"web": {
+        "environment": {"read_only": "true", "A": "value"}, "labels": {"tty": "1"},
+        "healthcheck": {"retries": 3, "test": ["CMD", "true"]},
+        "ulimits": {"nofile": {"soft": 10, "hard": 20}, "nproc": 64},
+        "volumes": [{"read_only": False, "volume": {"nocopy": True}}],
+        "deploy": {"replicas": 2, "restart_policy": {"max_attempts": 4}},
+        "depends_on": {"db": {"required": False, "condition": "x"}}}},
+        "networks": {"n": {"internal": True, "labels": {"internal": "true"}}},
+        "volumes": {"v": {"external": True}}}
+    assert problems == []
+    unchanged = _tree({"services": {"web": {"image": "x", "labels": {"a": "b"},
+                                            "ports": ["80:80"], "cpus": 0.5}}})
+    assert interpolate(unchanged, ENV, []) is unchanged
