@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ from reconciler.drivers.docker.known import Known, StartCounts, clash, known_fro
 from reconciler.drivers.docker.mapping import container_labels, create_body, to_observed
 from reconciler.drivers.docker.operations import DockerOperations
 from reconciler.drivers.docker.resources import StackResources
+from reconciler.drivers.docker.threads import Background, map_threads
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, Healthcheck, ImageSource, VolumeSpec
 from reconciler.model.errors import NotFound
@@ -92,14 +92,19 @@ class DockerDriver(DockerOperations):
     def observe(self, stacks: frozenset[str] | None = None,
                 names: frozenset[str] | None = None) -> Observed:
         self.images.refresh()
-        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
-            images = pool.submit(self.images.identities)
-            volumes = pool.submit(self.resources.volume_names, stacks)
-            # The list has labels and state but no pid, start/finish times, exit code or
-            # OOM flag, which the planner, the loop's health checks and saved plans need.
+        images = Background(self.images.identities)
+        volumes = Background(lambda: self.resources.volume_names(stacks))
+        # The list has labels and state but no pid, start/finish times, exit code or
+        # OOM flag, which the planner, the loop's health checks and saved plans need.
+        try:
             listed = [s for s in self._list(stacks) if names is None
                       or any(n.lstrip("/") in names for n in s.get("Names") or ())]
-            infos = list(pool.map(self._inspect, [s["Id"] for s in listed]))
+            infos = map_threads(self._inspect, [s["Id"] for s in listed], OBSERVE_THREADS)
+        except BaseException:
+            images.join()  # their own errors, if any, give way to this one
+            volumes.join()
+            raise
+        found_images, found_volumes = images.result(), volumes.result()
         found: list[ObservedContainer] = []
         members: dict[str, set[str]] = {}
         for info in infos:
@@ -113,7 +118,7 @@ class DockerDriver(DockerOperations):
             found.append(seen)
         self.resources.seen(stacks if stacks is not None else members, members)
         found.sort(key=lambda c: c.name)
-        return Observed(tuple(found), images.result(), volumes.result())
+        return Observed(tuple(found), found_images, found_volumes)
 
     def _list(self, stacks: frozenset[str] | None) -> list[dict[str, Any]]:
         if stacks is not None and not stacks:
