@@ -4,8 +4,9 @@ what to do."""
 
 from __future__ import annotations
 
-import socket
+import _socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import docker
@@ -13,7 +14,7 @@ import docker.errors
 import pytest
 import requests
 
-from reconciler.drivers.docker import client
+from reconciler.drivers.docker import client, engine_api
 from reconciler.drivers.docker.engine_api import (
     EngineAPI,
     EngineConnectionError,
@@ -45,10 +46,12 @@ def test_an_unreachable_engine_names_the_host_and_how_to_start_it(
 def test_permission_denied_on_the_socket_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
 
-    def refuse(*_: Any) -> None:
-        raise PermissionError(13, "Permission denied")
+    class Refusing(_socket.socket):  # the client makes its unix sockets with _socket
+        def connect(self, *_: Any) -> None:
+            raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(engine_api, "_socket", SimpleNamespace(
+        AF_UNIX=_socket.AF_UNIX, SOCK_STREAM=_socket.SOCK_STREAM, socket=Refusing))
     with pytest.raises(client.EngineUnavailable) as caught:
         client.connect()
     text = str(caught.value)
