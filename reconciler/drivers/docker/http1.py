@@ -68,9 +68,16 @@ class Connection:
 
     def request(self, method: str, target: str, payload: bytes) -> tuple[int, dict[str, str],
                                                                            bytes]:
+        self.send(method, target, payload)
+        return self.answer(method)
+
+    def send(self, method: str, target: str, payload: bytes) -> None:
         head = (f"{method} {target} HTTP/1.1\r\nHost: docker\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
         self.sock.sendall(head.encode("latin-1") + payload)
+
+    def answer(self, method: str) -> tuple[int, dict[str, str], bytes]:
+        """The answer to the request sent last (`method`: its method)."""
         lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
