@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 KIND = "engine-events"  # a read log's entry: path the engine's host, signature the anchor
 NONE = "none"  # noted when there is no anchor: the check sends the GETs again
 CHECK_TIMEOUT = 10.0
-RECENT_NS = 5 * 1_000_000_000  # the window current() reads first
+RECENT_NS = 2 * 1_000_000_000  # the window current() reads first
 _lock = _thread.allocate_lock()
 
 
