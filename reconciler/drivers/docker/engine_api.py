@@ -213,13 +213,15 @@ class _GetMany:
 
     def run(self) -> list[tuple[int, bytes]]:
         try:
-            while self.next < len(self.targets) and len(self.flight) < GETS_IN_FLIGHT:
-                self._launch()
+            while (self.next < len(self.targets) and len(self.flight) < GETS_IN_FLIGHT
+                   and self._launch()):
+                pass
             while self.flight:
                 at, conn, reused = self.flight.pop(0)
                 self.answers[at] = self._read(at, conn, reused)
-                if self.next < len(self.targets):
-                    self._launch()
+                while self.next < len(self.targets) and len(self.flight) < GETS_IN_FLIGHT:
+                    if not self._launch():
+                        break
         except (OSError, ValueError) as exc:
             raise EngineConnectionError(exc) from None
         finally:
@@ -244,9 +246,16 @@ class _GetMany:
             self.api._give_back(conn)
         return status, data
 
-    def _launch(self) -> None:
+    def _launch(self) -> bool:
+        """The next GET sent on a connection of its own; False when the engine takes no
+        more connections now (EAGAIN: its backlog is full), while answers are pending."""
+        try:
+            conn, reused = self.api._take()
+        except BlockingIOError:
+            if not self.flight:
+                raise
+            return False
         at, self.next = self.next, self.next + 1
-        conn, reused = self.api._take()
         conn.sock.settimeout(self.api.timeout)
         try:
             conn.send("GET", self.targets[at], b"")
@@ -258,6 +267,7 @@ class _GetMany:
             conn.sock.settimeout(self.api.timeout)
             conn.send("GET", self.targets[at], b"")
         self.flight.append((at, conn, reused))
+        return True
 
 
 def signatures_now(keys: list[str], workers: int = 4) -> dict[str, str]:
