@@ -115,7 +115,19 @@ def key_for(words: list[str]) -> tuple[str, str] | None:
 
 def code_stamp() -> str:
     """Size and mtime of every file of the package: edited code never answers from old
-    records (a checkout as much as an install)."""
+    records (a checkout as much as an install). Taken once a process (~250 stats): the
+    answer's key and the record's, which an apply computes again, describe the code
+    that was started."""
+    global _code_stamp
+    if _code_stamp is None:
+        _code_stamp = _stamp_of_package()
+    return _code_stamp
+
+
+_code_stamp: str | None = None
+
+
+def _stamp_of_package() -> str:
     stamps, folders = [], [_PACKAGE]
     while folders:  # iterative; links are not followed
         with os.scandir(folders.pop()) as entries:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,7 +39,6 @@ DEFAULT_STATE_DIR = Path("/var/lib/reconcile")
 # The engine runs containers' creates, starts and removals concurrently, and the client
 # mostly waits on it: as Compose v2 does, the executor runs many at once (issue 12's bench).
 PARALLELISM = 16
-OBSERVE_THREADS = 8
 T = TypeVar("T")
 
 
@@ -92,14 +90,15 @@ class DockerDriver(DockerOperations):
     def observe(self, stacks: frozenset[str] | None = None,
                 names: frozenset[str] | None = None) -> Observed:
         self.images.refresh()
-        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
-            images = pool.submit(self.images.identities)
-            volumes = pool.submit(self.resources.volume_names, stacks)
-            # The list has labels and state but no pid, start/finish times, exit code or
-            # OOM flag, which the planner, the loop's health checks and saved plans need.
-            listed = [s for s in self._list(stacks) if names is None
-                      or any(n.lstrip("/") in names for n in s.get("Names") or ())]
-            infos = list(pool.map(self._inspect, [s["Id"] for s in listed]))
+        # One call after another, from this thread: each is answered in well under a
+        # millisecond, less than a thread of their own waits for the interpreter's lock.
+        found_images = self.images.identities()
+        found_volumes = self.resources.volume_names(stacks)
+        # The list has labels and state but no pid, start/finish times, exit code or
+        # OOM flag, which the planner, the loop's health checks and saved plans need.
+        listed = [s for s in self._list(stacks) if names is None
+                  or any(n.lstrip("/") in names for n in s.get("Names") or ())]
+        infos = self._inspect_all([s["Id"] for s in listed])
         found: list[ObservedContainer] = []
         members: dict[str, set[str]] = {}
         for info in infos:
@@ -113,7 +112,7 @@ class DockerDriver(DockerOperations):
             found.append(seen)
         self.resources.seen(stacks if stacks is not None else members, members)
         found.sort(key=lambda c: c.name)
-        return Observed(tuple(found), images.result(), volumes.result())
+        return Observed(tuple(found), found_images, found_volumes)
 
     def _list(self, stacks: frozenset[str] | None) -> list[dict[str, Any]]:
         if stacks is not None and not stacks:
@@ -125,6 +124,17 @@ class DockerDriver(DockerOperations):
                 "all": True, "filters": {"label": [selector]}}) or []
         return [s for s in listed
                 if stacks is None or (s.get("Labels") or {}).get(labelkeys.STACK) in stacks]
+
+    def _inspect_all(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        """The inspect of each id (None: gone since the list), all in flight at once."""
+        answers = self.engine.get_many([f"/containers/{path_of(i)}/json" for i in ids])
+        infos: list[dict[str, Any] | None] = []
+        for container_id, (status, doc) in zip(ids, answers, strict=True):
+            if status >= 400 and status != 404:
+                with self._errors(container_id):
+                    raise EngineHTTPError(status, str(doc))
+            infos.append(doc if status < 400 else None)
+        return infos
 
     def _inspect(self, name: str) -> dict[str, Any] | None:
         with self._errors(name):

@@ -37,7 +37,11 @@ class Connection:
     """One connection; `sock` a connected socket.socket or _socket.socket."""
 
     def __init__(self, sock: _socket.socket) -> None:
-        self.sock, self._buffer, self.closed = sock, b"", False
+        self.sock, self.closed = sock, False
+        # What was received and not yet parsed is _buffer[_at:]: parsing moves _at rather
+        # than copying the rest at every chunk (an event log of 256 chunks in 64 KiB reads
+        # copied ~16 MiB, ~5 ms, each time the anchor asked for it).
+        self._buffer, self._at = bytearray(), 0
 
     def close(self) -> None:
         self.closed = True
@@ -64,9 +68,16 @@ class Connection:
 
     def request(self, method: str, target: str, payload: bytes) -> tuple[int, dict[str, str],
                                                                            bytes]:
+        self.send(method, target, payload)
+        return self.answer(method)
+
+    def send(self, method: str, target: str, payload: bytes) -> None:
         head = (f"{method} {target} HTTP/1.1\r\nHost: docker\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
         self.sock.sendall(head.encode("latin-1") + payload)
+
+    def answer(self, method: str) -> tuple[int, dict[str, str], bytes]:
+        """The answer to the request sent last (`method`: its method)."""
         lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
@@ -94,7 +105,9 @@ class Connection:
                 chunks.append(chunk)
         if "content-length" in headers:
             return self._exactly(int(headers["content-length"]))
-        data = self._buffer + b"".join(iter(lambda: self.sock.recv(65536), b""))
+        data = bytes(self._buffer[self._at:]) + b"".join(iter(lambda: self.sock.recv(65536),
+                                                               b""))
+        self._buffer, self._at = bytearray(), 0
         self.close()  # the length is the connection's end
         return data
 
@@ -102,16 +115,21 @@ class Connection:
         data = self.sock.recv(65536)
         if not data:
             raise ConnectionError("the engine closed the connection")
+        if self._at:  # drop what was parsed before the buffer grows
+            del self._buffer[:self._at]
+            self._at = 0
         self._buffer += data
 
     def _until(self, marker: bytes) -> bytes:
-        while (at := self._buffer.find(marker)) < 0:
+        while (at := self._buffer.find(marker, self._at)) < 0:
             self._fill()
-        found, self._buffer = self._buffer[:at], self._buffer[at + len(marker):]
+        found = bytes(self._buffer[self._at:at])
+        self._at = at + len(marker)
         return found
 
     def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
+        while len(self._buffer) - self._at < size:
             self._fill()
-        found, self._buffer = self._buffer[:size], self._buffer[size:]
+        found = bytes(self._buffer[self._at:self._at + size])
+        self._at += size
         return found

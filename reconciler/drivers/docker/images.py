@@ -84,13 +84,14 @@ class EngineImages:
             self._inspected.clear()
 
     def _inspect(self, ref: str) -> dict[str, Any]:
-        """GET /images/{ref}/json, once per ref until refresh(); raises for a missing one."""
+        """GET /images/{ref}/json, once per ref until refresh(); raises for a missing one.
+        Asked with the lock held: the executor's creates all want their image's config at
+        once, and asked each for itself (4 of 10 were seen doing so)."""
         with self._lock:
             cached = self._inspected.get(ref)
-        if cached is not None:
-            return cached
-        info: dict[str, Any] = self.engine.call("GET", f"/images/{path_of(ref)}/json")
-        with self._lock:
+            if cached is not None:
+                return cached
+            info: dict[str, Any] = self.engine.call("GET", f"/images/{path_of(ref)}/json")
             self._inspected[ref] = info
         return info
 

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from reconciler.model import hashing
@@ -163,6 +162,9 @@ def parse_time(text: Any) -> float | None:
         head = head[:19]
     zone = "+00:00" if zone == "Z" else zone
     stamp = f"{head}.{fraction or '0'}{zone}"
+    # here, not at the top: an apply's start has no container to read times of (~2 ms)
+    from datetime import datetime
+
     try:
         return datetime.fromisoformat(stamp).timestamp()
     except ValueError:

@@ -4,8 +4,10 @@ what to do."""
 
 from __future__ import annotations
 
-import socket
+import _socket
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import docker
@@ -13,7 +15,7 @@ import docker.errors
 import pytest
 import requests
 
-from reconciler.drivers.docker import client
+from reconciler.drivers.docker import client, engine_api
 from reconciler.drivers.docker.engine_api import (
     EngineAPI,
     EngineConnectionError,
@@ -45,10 +47,12 @@ def test_an_unreachable_engine_names_the_host_and_how_to_start_it(
 def test_permission_denied_on_the_socket_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
 
-    def refuse(*_: Any) -> None:
-        raise PermissionError(13, "Permission denied")
+    class Refusing(_socket.socket):  # the client makes its unix sockets with _socket
+        def connect(self, *_: Any) -> None:
+            raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(engine_api, "_socket", SimpleNamespace(
+        AF_UNIX=_socket.AF_UNIX, SOCK_STREAM=_socket.SOCK_STREAM, socket=Refusing))
     with pytest.raises(client.EngineUnavailable) as caught:
         client.connect()
     text = str(caught.value)
@@ -158,3 +162,30 @@ def test_the_sdk_client_is_made_for_the_engine_without_negotiating(tmp_path: Pat
     sdk = client.sdk(f"unix://{tmp_path}/engine.sock")
     assert sdk.api_version == "1.41"
     assert isinstance(sdk, docker.APIClient)
+
+
+def test_many_gets_are_in_flight_at_once_and_answered_in_order(tmp_path: Path) -> None:
+    with fake_engine(tmp_path) as engine:
+        for i in range(6):
+            engine.answer("GET", f"/v1.41/containers/c{i}/json", body={"Id": f"c{i}"},
+                          headers={"Transfer-Encoding": "chunked"} if i % 2 else None)
+            engine.delays[("GET", f"/v1.41/containers/c{i}/json")] = 0.2
+        api = EngineAPI(engine.host)
+        began = time.monotonic()
+        answers = api.get_many([f"/containers/c{i}/json" for i in (0, 1, 2, 9, 3, 4, 5)])
+        assert time.monotonic() - began < 0.8  # seven answers of 0.2 s side by side
+        assert answers[3] == (404, "no such thing: /v1.41/containers/c9/json")
+        assert [a for a in answers if a[0] == 200] == [
+            (200, {"Id": f"c{i}"}) for i in range(6)]
+        assert api.get_many(["/containers/c1/json"]) == [(200, {"Id": "c1"})]
+        assert engine.connections <= 7  # the second call on a kept-alive one
+
+
+def test_many_gets_open_again_a_connection_the_engine_closed(tmp_path: Path) -> None:
+    with fake_engine(tmp_path) as engine:
+        engine.answer("GET", "/v1.41/info", body={"ok": 1})
+        api = EngineAPI(engine.host)
+        assert api.call("GET", "/info") == {"ok": 1}
+        engine.close_after_answer = True
+        assert api.get_many(["/info", "/info"]) == [(200, {"ok": 1})] * 2
+        assert api.get_many(["/info"]) == [(200, {"ok": 1})]
