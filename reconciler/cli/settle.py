@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import marshal
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reconciler.cli import settled
 from reconciler.support import readlog
+from reconciler.support.atomic import write_bytes
 
 KEEP = 64  # settled records kept per state dir
 
@@ -72,31 +72,12 @@ def store(state_dir: Path, key: str, logs: list[readlog.ReadLog], output: str,
     doc = {"format": settled.FORMAT, "reads": reads, "output": output, **extra}
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_record(target, marshal.dumps(doc))
+        # not fsynced (two fsyncs cost an apply 4-15 ms on ext4): a record is a cache its
+        # reads prove; one lost to a crash is a miss, a torn one too (marshal refuses it)
+        write_bytes(target, marshal.dumps(doc), mode=0o600, durable=False)
         _keep_newest(target.parent, KEEP)
         return True
     return False
-
-
-def _write_record(target: Path, data: bytes) -> None:
-    """A temporary file renamed over the record, as support/atomic.py does, but not
-    fsynced (its two fsyncs cost an apply 4-15 ms on ext4): a record is a cache that its
-    reads prove. One lost to a crash is a miss, a torn one too (marshal refuses it), and an
-    older one kept is checked like any other."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def _keep_newest(folder: Path, keep: int) -> None:

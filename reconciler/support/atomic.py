@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_bytes(path: Path, data: bytes, *, mode: int | None = None,
+                durable: bool = True) -> None:
     """Replace `path` with `data`. Without `mode` the file gets the usual 0666 minus the
-    umask, as open() would give it; with `mode` exactly that (umask not applied)."""
+    umask, as open() would give it; with `mode` exactly that (umask not applied).
+    `durable=False` skips both fsyncs, for a cache whose reads prove it (a crash may then
+    lose the new content or leave it torn: the reader must treat either as a miss)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
@@ -28,7 +31,8 @@ def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -36,7 +40,8 @@ def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def write_text(path: Path, text: str, *, mode: int | None = None) -> None:

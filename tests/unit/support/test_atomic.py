@@ -85,3 +85,18 @@ def test_missing_folder_raises_and_parallel_writers_do_not_collide(tmp_path: Pat
     assert errors == []
     assert json.loads(target.read_text())["i"] == 19
     assert os.listdir(tmp_path) == ["shared.json"]
+
+
+def test_a_durable_write_fsyncs_file_and_folder_and_a_cache_write_neither(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    target = tmp_path / "record"
+    atomic.write_bytes(target, b"durable")
+    assert len(synced) == 2 and target.read_bytes() == b"durable"
+    synced.clear()
+    atomic.write_bytes(target, b"cache", mode=0o600, durable=False)
+    assert synced == [] and target.read_bytes() == b"cache"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["record"]  # no temporary left
