@@ -18,7 +18,6 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from reconciler.drivers.base import (
@@ -35,6 +34,7 @@ from reconciler.model.errors import DriverError, NotFound
 from reconciler.model.hashing import hashed_fields
 from reconciler.model.labels import ownership_labels
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import replace
 
 
 def digest_of(text: str) -> str:

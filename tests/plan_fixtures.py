@@ -4,7 +4,6 @@ renderer and executor tests. They build reconciler.model objects directly (no YA
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from typing import Any
 
 from reconciler.model.actions import Plan
@@ -22,6 +21,7 @@ from reconciler.model.desired import (
 )
 from reconciler.model.hashing import config_hash
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import replace
 from reconciler.planner.render import render_text
 from tests.fakes import digest_of, observed_from_spec
 

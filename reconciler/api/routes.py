@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import field
 from typing import Any
 from urllib.parse import unquote
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 
 class HttpError(Exception):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from reconciler.loop.telemetry import Telemetry, TelemetrySnapshot
 from reconciler.model.errors import NotFound
 from reconciler.model.hashing import mask_secrets
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import asdict, replace
 from reconciler.planner.plan import PlanOptions
 from reconciler.planner.plan import plan as make_plan
 from reconciler.planner.render import plan_to_dict, render_text

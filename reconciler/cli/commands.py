@@ -255,10 +255,9 @@ def cmd_down(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
-    from dataclasses import replace
-
     from reconciler.loop.control import Loop
     from reconciler.loop.stacks import StackSet
+    from reconciler.model.records import replace
     from reconciler.spec.units import parse_duration
 
     # The loop reads each file on its own: `-f` files are watched one by one, each with the

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model.errors import ReconcileError
-from reconciler.model.records import record
+from reconciler.model.records import field, record, replace
 
 if TYPE_CHECKING:  # the contract is a type here; `images build` must not import it
     from reconciler.drivers.base import FullDriver

@@ -7,12 +7,12 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from reconciler import __version__
 from reconciler.cli.context import Context
 from reconciler.model.errors import ReconcileError
+from reconciler.model.records import asdict
 from reconciler.spec.units import parse_duration
 from reconciler.support.events import read_events
 

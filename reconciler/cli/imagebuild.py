@@ -59,9 +59,8 @@ def _settle(ctx: Context, request: BuildRequest, digest: str) -> None:
     """The next identical build is answered from a record (cli/settled.py), kept when the
     same build again runs no step: a pass of ~20-40 ms after a build that ran steps. After
     `--no-cache`, for the same words without it: that build would now come from the cache."""
-    from dataclasses import replace
-
     from reconciler.cli import settle, settled
+    from reconciler.model.records import replace
 
     plain = [word for word in ctx.words if word != "--no-cache"]
     found = settled.key_for(plain) if ctx.injected_driver is None else None

@@ -6,7 +6,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from typing import Any
 
 from reconciler.cli.context import Context
@@ -16,6 +15,7 @@ from reconciler.model import labels
 from reconciler.model.errors import NotFound, ReconcileError
 from reconciler.model.hashing import mask_secrets
 from reconciler.model.observed import ObservedContainer
+from reconciler.model.records import asdict
 
 
 def container_name(ref: str) -> str:

@@ -8,7 +8,6 @@ ensured images, the host is observed and planned again; the executor itself neve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from reconciler.drivers.base import Driver
 from reconciler.engine.convergence import Convergence
@@ -16,6 +15,7 @@ from reconciler.engine.execute import ActionEvent, execute
 from reconciler.engine.planning import Prepare, make_plan, scope_of
 from reconciler.model.actions import Kind, Plan
 from reconciler.model.desired import Desired
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions
 
 __all__ = ["Prepare", "converge", "make_plan", "scope_of"]

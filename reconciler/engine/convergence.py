@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import field
-
 from reconciler.engine.execute import ExecutionResult
 from reconciler.model.actions import Plan, Waiting
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 
 @record

@@ -14,13 +14,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from reconciler.drivers.base import Driver
 from reconciler.engine.wake import Wake
 from reconciler.model.desired import ContainerSpec, Healthcheck
 from reconciler.model.errors import ReconcileError
 from reconciler.model.observed import Health, Observed, ObservedContainer
+from reconciler.model.records import replace
 
 
 def _with_timeout(work: Callable[[], bool], timeout: float) -> bool:

@@ -10,14 +10,13 @@ returned as `follow_up` (a fresh plan after the apply), for the caller to report
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from reconciler.drivers.base import Driver
 from reconciler.engine.execute import ActionEvent, ExecutionResult, execute
 from reconciler.model.actions import Kind, Plan
 from reconciler.model.desired import Desired
-from reconciler.model.records import record
+from reconciler.model.records import record, replace
 from reconciler.planner.plan import PlanOptions, plan
 from reconciler.planner.saved import check_host, check_inputs, check_same_actions
 

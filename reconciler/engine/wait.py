@@ -15,7 +15,6 @@ import contextlib
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from reconciler.drivers.base import Driver
 from reconciler.engine.convergence import Convergence
@@ -25,6 +24,7 @@ from reconciler.engine.wake import Wake
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 
 POLL = 0.2  # seconds between observations while only waiting (job exits are polled)

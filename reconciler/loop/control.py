@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +36,7 @@ from reconciler.loop.watch import Watcher
 from reconciler.model.actions import Plan
 from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed, ObservedContainer
-from reconciler.model.records import record
+from reconciler.model.records import record, replace
 from reconciler.planner.plan import PlanOptions
 from reconciler.support.atomic import read_json, write_json
 from reconciler.support.events import append_event

@@ -18,7 +18,6 @@ import contextlib
 import threading
 import time
 from collections import deque
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from reconciler.loop.stacks import StackSet
 from reconciler.loop.tree import mirror_tree
 from reconciler.loop.webhook import WebhookServer
 from reconciler.model.observed import Observed
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.support.atomic import read_json, write_json
 from reconciler.support.trees import remove_tree
 

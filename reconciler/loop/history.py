@@ -11,13 +11,13 @@ change what runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.desired import ContainerSpec, DesiredStack, ImageSource
 from reconciler.model.hashing import config_hash
 from reconciler.model.observed import ObservedContainer
+from reconciler.model.records import replace
 from reconciler.support.atomic import read_json, write_json
 
 FILE = "sync/history.json"

@@ -9,12 +9,11 @@ the planner receives the result as `PlanOptions.not_before`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import field
 from typing import Any
 
 from reconciler.model.desired import Backoff
 from reconciler.model.observed import ObservedContainer
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 LAST_EXITS = 5  # exit codes kept per container for `ps` and `status`
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.loop.watch import is_stack_file
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import SpecError
-from reconciler.model.records import record
+from reconciler.model.records import field, record, replace
 from reconciler.spec.stacks import load_stacks
 
 if TYPE_CHECKING:

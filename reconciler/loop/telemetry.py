@@ -13,12 +13,11 @@ import bisect
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import field
 
 from reconciler.engine.execute import ActionEvent
 from reconciler.engine.wake import Wake
 from reconciler.model.actions import Kind, Plan
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 # Seconds: a no-op convergence takes milliseconds, a pull or a rollout up to minutes.
 CONVERGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -5,10 +5,9 @@ result, shared by the CLI, the driver contract (drivers/base.py) and the builder
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from pathlib import Path
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 
 @record(frozen=True)

@@ -8,11 +8,10 @@ every object is hashable and immutable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Literal, get_args
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 Protocol_ = Literal["tcp", "udp"]
 MountType = Literal["bind", "volume", "tmpfs"]

@@ -6,11 +6,10 @@ The planner reads only these dataclasses, never raw runtime or Docker JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any, Literal
 
 from reconciler.model.desired import Healthcheck
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 State = Literal["created", "running", "paused", "exited", "dead", "unknown"]
 Health = Literal["none", "starting", "healthy", "unhealthy"]

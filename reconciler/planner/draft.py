@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import field
 
 from reconciler.model.actions import Action, FieldChange, Kind
 from reconciler.model.desired import ContainerSpec, ImageSource, VolumeSpec
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 # Ties in the dependency order are broken by phase, then by target, so output is stable
 # and reads naturally: images, volumes, removals, container starts, volume removals.

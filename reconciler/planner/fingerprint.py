@@ -15,7 +15,6 @@ what moved ("shop-web was replaced at 12:03:07 UTC").
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from typing import Any
 from reconciler.model import labels
 from reconciler.model.desired import ContainerSpec, Desired
 from reconciler.model.observed import Observed
+from reconciler.model.records import asdict
 
 # Fields of the normalized model that do not change what runs: where a stack file lives
 # (a checkout in another folder must not refuse the plan), the commit it was read at (a
@@ -34,7 +34,7 @@ _CONTAINER_FIELDS_LEFT_OUT = ("source", "source_commit", "secret_env", "secret_f
 
 
 def _container(spec: ContainerSpec) -> dict[str, Any]:
-    data = {k: v for k, v in dataclasses.asdict(spec).items()
+    data = {k: v for k, v in asdict(spec).items()
             if k not in _CONTAINER_FIELDS_LEFT_OUT}
     data["secret_files"] = [[s.target, s.content_hash, s.mode] for s in spec.secret_files]
     return data
@@ -44,7 +44,7 @@ def desired_hash(desired: Desired) -> str:
     """sha256 of the normalized stacks, without the fields above: no clear secret value
     goes into it."""
     data = [
-        {**{k: v for k, v in dataclasses.asdict(stack).items()
+        {**{k: v for k, v in asdict(stack).items()
             if k not in _STACK_FIELDS_LEFT_OUT},
          "containers": [_container(c) for c in stack.containers]}
         for stack in desired.stacks

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import field
 
 from reconciler.model import hashing, labels
 from reconciler.model.actions import Deferred, FieldChange, Kind, Plan, Waiting
 from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, ImageSource, VolumeSpec
 from reconciler.model.observed import Observed, ObservedContainer
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.model.restart import gave_up
 from reconciler.model.rollout import NEXT_SUFFIX
 from reconciler.planner.conditions import held_back

@@ -13,10 +13,9 @@ rest of the chain, so the old X keeps running untouched. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reconciler.model.actions import Kind
 from reconciler.model.desired import ContainerSpec
+from reconciler.model.records import replace
 from reconciler.model.rollout import deadline_of, next_name
 from reconciler.planner.draft import Draft
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import field
 from typing import Any
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.files import EnvFile, parse_env_file
 from reconciler.spec.secrets import file_entry
 

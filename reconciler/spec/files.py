@@ -6,10 +6,9 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import field
 from pathlib import Path
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 
 def resolve_path(base_dir: Path, text: str) -> Path:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 MAX_FILE_BYTES = 1 << 20
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +23,7 @@ from reconciler.model.desired import (
     VolumeSpec,
 )
 from reconciler.model.hashing import config_hash
+from reconciler.model.records import replace
 from reconciler.model.reference import normalize_reference
 from reconciler.spec.dockerfile_image import dockerfile_image
 from reconciler.spec.files import resolve_path, sha256_file, sha256_tree, stack_name

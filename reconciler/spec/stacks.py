@@ -14,12 +14,12 @@ until the whole input is valid; bad input never raises anything but SpecError.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.model.desired import Desired, DesiredStack
 from reconciler.model.errors import Problem, SpecError
+from reconciler.model.records import replace
 from reconciler.spec import stack_cache
 from reconciler.spec.inputs import is_compose_data, load_compose, stack_inputs
 from reconciler.spec.loaded import LoadedFile, read_raw

@@ -3,7 +3,6 @@ a NativeDriver on a temporary state dir, and a leak check after every test."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from reconciler.drivers.native.driver import NativeDriver
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.hashing import config_hash
 from tests import requirements
@@ -68,7 +68,7 @@ class NativeHarness:
             image=self.image, command=tuple(command), **fields,
         )  # fmt: skip
         self.names.add(spec.name)
-        return dataclasses.replace(spec, config_hash=config_hash(spec))
+        return records.replace(spec, config_hash=config_hash(spec))
 
     def run(self, key: str, command: list[str], **fields: Any) -> ContainerSpec:
         spec = self.spec(key, command, **fields)

@@ -4,7 +4,6 @@ them, on the real kernel: defaults the spec overrides, checked before they reach
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import time
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from reconciler.drivers.native.driver import NativeDriver
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.errors import ReconcileError
 from reconciler.model.hashing import config_hash
@@ -69,7 +69,7 @@ def make(driver: NativeDriver, names: set[str], image: ImageSource, key: str,
     driver.ensure_image(image)
     spec = ContainerSpec(stack="imgdef", key=key, name=f"imgdef-{key}", replica=1, image=image,
                          network="none", stop_grace_period=20.0, **fields)
-    spec = dataclasses.replace(spec, config_hash=config_hash(spec))
+    spec = records.replace(spec, config_hash=config_hash(spec))
     names.add(spec.name)
     driver.create(spec)
     driver.start(spec.name)

@@ -5,7 +5,6 @@ Traffic goes only to loopback and the project's own bridges and namespaces."""
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import subprocess
 import urllib.request
@@ -17,6 +16,7 @@ import pytest
 from pyroute2 import IPRoute
 
 from reconciler.drivers.native.network import links, netns, nft
+from reconciler.model import records
 from reconciler.model.desired import Desired, DesiredStack, Mount, PortMapping
 from reconciler.model.errors import DriverError
 from reconciler.planner.plan import plan
@@ -183,7 +183,7 @@ def _drift_of(net: NativeHarness, name: str) -> tuple[str, ...]:
 def _repair(net: NativeHarness, spec: Any) -> None:
     desired = Desired((DesiredStack(net.stack, "", (), (), (spec,)),))
     observed = net.driver.observe(frozenset({net.stack}))
-    observed = dataclasses.replace(observed, images={spec.image.identity: observed.images.get(
+    observed = records.replace(observed, images={spec.image.identity: observed.images.get(
         spec.image.identity, "")})  # fmt: skip
     actions = plan(desired, observed).actions
     assert [a.kind for a in actions] == ["replace"] and actions[0].reason.startswith("drift:")

@@ -4,7 +4,6 @@ touch the other's."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 
 from reconciler.drivers.native.driver import NativeDriver
 from reconciler.drivers.native.network import links
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource, Limits
 from reconciler.model.hashing import config_hash
 from tests.integration import native_helpers
@@ -45,7 +45,7 @@ def run(driver: NativeDriver, image: ImageSource, stack: str, memory: int) -> Co
     spec = ContainerSpec(stack=stack, key="web", name=f"{stack}-web", replica=1, image=image,
                          command=tuple(SLEEPER), limits=Limits(memory=memory),
                          stop_grace_period=2.0)
-    spec = dataclasses.replace(spec, config_hash=config_hash(spec))
+    spec = records.replace(spec, config_hash=config_hash(spec))
     driver.create(spec)
     driver.start(spec.name)
     return spec

@@ -10,7 +10,6 @@ image's, which the control loop runs).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from reconciler.model import hashing
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec, Healthcheck, Mount
 from reconciler.model.observed import ObservedContainer, State
+from reconciler.model.records import asdict
 
 SPEC_LABEL = "io.reconcile.spec"
 HEALTH_LABEL = "io.reconcile.healthcheck"
@@ -46,7 +46,7 @@ def container_labels(spec: ContainerSpec, digest: str, check: Healthcheck | None
     labels[SPEC_LABEL] = json.dumps(hashing.hashed_fields(spec), sort_keys=True,
                                     separators=(",", ":"))
     if check is not None:
-        labels[HEALTH_LABEL] = json.dumps(dataclasses.asdict(check), separators=(",", ":"))
+        labels[HEALTH_LABEL] = json.dumps(asdict(check), separators=(",", ":"))
     return labels
 
 

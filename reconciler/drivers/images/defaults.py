@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from reconciler.model.desired import ContainerSpec, Healthcheck
 from reconciler.model.errors import ImageError
+from reconciler.model.records import replace
 
 NANOSECONDS = 1e9
 # Docker's defaults for a HEALTHCHECK whose durations or retries are 0 (unset).

@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from pathlib import Path
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.load import load_compose
 from reconciler.spec.compose.located import ComposeLoadedFile
 from reconciler.spec.compose.project import ComposeOptions

@@ -7,10 +7,9 @@ A cycle is refused with the whole chain named.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 from pathlib import Path
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.merge import merge
 from reconciler.spec.compose.nodes import ComposeFailure, Node, at, clone, problem_at, shown
 from reconciler.spec.compose.project import JsonPath

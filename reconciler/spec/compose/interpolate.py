@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import field
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.nodes import TREES, Node, PatternTree, at, dotted, problem_at, same
 from reconciler.spec.compose.project import JsonPath
 

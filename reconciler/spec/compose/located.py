@@ -9,11 +9,10 @@ line and column.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.project import ComposeProject
 from reconciler.spec.loader import JsonPath, LoadedFile, Location
 

@@ -9,11 +9,10 @@ it has one.
 
 from __future__ import annotations
 
-from dataclasses import field
 from pathlib import Path
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.extends import Extender, drop_paths
 from reconciler.spec.compose.include import apply_include
 from reconciler.spec.compose.interpolate import interpolate

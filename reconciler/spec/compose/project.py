@@ -17,12 +17,11 @@ even when the value came from an included or extended file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 JsonPath = tuple[str | int, ...]
 

@@ -10,9 +10,9 @@ stack pipeline (spec/stacks.py) checks, normalizes and plans it like any stack f
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+from reconciler.model.records import replace
 from reconciler.spec.compose import build, env_file, limits, networks, ports, volumes
 from reconciler.spec.compose.located import ComposeLoadedFile, StackOut
 from reconciler.spec.compose.project import ComposeProject

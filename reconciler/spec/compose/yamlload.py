@@ -8,12 +8,11 @@ tags and alias bombs. Compose adds two tags of its own: `!reset` drops what earl
 
 from __future__ import annotations
 
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from reconciler.model.errors import Problem
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.spec.compose.nodes import Node, problem_at
 from reconciler.spec.compose.project import JsonPath, Origin
 from reconciler.spec.loader import (

@@ -201,7 +201,7 @@ def test_every_route_is_in_the_openapi_document(served: Served) -> None:
 
 def test_the_plan_shows_a_pending_change_field_by_field_with_secrets_masked(
         served: Served) -> None:
-    from dataclasses import replace
+    from reconciler.model.records import replace
 
     seen = served.driver.containers["shop-web"]
     recorded = dict(seen.recorded_spec or {})

@@ -4,7 +4,6 @@ the docker SDK (its import alone costs more than a no-op apply may)."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from reconciler.drivers.docker import mapping
 from reconciler.drivers.docker.driver import DockerDriver
 from reconciler.model import labels as labelkeys
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource
 from reconciler.model.errors import DriverError
 from reconciler.model.hashing import config_hash
@@ -30,8 +30,8 @@ def spec(key: str, **changes: Any) -> ContainerSpec:
     made = ContainerSpec(stack="shop", key=key, name=f"shop-{key}", replica=1, image=IMAGE,
                          source="/s.yaml", network="none", stop_signal="SIGKILL",
                          healthcheck=None)
-    made = dataclasses.replace(made, **changes)
-    return dataclasses.replace(made, config_hash=config_hash(made))
+    made = records.replace(made, **changes)
+    return records.replace(made, config_hash=config_hash(made))
 
 
 def inspect(made: ContainerSpec, cid: str, status: str = "running") -> dict[str, Any]:

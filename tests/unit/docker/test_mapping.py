@@ -3,12 +3,12 @@ engine: what the docker driver sends and what it reads back."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
 from reconciler.drivers.docker import mapping
 from reconciler.model import labels as labelkeys
+from reconciler.model import records
 from reconciler.model.desired import (
     ContainerSpec,
     Healthcheck,
@@ -40,8 +40,8 @@ def full_spec(**changes: Any) -> ContainerSpec:
         mac_address="02:42:ac:11:00:02", dns=("10.0.0.2",),
         healthcheck=Healthcheck("exec", exec=("true",), interval=5, timeout=2, retries=4),
     )  # fmt: skip
-    spec = dataclasses.replace(spec, **changes)
-    return dataclasses.replace(spec, config_hash=config_hash(spec))
+    spec = records.replace(spec, **changes)
+    return records.replace(spec, config_hash=config_hash(spec))
 
 
 def test_every_field_reaches_the_create_call() -> None:

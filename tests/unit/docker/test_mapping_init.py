@@ -3,9 +3,8 @@ leaving it out sends no Init at all (the engine's default, false)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from reconciler.drivers.docker import mapping
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource
 
 IMAGE = ImageSource(key="base", kind="oci", identity="oci:abc", path="/images/base")
@@ -18,7 +17,7 @@ def host_config(spec: ContainerSpec) -> dict[str, object]:
 
 
 def test_init_true_asks_the_engine_for_its_init() -> None:
-    assert host_config(dataclasses.replace(SPEC, init=True))["Init"] is True
+    assert host_config(records.replace(SPEC, init=True))["Init"] is True
 
 
 def test_without_init_the_host_config_has_no_init() -> None:

@@ -6,11 +6,10 @@ is simulated by a driver whose `migrate` exits with a chosen code right after it
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reconciler.drivers.base import ExecRequest
 from reconciler.engine.converge import converge
 from reconciler.model.desired import Dependency, Desired, DesiredStack, Healthcheck
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions
 from tests.fakes import InMemoryDriver
 from tests.plan_fixtures import BASE_IMAGE, container

@@ -3,12 +3,11 @@ the fixed action -> driver-call mapping, and events."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reconciler.drivers.base import Driver
 from reconciler.engine.execute import ActionEvent, execute
 from reconciler.model.actions import Action, Kind, Plan
 from reconciler.model.desired import Dependency, Desired
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 from tests.fakes import InMemoryDriver
 from tests.plan_fixtures import BASE_IMAGE, base_stack, container, rehash, spec_of, with_containers

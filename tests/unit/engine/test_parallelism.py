@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from reconciler.drivers.journal import JournaledDriver
 from reconciler.engine.execute import DEFAULT_PARALLELISM, execute, parallelism_of
 from reconciler.model.desired import Desired
+from reconciler.model.records import replace
 from reconciler.planner.plan import plan
 from tests.fakes import InMemoryDriver
 from tests.plan_fixtures import BASE_IMAGE, base_stack, container

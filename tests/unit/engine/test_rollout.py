@@ -4,12 +4,11 @@ an interrupted rollout is planned away first."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reconciler.drivers.base import ExecRequest
 from reconciler.engine.execute import ExecutionResult, execute
 from reconciler.model.desired import ContainerSpec, Desired, DesiredStack, Healthcheck
 from reconciler.model.observed import Observed
+from reconciler.model.records import replace
 from reconciler.model.rollout import deadline_of
 from reconciler.planner.plan import plan
 from tests.fakes import InMemoryDriver, digest_of, observed_from_spec

@@ -5,13 +5,13 @@ changed."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from reconciler.cli.main import main
+from reconciler.model.records import replace
 from tests.fakes import InMemoryDriver
 
 ROOT = Path(__file__).resolve().parents[3]

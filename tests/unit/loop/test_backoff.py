@@ -3,13 +3,12 @@ unhealthy restarts)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from reconciler.loop.restart import RestartBook, backoff_delay
 from reconciler.model.actions import Deferred, Kind
 from reconciler.model.desired import Backoff, Desired, Healthcheck, RestartPolicy
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 from tests.plan_fixtures import BASE_IMAGE, base_stack, container, observed_for, replace_observed
 

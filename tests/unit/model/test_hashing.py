@@ -81,11 +81,11 @@ def _secret_env(tmp: Path) -> tuple[str, str]:
     """The same secret encrypted twice (two different ciphertexts): the hash stays, as
     it covers the clear text's hash, never the values (which are not hashed at all)."""
     import os
-    from dataclasses import replace
 
     import pyrage
 
     from reconciler.model.hashing import config_hash
+    from reconciler.model.records import replace
 
     key = pyrage.x25519.Identity.generate()
     os.environ["RECONCILE_AGE_KEY"] = str(key)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from reconciler.drivers.native.container.bundle import BundleInputs, oci_config
+from reconciler.model import records
 from reconciler.model.desired import ContainerSpec, ImageSource
 
 IMAGE = ImageSource(key="base", kind="oci", identity="sha256:abc", path="/images/base")
@@ -13,7 +13,7 @@ IMAGE = ImageSource(key="base", kind="oci", identity="sha256:abc", path="/images
 
 def make_spec(**changes: Any) -> ContainerSpec:
     base = ContainerSpec(stack="shop", key="web", name="shop-web", replica=1, image=IMAGE)
-    return dataclasses.replace(base, **changes)
+    return records.replace(base, **changes)
 
 
 def make_inputs(spec: ContainerSpec | None = None, **changes: Any) -> BundleInputs:
@@ -24,7 +24,7 @@ def make_inputs(spec: ContainerSpec | None = None, **changes: Any) -> BundleInpu
         cgroups_path="/reconcile/shop-web",
         host_nofile_hard=20000,
     )
-    return dataclasses.replace(inputs, **changes)
+    return records.replace(inputs, **changes)
 
 
 def config_for(**spec_changes: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ from reconciler.drivers.native.container.state import (
     read_record,
 )
 from reconciler.drivers.native.container.volumes import VolumeStore
+from reconciler.model import records
 from reconciler.model.desired import (
     BuildSpec,
     ContainerSpec,
@@ -47,7 +47,7 @@ IMAGE = ImageSource(key="app", kind="build", identity="id-app", base=BASE,
 
 def make_spec(**fields: object) -> ContainerSpec:
     spec = ContainerSpec(stack="s", key="web", name="s-web", replica=1, image=IMAGE, **fields)  # type: ignore[arg-type]
-    return dataclasses.replace(spec, config_hash=config_hash(spec))
+    return records.replace(spec, config_hash=config_hash(spec))
 
 
 def test_record_round_trips_the_full_spec(tmp_path: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from pathlib import Path
 
 import pytest
 
 from reconciler.drivers.native.network import hostsfile, ipam, nft
+from reconciler.model import records
 from reconciler.model.desired import Desired, PortMapping
 from reconciler.model.errors import DriverError
 from reconciler.planner.plan import plan
@@ -100,10 +100,10 @@ def test_drift_of_a_running_container_plans_a_replace_naming_it() -> None:
     observed = observed_for(desired)
     name = desired.containers()[0].name
     drifted = tuple(
-        c if c.name != name else dataclasses.replace(c, drift=("veth rc1 missing",))
+        c if c.name != name else records.replace(c, drift=("veth rc1 missing",))
         for c in observed.containers
     )
-    result = plan(desired, dataclasses.replace(observed, containers=drifted))
+    result = plan(desired, records.replace(observed, containers=drifted))
     action = next(a for a in result.actions if a.target == name)
     assert action.kind == "replace" and action.reason == "drift: veth rc1 missing"
     assert action.changes[0].path == "drift"

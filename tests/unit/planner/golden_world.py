@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 from reconciler.model.desired import (
     BuildSpec,
@@ -15,6 +14,7 @@ from reconciler.model.desired import (
     VolumeSpec,
 )
 from reconciler.model.observed import Observed
+from reconciler.model.records import field, record, replace
 from reconciler.planner.plan import PlanOptions
 from tests.fakes import digest_of, observed_from_spec
 from tests.plan_fixtures import (
@@ -33,7 +33,7 @@ from tests.plan_fixtures import (
 SHOP = frozenset({"shop"})
 
 
-@dataclass
+@record
 class World:
     stack: DesiredStack
     observed: Observed

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from reconciler.model.actions import Plan
 from reconciler.model.desired import Dependency, Desired
 from reconciler.model.errors import Problem
 from reconciler.model.observed import Observed
+from reconciler.model.records import replace
 from reconciler.planner.markdown import render_markdown
 from reconciler.planner.plan import PlanOptions, plan
 from tests.plan_fixtures import (

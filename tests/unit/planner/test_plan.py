@@ -4,7 +4,6 @@ ownership, determinism."""
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -12,6 +11,7 @@ from reconciler.model import labels
 from reconciler.model.actions import Kind
 from reconciler.model.desired import Dependency, Desired, Mount, VolumeSpec
 from reconciler.model.observed import Observed
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 from tests.fakes import digest_of, observed_from_spec
 from tests.plan_fixtures import (

@@ -6,12 +6,11 @@ app depends on migrate: completed, front depends on web: started (a chain).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from reconciler.model.desired import Dependency, Desired, DesiredStack, Healthcheck, RestartPolicy
 from reconciler.model.observed import Observed, ObservedContainer
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 from reconciler.planner.render import render_text
 from tests.fakes import observed_from_spec

@@ -5,11 +5,10 @@ ordering bug fails a case."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from reconciler.model.desired import Desired, Healthcheck, RestartPolicy
+from reconciler.model.records import replace
 from reconciler.planner.plan import PlanOptions, plan
 from tests.plan_fixtures import (
     WEB_IMAGE,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from reconciler.cli.output import print_plan
 from reconciler.model.actions import Plan
 from reconciler.model.desired import Desired
 from reconciler.model.observed import Observed
+from reconciler.model.records import replace
 from reconciler.planner.markdown import render_markdown
 from reconciler.planner.plan import PlanOptions, plan
 from reconciler.planner.render import (

@@ -10,13 +10,12 @@ import hashlib
 import os
 import posixpath
 import stat
-from dataclasses import field, replace
 from pathlib import Path
 
 from reconciler.drivers.images.build import LayerItem, base_dir, item_for
 from reconciler.drivers.images.dockerfile.hashcache import HashCache
 from reconciler.drivers.images.dockerfile.ignore import IgnoreRules, glob_regex
-from reconciler.model.records import record
+from reconciler.model.records import field, record, replace
 
 _GLOB_CHARS = "*?["
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.images import oci
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ("/bin/sh", "-c")

@@ -8,7 +8,6 @@ import json
 import posixpath
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from reconciler.drivers.images.dockerfile.state import BuildState, iso
 from reconciler.drivers.images.dockerfile.substitute import word, words
 from reconciler.drivers.images.store import ImageRecord, ImageStore
 from reconciler.model.errors import ReconcileError
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 from reconciler.support.trees import remove_tree
 
 if TYPE_CHECKING:  # RunJob is made only when a RUN step misses the cache

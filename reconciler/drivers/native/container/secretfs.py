@@ -21,7 +21,6 @@ import base64
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from reconciler.drivers.native.container.state import ContainerPaths
 from reconciler.model.desired import ContainerSpec, Mount
 from reconciler.model.errors import DriverError
 from reconciler.model.observed import ObservedContainer
+from reconciler.model.records import replace
 from reconciler.support.trees import remove_tree
 
 SHM = Path("/dev/shm")

@@ -25,7 +25,6 @@ never sees half a record, even when the writer is killed mid-write.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import types
 import typing
@@ -33,7 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.model.records import record
+from reconciler.model.records import asdict, is_record, record
+from reconciler.model.records import fields as record_fields
 
 # The model is decoded on demand: the driver's layout (StateLayout) is wanted by commands,
 # such as `images build`, that read no container record.
@@ -236,7 +236,7 @@ class ContainerRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "spec": dataclasses.asdict(self.spec),
+            "spec": asdict(self.spec),
             "hashed_fields": self.hashed_fields,
             "labels": self.labels,
             "image_digest": self.image_digest,
@@ -283,7 +283,7 @@ def _decode_or_empty(cls: Any, field: str, head: RecordHead) -> Any:
 
 
 def decode(cls: Any, value: Any) -> Any:
-    """Rebuild a model value (frozen dataclasses of tuples) from its `asdict` JSON form,
+    """Rebuild a model value (frozen records of tuples) from its `asdict` JSON form,
     following the type hints, so spec.json round-trips to an equal ContainerSpec."""
     if value is None:
         return None
@@ -298,12 +298,12 @@ def decode(cls: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(decode(args[0], v) for v in value)
         return tuple(decode(a, v) for a, v in zip(args, value, strict=True))
-    if dataclasses.is_dataclass(cls):
+    if is_record(cls):
         hints = typing.get_type_hints(cls)
         kwargs = {
             f.name: decode(hints[f.name], value[f.name])
-            for f in dataclasses.fields(cls)
-            if f.init and f.name in value
+            for f in record_fields(cls)
+            if f.name in value
         }
         return typing.cast(Any, cls)(**kwargs)
     if cls is float and isinstance(value, int):

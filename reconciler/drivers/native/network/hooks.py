@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from reconciler.drivers.native.network.drift import ContainerNet
 from reconciler.drivers.native.network.manager import NetworkManager
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.observed import ObservedContainer
+from reconciler.model.records import replace
 
 LIVE = frozenset({"running", "created", "paused"})  # the states the planner repairs drift of
 
@@ -66,7 +66,7 @@ def annotate(
             out.append(c)
             continue
         address = manager.address(c.stack, c.name)
-        out.append(dataclasses.replace(
+        out.append(replace(
             c, addresses=(address,) if address else (), drift=drift.get(c.name, ()),
         ))  # fmt: skip
     return tuple(out)

@@ -16,13 +16,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable
-from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.drivers.native.container.state import read_json
 from reconciler.model.errors import DriverError
-from reconciler.model.records import record
+from reconciler.model.records import field, record, replace
 from reconciler.support import atomic
 
 Net = ipaddress.IPv4Network

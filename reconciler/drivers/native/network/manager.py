@@ -16,7 +16,6 @@ import fcntl
 import hashlib
 import ipaddress
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from reconciler.drivers.native.network import dockeruser, hostsfile, ipam, links
 from reconciler.drivers.native.network.drift import ContainerNet, find_drift
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError, ReconcileError
-from reconciler.model.records import record
+from reconciler.model.records import record, replace
 
 HOST_LOCK = Path("/run/reconcile/network.lock")
 

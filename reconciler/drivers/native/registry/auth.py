@@ -19,11 +19,10 @@ import os
 import re
 import threading
 import time
-from dataclasses import field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 # Docker Hub: the registry API is registry-1.docker.io, credentials are filed under the
 # legacy index URL, and tokens come from auth.docker.io.

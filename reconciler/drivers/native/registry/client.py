@@ -22,7 +22,6 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from reconciler.drivers.native.registry import auth
@@ -36,7 +35,7 @@ from reconciler.drivers.native.registry.transfer import (
     read_capped,
 )
 from reconciler.drivers.native.registry.transfer import RegistryError as RegistryError
-from reconciler.model.records import record
+from reconciler.model.records import field, record
 
 USER_AGENT = "reconcile/0.1"
 MAX_REDIRECTS = 5
