@@ -85,6 +85,14 @@ assert None not in _IMPLICIT and not StackYamlLoader.yaml_path_resolvers  # reso
 _SEQUENCE_TAG = "tag:yaml.org,2002:seq"
 _MAPPING_TAG = "tag:yaml.org,2002:map"
 
+def _implicit_tag(value: str) -> str:
+    """The tag of a plain scalar: the first implicit resolver whose pattern matches."""
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+        if regexp.match(value):
+            return tag  # type: ignore[no-any-return]
+    return STR_TAG
+
+
 # libyaml parses ~10x faster; it is used when PyYAML was built with it. The pure-Python
 # parser still words every syntax error, so messages do not depend on how PyYAML was built.
 FastStackYamlLoader: type[Any] = StackYamlLoader
@@ -94,14 +102,20 @@ if getattr(yaml, "__with_libyaml__", False):
         yaml_implicit_resolvers = StackYamlLoader.yaml_implicit_resolvers
         yaml_constructors = StackYamlLoader.yaml_constructors
 
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            # plain scalar -> its tag: a file repeats its keys and values many times over
+            self.resolved: dict[str, str] = {}
+
         def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
             """BaseResolver.resolve for these resolvers (no path resolvers, no wildcard
             ones), without its list concatenations: the C parser calls it per scalar."""
             if kind is ScalarNode:
                 if implicit[0]:
-                    for tag, regexp in _IMPLICIT.get(value[:1], ()):
-                        if regexp.match(value):
-                            return tag  # type: ignore[no-any-return]
+                    tag = self.resolved.get(value)
+                    if tag is None:
+                        tag = self.resolved[value] = _implicit_tag(value)
+                    return tag
                 return STR_TAG
             return _SEQUENCE_TAG if kind is SequenceNode else _MAPPING_TAG
 
