@@ -26,13 +26,11 @@ from reconciler.model.records import field, record
 JsonPath = tuple[str | int, ...]
 
 
-class Origin(NamedTuple):
-    """Where a value or key was written (a named tuple: two per value of a file, and a
-    tuple is made in half the time of a frozen dataclass)."""
-
-    file: str
-    line: int  # 1-based; 0 when unknown
-    column: int
+# Where a value or key was written: `line` is 1-based, 0 when unknown. A named tuple: two
+# per value of a file, and a tuple is made in half the time of a frozen record. The
+# functional form: the class form compiles each annotation string (future annotations)
+# into a ForwardRef at import, on every command's start.
+Origin = NamedTuple("Origin", [("file", str), ("line", int), ("column", int)])  # noqa: UP014
 
 
 @record(frozen=True)
