@@ -3,11 +3,12 @@
 Importing `dataclasses` imports `inspect` (and with it `ast`, `dis`, `tokenize`): ~30 ms
 of every command's start-up, spent before its first line of work. And Python 3.11's
 `@dataclass` compiles each method it writes with its own `exec`, six for a frozen class.
-A record gets one compiled `__init__`; its `__repr__`, `__eq__`, `__hash__`, ordering and
-frozen `__setattr__`/`__delattr__` are the shared functions below, reading each class's
-compared fields through one `attrgetter`. They behave as the generated ones do
-(tests/unit/model/test_records.py checks them side by side with dataclass twins), and
-`field`, `fields`, `replace` and `asdict` here stand for their `dataclasses` namesakes.
+A record gets one compiled `__init__`, compiled when its first instance is made; its
+`__repr__`, `__eq__`, `__hash__`, ordering and frozen `__setattr__`/`__delattr__` are the
+shared functions below, reading each class's compared fields through one `attrgetter`.
+They behave as the generated ones do (tests/unit/model/test_records.py checks them side by
+side with dataclass twins), and `field`, `fields`, `replace` and `asdict` here stand for
+their `dataclasses` namesakes.
 
 Supported: `field(default=, default_factory=, repr=, compare=)`, `frozen`, `order`,
 inheritance from another record. Not: `__post_init__`, `kw_only`, `InitVar`, slots.
@@ -151,7 +152,7 @@ def _make(cls: type[T], frozen: bool, order: bool) -> type[T]:
         raise TypeError(f"{cls.__qualname__}: records have no __post_init__")
     own = _collect(cls)
     setattr(cls, _FIELDS, own)
-    _install(cls, "__init__", _init(cls, list(own.values()), frozen))
+    _install(cls, "__init__", _lazy_init(cls, list(own.values()), frozen))
     compared = [f.name for f in own.values() if f.compare]
     # an attrgetter is no descriptor; the plain function needs staticmethod not to bind
     setattr(cls, _KEY, operator.attrgetter(*compared) if compared else staticmethod(_no_fields))
@@ -208,6 +209,24 @@ def _check_order(cls: type, found: dict[str, Field]) -> None:
             raise TypeError(f"{cls.__qualname__}: non-default argument {f.name!r} "
                             "follows default argument")
         defaulted = defaulted or has_default
+
+
+def _lazy_init(cls: type, all_fields: list[Field], frozen: bool) -> Callable[..., None]:
+    """An `__init__` that compiles the real one at the first instance and puts it in its
+    place: a command imports ~130 records and makes instances of a few dozen, and each
+    compile is an `exec`, paid at start-up."""
+    for f in all_fields:  # a wrong declaration is still refused at once
+        if not f.init and f.default is MISSING and f.default_factory is MISSING:
+            raise TypeError(f"{cls.__qualname__}: field {f.name} has init=False and no default")
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        compiled = _init(cls, all_fields, frozen)
+        if cls.__dict__.get("__init__") is __init__:
+            type.__setattr__(cls, "__init__", compiled)
+        compiled(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
 
 
 def _init(cls: type, all_fields: list[Field], frozen: bool) -> Callable[..., None]:

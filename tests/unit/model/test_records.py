@@ -248,6 +248,27 @@ def test_a_declaration_dataclasses_refuses_is_refused() -> None:
         record(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
     with pytest.raises(ValueError, match="mutable default"):
         record(type("Bad", (), {"__annotations__": {"a": "list[int]"}, "a": []}))
+    unset = type("Bad", (), {"__annotations__": {"a": "int"}, "a": field(init=False)})
+    with pytest.raises(TypeError, match="init=False and no default"):
+        record(unset)  # at the declaration, not at the first instance
+
+
+def test_init_is_compiled_at_the_first_instance_and_then_called_directly() -> None:
+    @record
+    class Late:
+        name: str
+        size: int = 1
+
+    class Plain(Late):  # not a record: inherits the record's __init__
+        pass
+
+    stub = Late.__dict__["__init__"]
+    assert Plain("p").size == 1 and Late.__dict__["__init__"] is not stub
+    compiled = Late.__dict__["__init__"]
+    assert Late("a", 2) == Late(name="a", size=2) and Late.__dict__["__init__"] is compiled
+    assert "Late.__init__" in compiled.__qualname__ and "Late.__init__" in stub.__qualname__
+    with pytest.raises(TypeError):
+        Late()  # type: ignore[call-arg]
 
 
 def test_the_model_imports_neither_dataclasses_nor_inspect() -> None:
