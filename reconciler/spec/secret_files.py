@@ -6,7 +6,6 @@ know: a list of paths (read at /run/secrets/<name without .age>) or of
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import posixpath
 from pathlib import Path
@@ -86,6 +85,8 @@ def check_secret_files(checker: Checker) -> None:
 
 
 def secret_files(spec: dict[str, Any], base_dir: Path) -> tuple[SecretFile, ...]:
+    import base64  # only a stack with secrets needs it: not every command's start-up
+
     out = []
     for entry in spec.get("secrets") or []:
         source, target, encrypted, mode = _fields(entry)
