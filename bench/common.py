@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -81,6 +82,15 @@ def timed(cmd: list[str], **kwargs: Any) -> float:
     began = time.perf_counter()
     run(cmd, **kwargs)
     return time.perf_counter() - began
+
+
+def timed_cpu(cmd: list[str], **kwargs: Any) -> tuple[float, float]:
+    """Wall seconds and the command's CPU seconds (user + system, its own and its waited-for
+    children's): the client's share of the machine while the engine works."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(cmd, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def timed_call(work: Callable[[], object]) -> float:

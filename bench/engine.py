@@ -170,8 +170,24 @@ def stop(base: Path) -> None:
     subprocess.run(["rm", "-rf", "--one-file-system", str(base)], check=False)
 
 
-def _kill_leftover_children(base: Path) -> None:
-    """containerd or shims whose command line names our dirs (after a dockerd crash)."""
+def stack_cpu(host: str) -> float:
+    """CPU seconds the private engine at `host` has used so far: dockerd, its containerd and
+    the live shims, each with the children it reaped (a shim reaps its runc calls). A shim
+    belongs to PID 1 once started, so one that exits takes its count with it: a difference
+    means the engine's work only over a span in which no shim exits (a cold apply, a no-op;
+    not a teardown)."""
+    base = str(Path(host.removeprefix("unix://")).parent)
+    ticks = 0
+    for pid in _engine_processes(base):
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _engine_processes(base: str) -> Iterator[int]:
+    """The pids of dockerd, containerd, the shims and runc calls whose command line names
+    `base` (the engine's dirs)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -180,9 +196,15 @@ def _kill_leftover_children(base: Path) -> None:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if comm.startswith(("containerd", "dockerd", "runc")) and str(base) in cmdline:
-            with suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
+        if comm.startswith(("containerd", "dockerd", "runc")) and base in cmdline:
+            yield int(entry.name)
+
+
+def _kill_leftover_children(base: Path) -> None:
+    """containerd or shims whose command line names our dirs (after a dockerd crash)."""
+    for pid in _engine_processes(str(base)):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def main() -> int:

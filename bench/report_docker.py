@@ -75,6 +75,7 @@ def section(doc: dict[str, Any]) -> str:
         startup = ["Start-up inside reconcile-docker's no-op re-apply: import time outside the "
                    "docker driver (interpreter, CLI, spec, planner), `python -X importtime` "
                    "on one more no-op run (median):", "", *startup, ""]
+    cpu = _cpu_table(rows, ns)
     versions = doc.get("versions", {})
     tools = ["| tool | version |", "|---|---|"] + [
         f"| {k} | {v} |" for k, v in versions.items()]
@@ -82,7 +83,32 @@ def section(doc: dict[str, Any]) -> str:
     return "\n".join([
         f"Run: {doc.get('date', '?')} ({doc.get('seconds', '?')} s), "
         f"`bench/suite_converge.py`, parameters `{doc.get('params')}`.", "",
-        *out, "", *startup, "Targets (issue 12):", "", *targets, "", *host, "", *tools, ""])
+        *out, "", *startup, *cpu, "Targets (issue 12):", "", *targets, "", *host, "", *tools,
+        ""])
+
+
+def _cpu_table(rows: dict[tuple[str, int, str], dict[str, Any]], ns: list[int]) -> list[str]:
+    """CPU seconds of one cold apply (medians): the client's own, and the engine's (dockerd,
+    containerd, shims, runc) serving it; where the wall time goes on a busy machine."""
+    lines = []
+    for n in ns:
+        cells = []
+        for tool in (OURS, V2, V1):
+            client = rows.get(("converge.cold.client-cpu", n, tool))
+            served = rows.get(("converge.cold.engine-cpu", n, tool))
+            if not client or not served or "not_run" in client or "not_run" in served:
+                cells.append("-")
+                continue
+            share = client["median"] / (client["median"] + served["median"])
+            cells.append(f"{_seconds(client['median'])} + {_seconds(served['median'])} "
+                         f"(client {share:.1%})")
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    if not lines:
+        return []
+    return ["CPU of one cold apply, client + engine (dockerd, containerd, shims, runc; "
+            "medians):", "", "| N | reconcile-docker | Compose v2 | docker-compose 1.29 |",
+            "|---|---|---|---|", *lines, ""]
 
 
 def main() -> int:

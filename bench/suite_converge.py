@@ -28,11 +28,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import common
+from bench import common, engine
 from bench.common import COMMAND, COMPOSE, COMPOSE_V2, DOCKER, IMAGE_TAG, RECONCILE, RUNC, Result
 
 Samples = dict[tuple[str, int, str], list[float]]
@@ -62,12 +63,23 @@ def write_compose(path: Path, n: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def cold_apply(cmd: list[str], host: str | None, **kwargs: Any) -> dict[str, float]:
+    """The timed cold apply, the client's CPU in it and, on an engine, the engine's CPU in it
+    (dockerd, containerd, shims, runc): what share of the machine the client takes."""
+    engine_before = engine.stack_cpu(host) if host else 0.0
+    wall, client = common.timed_cpu(cmd, **kwargs)
+    out = {"converge.cold": wall, "converge.cold.client-cpu": client}
+    if host:
+        out["converge.cold.engine-cpu"] = engine.stack_cpu(host) - engine_before
+    return out
+
+
 class Reconcile:
     """reconcile with the native driver; one state dir for the whole suite, so the image is
     imported once (warm-up), as a user's host would have it."""
 
     def __init__(self, work: Path, image: Path, docker_host: str | None = None) -> None:
-        self.work, self.image = work, image
+        self.work, self.image, self.host = work, image, docker_host
         self.base = [RECONCILE, "--state-dir", str(work / "state")]
         self.env: dict[str, str] | None = None
         if docker_host is not None:  # the docker driver, on the suite's private engine
@@ -90,13 +102,13 @@ class Reconcile:
         write_stack(stack, self.image, n)
         extra: dict[str, float] = {}
         try:
-            cold = common.timed([*self.base, "apply", str(stack)], env=self.env)
+            extra |= cold_apply([*self.base, "apply", str(stack)], self.host, env=self.env)
             noop = common.timed([*self.base, "apply", str(stack)], env=self.env)
             if self.env is not None:  # docker: how much of a no-op is start-up (untimed)
                 extra["noop.imports-outside-driver"] = self._startup(stack)
         finally:
             down = common.timed([*self.base, "down", "bench"], env=self.env)
-        return {"converge.cold": cold, "converge.noop": noop, "teardown": down, **extra}
+        return {"converge.noop": noop, "teardown": down, **extra}
 
     def _startup(self, stack: Path) -> float:
         """Seconds of import time (`python -X importtime`, one more no-op apply) outside the
@@ -176,7 +188,7 @@ class Compose:
     own project name, from the same compose file."""
 
     def __init__(self, work: Path, host: str, binary: str, project: str) -> None:
-        self.work, self.env = work, common.compose_env(host)
+        self.work, self.env, self.host = work, common.compose_env(host), host
         self.binary, self.project = binary, project
 
     def cycle(self, n: int) -> dict[str, float]:
@@ -188,14 +200,14 @@ class Compose:
         # queue, dockerd idle): a bounded wait turns that into a reported failure.
         limit = 60 + 3 * n
         try:
-            cold = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
+            cold = cold_apply([*cmd, "up", "-d"], self.host, env=self.env, timeout=limit)
             self._expect_running(n)  # untimed: a fast number must be a real one
             noop = common.timed([*cmd, "up", "-d"], env=self.env, timeout=limit)
             self._expect_running(n)
         finally:
             down = common.timed([*cmd, "down"], env=self.env, timeout=limit)
         self._expect_running(0, every=True)
-        return {"converge.cold": cold, "converge.noop": noop, "teardown": down}
+        return {**cold, "converge.noop": noop, "teardown": down}
 
     def _expect_running(self, n: int, every: bool = False) -> None:
         label = f"label=com.docker.compose.project={self.project}"
