@@ -218,6 +218,12 @@ class Compose:
             raise RuntimeError(f"{self.project}: {found} containers, {n} expected")
 
 
+def _gist(error: str) -> str:
+    """The command that failed and the end of its stderr (where the reason is: Compose v2
+    starts with warnings about the file)."""
+    return error if len(error) <= 600 else f"{error[:120]} ... {error[-400:]}"
+
+
 def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
             compose_why_not: str | None, only: tuple[str, ...] = TOOLS) -> list[Result]:
     """`only`: the tools to run (all by default); those left out get no row at all."""
@@ -257,7 +263,7 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
                 try:
                     cycle = runner.cycle(n)  # type: ignore[attr-defined]
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
-                    failed[(n, tool)] = f"failed: {str(e)[:300]}"
+                    failed[(n, tool)] = f"failed: {_gist(str(e))}"
                     print(f"  converge n={n} {tool} {failed[(n, tool)]}", flush=True)
                     continue
                 for metric, seconds in cycle.items():
