@@ -102,13 +102,13 @@ class Reconcile:
         write_stack(stack, self.image, n)
         extra: dict[str, float] = {}
         try:
-            extra |= cold_apply([*self.base, "apply", str(stack)], self.host, env=self.env)
+            cold = cold_apply([*self.base, "apply", str(stack)], self.host, env=self.env)
             noop = common.timed([*self.base, "apply", str(stack)], env=self.env)
             if self.env is not None:  # docker: how much of a no-op is start-up (untimed)
                 extra["noop.imports-outside-driver"] = self._startup(stack)
         finally:
             down = common.timed([*self.base, "down", "bench"], env=self.env)
-        return {"converge.noop": noop, "teardown": down, **extra}
+        return {**cold, "converge.noop": noop, "teardown": down, **extra}
 
     def _startup(self, stack: Path) -> float:
         """Seconds of import time (`python -X importtime`, one more no-op apply) outside the
