@@ -17,8 +17,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from reconciler.drivers import etcfiles
 from reconciler.drivers.images.dockerfile.runner import RunJob, RunOutcome
-from reconciler.drivers.native.container import etcfiles, rootfs, seccomp, security, users
+from reconciler.drivers.native.container import rootfs, seccomp, security, users
 from reconciler.drivers.native.container.bundle import BundleInputs, oci_config
 from reconciler.drivers.native.container.runtime import Runc
 from reconciler.model.desired import ContainerSpec, ImageSource

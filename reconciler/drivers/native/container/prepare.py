@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reconciler.drivers import etcfiles
 from reconciler.drivers.native import hostinfo
-from reconciler.drivers.native.container import etcfiles, rootfs, seccomp, security, users
+from reconciler.drivers.native.container import rootfs, seccomp, security, users
 from reconciler.drivers.native.container.bundle import (
     MAX_DEFAULT_NOFILE,
     BundleInputs,

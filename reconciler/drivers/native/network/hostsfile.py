@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from reconciler.drivers.native.container import etcfiles
+from reconciler.drivers import etcfiles
 from reconciler.drivers.native.network.ipam import StackNetwork
 
 
