@@ -124,6 +124,8 @@ class Story:
             found += [f"engine network {n['Name']}" for n in api.networks(filters=selector)]
             found += [f"engine volume {v['Name']}" for v in
                       api.volumes(filters=selector).get("Volumes") or []]
+            etc = self.driver.root / "etc" / self.stack  # type: ignore[attr-defined]
+            found += [f"etc folder {etc}"] if etc.exists() else []
         else:
             from tests.integration.native_helpers import find_leaks
 

@@ -230,6 +230,28 @@ def test_containers_resolve_each_other_and_a_published_port_answers(story: Story
     assert "hello-from-web" in wait_for(answer, 10, f"127.0.0.1:{port}")
 
 
+def test_network_none_has_only_loopback_with_its_own_etc_files(story: Story) -> None:
+    story.write("""
+containers:
+  solo:
+    image: base
+    command: ["sh", "-c", "echo up > /var/www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /var/www"]
+    network: none
+    hostname: solo-host
+    stop_grace_period: 1s
+""")  # noqa: E501
+    story.apply()
+    story.wait_state("solo", "running")
+    assert run(story, "solo", "sh", "-c", 'test "$(ls /sys/class/net)" = lo') == 0
+    assert run(story, "solo", "sh", "-c", 'test "$(hostname)" = solo-host') == 0
+    assert run(story, "solo", "grep", "-qE", "^127.0.0.1[[:space:]]+localhost", "/etc/hosts") == 0
+    assert run(story, "solo", "grep", "-qw", "solo-host", "/etc/hosts") == 0
+    assert run(story, "solo", "sh", "-c", "echo 10.9.9.9 extra >> /etc/hosts") == 0
+    assert run(story, "solo", "test", "-f", "/etc/resolv.conf") == 0
+    fetch = ("sh", "-c", "wget -q -O - http://localhost:8080/ | grep -q up")
+    wait_for(lambda: run(story, "solo", *fetch) == 0, 10, "httpd on the container's loopback")
+
+
 def test_a_volume_survives_a_replace(story: Story) -> None:
     body = """
 volumes:

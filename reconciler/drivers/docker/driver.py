@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 
 from reconciler.drivers.base import Progress
 from reconciler.drivers.docker import client as engine_client
+from reconciler.drivers.docker import loopback
 from reconciler.drivers.docker.client import engine_errors
 from reconciler.drivers.docker.engine_api import EngineAPI, EngineHTTPError, path_of
 from reconciler.drivers.docker.images import EngineImages
 from reconciler.drivers.docker.known import Known, StartCounts, clash, known_from, known_of
-from reconciler.drivers.docker.mapping import container_labels, create_body, to_observed
+from reconciler.drivers.docker.mapping import ETC_LABEL, container_labels, create_body, to_observed
 from reconciler.drivers.docker.operations import DockerOperations
 from reconciler.drivers.docker.resources import StackResources
 from reconciler.model import labels as labelkeys
@@ -56,6 +57,8 @@ class DockerDriver(DockerOperations):
         self._known: dict[str, Known] = {}
         self.starts = StartCounts(self.root)
         self.resources = StackResources(lambda: self.engine, self.host)
+        self.etc = loopback.EtcFolders(self.root)
+        self._sees_our_files: bool | None = None  # the engine's (loopback.shares_files)
 
     @property
     def engine(self) -> EngineAPI:
@@ -101,6 +104,7 @@ class DockerDriver(DockerOperations):
         infos = self._inspect_all([s["Id"] for s in listed])
         found: list[ObservedContainer] = []
         members: dict[str, set[str]] = {}
+        folders: set[tuple[str, str]] = set()
         for info in infos:
             if info is None or not labelkeys.is_owned((info.get("Config") or {}).get("Labels")
                                                       or {}):
@@ -109,8 +113,11 @@ class DockerDriver(DockerOperations):
             known = self._remember(seen.name, info)
             if known.private:
                 members.setdefault(known.stack, set()).add(seen.name)
+            folders.add((known.stack, known.etc))
             found.append(seen)
         self.resources.seen(stacks if stacks is not None else members, members)
+        if names is None:  # every container of these stacks was seen
+            self.etc.sweep(set(stacks) if stacks is not None else None, folders)
         found.sort(key=lambda c: c.name)
         return Observed(tuple(found), found_images, found_volumes)
 
@@ -199,13 +206,34 @@ class DockerDriver(DockerOperations):
         digest = self.images.digest(spec.image)
         check = spec.healthcheck or self._image_check(spec.image, ref)
         body = create_body(spec, ref, container_labels(spec, digest, check))
+        token = self._loopback(spec, body)
         try:
             created = self._create(spec, body)
         except BaseException:
             if spec.network == "private":  # a network made for it alone does not stay
                 self.resources.left(spec.stack, spec.name)
+            if token:
+                self.etc.remove(spec.stack, token)
             raise
-        self._known[spec.name] = known_from(str(created["Id"]), spec)
+        self._known[spec.name] = known_from(str(created["Id"]), spec, token)
+
+    def _loopback(self, spec: ContainerSpec, body: dict[str, Any]) -> str:
+        """`network: none` with no libnetwork sandbox when the engine sees our files
+        (loopback.py): `body` gets NetworkDisabled, the label and the binds of a new /etc
+        folder, whose token this returns ("" otherwise)."""
+        if not loopback.wanted(spec):
+            return ""
+        if self._sees_our_files is None:
+            self._sees_our_files = loopback.shares_files(self.engine.pid)
+        if not self._sees_our_files:
+            return ""
+        token = self.etc.make(spec)
+        fields, binds = loopback.create_fields(spec, self.etc.path(spec.stack, token))
+        body.update(fields)
+        body["Labels"][ETC_LABEL] = token
+        host = body["HostConfig"]
+        host["Mounts"] = [*host.get("Mounts", ()), *binds]
+        return token
 
     def _create(self, spec: ContainerSpec, body: dict[str, Any]) -> dict[str, Any]:
         with self._errors(spec.name):
@@ -235,6 +263,8 @@ class DockerDriver(DockerOperations):
 
     def start(self, name: str) -> None:
         def start(known: Known) -> str | None:
+            if known.etc:
+                self.etc.ensure(known.stack, known.etc, known.hostname, known.dns)
             try:
                 status = self.engine.status("POST", f"/containers/{known.id}/start")
             except EngineHTTPError as exc:
@@ -264,6 +294,8 @@ class DockerDriver(DockerOperations):
                 info = self._inspect(name)
                 if info is None:
                     self._known.pop(name, None)
+                    if known is not None and known.etc:  # removed behind our back
+                        self.etc.remove(known.stack, known.etc)
                     return
                 if not labelkeys.is_owned((info.get("Config") or {}).get("Labels") or {}):
                     raise clash(name, info)
@@ -271,6 +303,8 @@ class DockerDriver(DockerOperations):
                 self._remove_id(known)
         self._known.pop(name, None)
         self.starts.forget(known.id)
+        if known.etc:
+            self.etc.remove(known.stack, known.etc)
         if known.private:
             self.resources.left(known.stack, name)
 

@@ -79,6 +79,7 @@ class EngineAPI:
         self._connect = _connector(host, timeout)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self.pid: int | None = None  # the engine process, from ping() (SO_PEERCRED)
 
     def _take(self) -> tuple[_Connection, bool]:
         with self._lock:
@@ -103,8 +104,10 @@ class EngineAPI:
             conn.close()
 
     def ping(self) -> str:
-        """The engine's API version (GET /_ping, unversioned)."""
-        status, headers, _ = self._send_noted("GET", "/_ping", None)
+        """The engine's API version (GET /_ping, unversioned); notes its pid."""
+        peer: list[int | None] = []
+        status, headers, _ = self._send_noted("GET", "/_ping", None, peer=peer)
+        self.pid = peer[0] if peer else None
         if status != 200:
             raise EngineHTTPError(status, f"the engine answered {status} to /_ping")
         return headers.get("api-version", "")
@@ -156,16 +159,16 @@ class EngineAPI:
                  _message(data, status) if status >= 400 else None)
                 for status, data in answers]  # fmt: skip
 
-    def _send_noted(self, method: str, target: str, payload: bytes | None, wait: float = 0.0
-                    ) -> tuple[int, dict[str, str], bytes]:
+    def _send_noted(self, method: str, target: str, payload: bytes | None, wait: float = 0.0,
+                    peer: list[int | None] | None = None) -> tuple[int, dict[str, str], bytes]:
         """_send; a GET while a read log records (cli/settle.py) is noted in it, signed."""
         if method != "GET" or not readlog.active():
-            return self._send(method, target, payload, wait)
+            return self._send(method, target, payload, wait, peer)
         from reconciler.drivers.docker import anchor  # only while recording
 
         with readlog.trusted():
             anchor.take_once(self)
-            status, headers, data = self._send(method, target, payload, wait)
+            status, headers, data = self._send(method, target, payload, wait, peer)
         readlog.note(READ_KIND, f"{self.host} {target}", answer_signature(status, data))
         return status, headers, data
 

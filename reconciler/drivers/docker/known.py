@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reconciler.drivers.docker.mapping import network_name
+from reconciler.drivers.docker.mapping import ETC_LABEL, network_name
 from reconciler.model import labels as labelkeys
 from reconciler.model.desired import ContainerSpec
 from reconciler.model.errors import DriverError
@@ -26,6 +26,9 @@ class Known:
     graceful: bool  # its stop signal is not SIGKILL and its grace period not 0
     private: bool  # on the stack's network
     grace: float = 10.0  # seconds a stop may wait before the engine kills (StopTimeout)
+    etc: str = ""  # a loopback container's /etc folder token (loopback.py), else ""
+    hostname: str = ""  # with the dns servers: what that folder's files are made from
+    dns: tuple[str, ...] = ()
 
 
 def known_of(info: dict[str, Any]) -> Known:
@@ -36,16 +39,20 @@ def known_of(info: dict[str, Any]) -> Known:
     timeout = config.get("StopTimeout")
     grace = float(timeout) if isinstance(timeout, int | float) else 10.0  # the engine's default
     graceful = signal not in _KILL and grace != 0
-    mode = (info.get("HostConfig") or {}).get("NetworkMode")
-    return Known(str(info["Id"]), stack, graceful, mode == network_name(stack), grace)
+    host = info.get("HostConfig") or {}
+    private = host.get("NetworkMode") == network_name(stack)
+    etc = str((config.get("Labels") or {}).get(ETC_LABEL) or "")
+    return Known(str(info["Id"]), stack, graceful, private, grace, etc,
+                 str(config.get("Hostname") or ""), tuple(host.get("Dns") or ()))
 
 
-def known_from(container_id: str, spec: ContainerSpec) -> Known:
-    """From the spec a container was just created from."""
+def known_from(container_id: str, spec: ContainerSpec, etc: str = "") -> Known:
+    """From the spec a container was just created from (`etc`: its /etc folder token)."""
     graceful = (spec.stop_signal or "SIGTERM").upper() not in _KILL and (
         spec.stop_grace_period > 0)
     return Known(container_id, spec.stack, graceful, spec.network == "private",
-                 float(math.ceil(spec.stop_grace_period)))
+                 float(math.ceil(spec.stop_grace_period)), etc, spec.hostname or spec.name,
+                 spec.dns)
 
 
 def clash(name: str, info: dict[str, Any] | None) -> DriverError:

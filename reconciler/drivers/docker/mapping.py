@@ -23,6 +23,8 @@ from reconciler.model.records import asdict
 
 SPEC_LABEL = "io.reconcile.spec"
 HEALTH_LABEL = "io.reconcile.healthcheck"
+# the token of a loopback container's /etc folder (loopback.py)
+ETC_LABEL = "io.reconcile.etc"
 NETWORK_PREFIX = "reconcile-"
 NANOSECONDS = 1_000_000_000
 
@@ -194,6 +196,9 @@ def _health(state: Mapping[str, Any]) -> str:
     return status if status in ("starting", "healthy", "unhealthy") else "none"
 
 
+_DRIVER_LABELS = (SPEC_LABEL, HEALTH_LABEL, ETC_LABEL)  # the docker driver's own
+
+
 def to_observed(info: Mapping[str, Any], earlier_starts: int) -> ObservedContainer:
     """`earlier_starts`: the loop's restarts of this container (the engine counts only its
     own, and it makes none: its restart policy is "no")."""
@@ -210,7 +215,7 @@ def to_observed(info: Mapping[str, Any], earlier_starts: int) -> ObservedContain
         name=str(info.get("Name", "")).lstrip("/"),
         stack=labels[labelkeys.STACK],
         key=labels[labelkeys.CONTAINER],
-        labels={k: v for k, v in labels.items() if k not in (SPEC_LABEL, HEALTH_LABEL)},
+        labels={k: v for k, v in labels.items() if k not in _DRIVER_LABELS},
         config_hash=labels[labelkeys.CONFIG_HASH],
         image_digest=labels.get(labelkeys.IMAGE_DIGEST, ""),
         state=status,
