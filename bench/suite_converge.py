@@ -12,11 +12,13 @@
 Every tool runs the same image (busybox, scripts/make-busybox-image.py) and command
 (`sleep 3600`), with no network but loopback (`network: none` / `network_mode: none`) and a
 SIGKILL stop so teardown never waits for a grace period. The tools take turns inside each
-repetition, so slow drift of the machine's load hits them alike.
+repetition, so slow drift of the machine's load hits them alike. `--network stack` gives the
+engine's tools each its own bridge instead (reconcile's stack network, Compose's project
+default network): the docker driver's loopback-only path (docs/docker.md) then plays no part.
 
 Alone: .venv/bin/python bench/suite_converge.py [--n 10 50] [--repeat 3] [--json OUT]
-[--tools reconcile-docker compose-v2 docker-compose] (starts its own dockerd unless
-DOCKER_HOST is set).
+[--tools reconcile-docker compose-v2 docker-compose] [--network none|stack] (starts its own
+dockerd unless DOCKER_HOST is set).
 """
 
 from __future__ import annotations
@@ -45,20 +47,25 @@ TOOLS = ("runc-loop", "reconcile-native", "reconcile-docker", "compose-v2", "doc
          "python-floor")
 
 
-def write_stack(path: Path, image: Path, n: int, name: str = "bench") -> None:
+def write_stack(path: Path, image: Path, n: int, name: str = "bench",
+                network: str = "none") -> None:
+    """`network`: "none" (loopback only) or "stack" (the stack's own bridge, the default)."""
     lines = ["version: 1", f"name: {name}", "images:", f"  bb: {{oci: {image}}}", "containers:"]
     for i in range(n):
         # SIGKILL: `sleep` as PID 1 ignores SIGTERM; the peers get the same signal.
         lines += [f"  c{i:03d}:", "    image: bb", f"    command: {json.dumps(COMMAND)}",
-                  "    network: none", "    stop_signal: SIGKILL"]
+                  *(["    network: none"] if network == "none" else []),
+                  "    stop_signal: SIGKILL"]
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_compose(path: Path, n: int) -> None:
+def write_compose(path: Path, n: int, network: str = "none") -> None:
+    """`network`: "none" or "stack" (the project's default network, as `write_stack`)."""
     lines = ['version: "2.4"', "services:"]
     for i in range(n):
         lines += [f"  c{i:03d}:", f"    image: {IMAGE_TAG}", f"    command: {json.dumps(COMMAND)}",
-                  "    network_mode: none", "    stop_signal: SIGKILL",
+                  *(["    network_mode: none"] if network == "none" else []),
+                  "    stop_signal: SIGKILL",
                   "    stop_grace_period: 0s"]
     path.write_text("\n".join(lines) + "\n")
 
@@ -78,8 +85,9 @@ class Reconcile:
     """reconcile with the native driver; one state dir for the whole suite, so the image is
     imported once (warm-up), as a user's host would have it."""
 
-    def __init__(self, work: Path, image: Path, docker_host: str | None = None) -> None:
-        self.work, self.image, self.host = work, image, docker_host
+    def __init__(self, work: Path, image: Path, docker_host: str | None = None,
+                 network: str = "none") -> None:
+        self.work, self.image, self.host, self.network = work, image, docker_host, network
         self.base = [RECONCILE, "--state-dir", str(work / "state")]
         self.env: dict[str, str] | None = None
         if docker_host is not None:  # the docker driver, on the suite's private engine
@@ -99,7 +107,7 @@ class Reconcile:
 
     def cycle(self, n: int) -> dict[str, float]:
         stack = self.work / f"bench-{n}.yaml"
-        write_stack(stack, self.image, n)
+        write_stack(stack, self.image, n, network=self.network)
         extra: dict[str, float] = {}
         try:
             cold = cold_apply([*self.base, "apply", str(stack)], self.host, env=self.env)
@@ -187,14 +195,16 @@ class Compose:
     """A compose CLI on the private engine: docker-compose 1.29 or Compose v2, each with its
     own project name, from the same compose file."""
 
-    def __init__(self, work: Path, host: str, binary: str, project: str) -> None:
+    def __init__(self, work: Path, host: str, binary: str, project: str,
+                 network: str = "none") -> None:
         self.work, self.env, self.host = work, common.compose_env(host), host
+        self.network = network
         self.binary, self.project = binary, project
 
     def cycle(self, n: int) -> dict[str, float]:
         project = self.work / f"compose-{n}"
         project.mkdir(exist_ok=True)
-        write_compose(project / "docker-compose.yml", n)
+        write_compose(project / "docker-compose.yml", n, self.network)
         cmd = [self.binary, "-p", self.project, "-f", str(project / "docker-compose.yml")]
         # docker-compose 1.29 was seen to hang for good at N=200 (threads waiting on its
         # queue, dockerd idle): a bounded wait turns that into a reported failure.
@@ -225,8 +235,11 @@ def _gist(error: str) -> str:
 
 
 def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
-            compose_why_not: str | None, only: tuple[str, ...] = TOOLS) -> list[Result]:
-    """`only`: the tools to run (all by default); those left out get no row at all."""
+            compose_why_not: str | None, only: tuple[str, ...] = TOOLS,
+            network: str = "none") -> list[Result]:
+    """`only`: the tools to run (all by default); those left out get no row at all.
+    `network` ("none" or "stack") applies to the engine's tools: reconcile-docker and the
+    Composes (the native driver and the runc loop stay loopback-only)."""
     image = common.make_image(work / "busybox")
     for name in ("runc", "reconcile", "reconcile-docker", "compose", "compose-v2"):
         (work / name).mkdir()
@@ -239,16 +252,18 @@ def measure(ns: list[int], repeat: int, work: Path, docker_host: str | None,
     if "python-floor" in only:
         tools["python-floor"] = PythonFloor()
     if docker_host and "reconcile-docker" in only:
-        tools["reconcile-docker"] = Reconcile(work / "reconcile-docker", image, docker_host)
+        tools["reconcile-docker"] = Reconcile(work / "reconcile-docker", image, docker_host,
+                                               network)
     wants_v2 = "compose-v2" in only and not v2_why_not
     wants_v1 = "docker-compose" in only and not compose_why_not
     if docker_host and (wants_v1 or wants_v2):
         load_image(work / "compose", image, docker_host)
     if docker_host and wants_v2:
         assert COMPOSE_V2 is not None
-        tools["compose-v2"] = Compose(work / "compose-v2", docker_host, COMPOSE_V2, "rbench2")
+        tools["compose-v2"] = Compose(work / "compose-v2", docker_host, COMPOSE_V2, "rbench2",
+                                       network)
     if docker_host and wants_v1:
-        tools["docker-compose"] = Compose(work / "compose", docker_host, COMPOSE, "rbench")
+        tools["docker-compose"] = Compose(work / "compose", docker_host, COMPOSE, "rbench", network)
     samples: Samples = {}
     failed: dict[tuple[int, str], str] = {}  # a peer that failed or hung at some N: why
     for n in ns:
@@ -292,6 +307,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
                         help="run only these (default: all)")
+    parser.add_argument("--network", choices=("none", "stack"), default="none",
+                        help="the engine tools' network: loopback only (default) or the "
+                             "stack's / project's own bridge")
     args = parser.parse_args()
     common.require_root()
     import datetime
@@ -301,11 +319,12 @@ def main() -> int:
     doc: dict[str, object] = {
         "label": "converge", "date": datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"),
-        "params": {"converge_n": args.n, "repeat": args.repeat, "tools": args.tools},
+        "params": {"converge_n": args.n, "repeat": args.repeat, "tools": args.tools,
+                   "network": args.network},
         "host": common.host_facts(), "versions": common.peer_versions()}
     began = time.monotonic()
     with common.docker_engine() as (host, why_not), common.workdir() as work:
-        results = measure(args.n, args.repeat, work, host, why_not, tuple(args.tools))
+        results = measure(args.n, args.repeat, work, host, why_not, tuple(args.tools), args.network)
     for row in results:
         print(common.describe(row))
     doc["host"]["loadavg_at_end"] = list(os.getloadavg())  # type: ignore[index]
