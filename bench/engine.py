@@ -8,12 +8,14 @@ touches a system engine and leaves nothing behind.
 Network choice: `--bridge=none --iptables=false --ip6tables=false --ip-masq=false` and the
 benchmark's containers use `network_mode: none`. Docker thus creates no docker0, no veth and
 no iptables rule, and the comparison is with reconcile's loopback-only containers (a stack
-with no ports and no network). Docker's per-container network setup is not measured.
+with no ports and no network). `suite_converge.py --network stack` makes user-defined
+bridges on it all the same (no NAT rules).
 
 `networking=True` (bench/bench_network.py only) turns Docker's networking on
-(`--iptables=true --ip-masq=true`, still no docker0: compose makes its project bridge). Such
-a dockerd changes the host and never undoes it, so prepare() records the host's networking
-first (bench/hostnet.py) and stop() deletes what is new once dockerd is gone.
+(`--iptables=true --ip-masq=true`, still no docker0: compose makes its project bridge).
+A dockerd changes the host and never undoes it (a network still defined when it stops keeps
+its bridge), so prepare() records the host's networking first (bench/hostnet.py), for every
+engine, and stop() deletes what is new once dockerd is gone.
 """
 
 from __future__ import annotations
@@ -77,8 +79,7 @@ def prepare(base: Path, networking: bool = False) -> list[str]:
     base.mkdir(parents=True, exist_ok=True)
     marker = {"trust_key_existed": TRUST_KEY.exists()}
     (base / "engine.json").write_text(json.dumps(marker))
-    if networking:
-        (base / "hostnet.json").write_text(json.dumps(hostnet.snapshot()))
+    (base / "hostnet.json").write_text(json.dumps(hostnet.snapshot()))
     return _dockerd_args(base, networking)
 
 
