@@ -1,7 +1,8 @@
 """Contents of the /etc/hosts, /etc/hostname and /etc/resolv.conf a container sees.
 
-Pure: the driver reads the host's resolv.conf, passes its text in and writes the results
-next to the container's bundle; bundle.oci_config bind-mounts them.
+Pure but for read_host_resolv(): the driver reads the host's resolv.conf with it, passes
+its text in and writes the results where its containers bind them from (the native driver
+next to the bundle, bundle.oci_config; the docker driver in its loopback folders).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import ipaddress
 from collections.abc import Sequence
 
 from reconciler.model.desired import NetworkMode
+
+HOST_RESOLV = "/etc/resolv.conf"
 
 _IPV6_LINES = (
     "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -60,3 +63,12 @@ def resolv_conf(host_resolv: str, dns: Sequence[str] = (), network: NetworkMode 
     if not any(line.startswith("nameserver") for line in body):
         body.insert(0, "# no usable nameserver: set dns: in the stack to resolve names")
     return "\n".join(body) + "\n"
+
+
+def read_host_resolv() -> str:
+    """The host's resolv.conf ("" when it has none): the base of a container's."""
+    try:
+        with open(HOST_RESOLV, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -113,7 +113,8 @@ class DockerDriver(DockerOperations):
             known = self._remember(seen.name, info)
             if known.private:
                 members.setdefault(known.stack, set()).add(seen.name)
-            folders.add((known.stack, known.etc))
+            if known.etc:
+                folders.add((known.stack, known.etc))
             found.append(seen)
         self.resources.seen(stacks if stacks is not None else members, members)
         if names is None:  # every container of these stacks was seen

@@ -30,7 +30,6 @@ from reconciler.model.desired import ContainerSpec
 from reconciler.support import atomic
 from reconciler.support.trees import remove_tree
 
-HOST_RESOLV = "/etc/resolv.conf"
 FILES = ("hosts", "resolv.conf")
 # A token folder no container of ours names is removed by observe once it is this old: a
 # younger one may belong to a create another process has not sent yet.
@@ -73,7 +72,8 @@ class EtcFolders:
         folder = self.path(stack, token)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         contents = {"hosts": etcfiles.hosts_file(hostname),
-                    "resolv.conf": etcfiles.resolv_conf(_host_resolv(), tuple(dns), "none")}
+                    "resolv.conf": etcfiles.resolv_conf(etcfiles.read_host_resolv(), tuple(dns),
+                                                       "none")}
         for name, text in contents.items():
             # Not fsynced: ensure() rewrites a file a crash left missing or empty.
             atomic.write_bytes(folder / name, text.encode(), mode=0o644, durable=False)
@@ -129,11 +129,3 @@ def create_fields(spec: ContainerSpec, folder: Path) -> tuple[dict[str, Any], li
                "ReadOnly": bool(spec.read_only)}
               for name in FILES if f"/etc/{name}" not in own]
     return {"NetworkDisabled": True}, mounts
-
-
-def _host_resolv() -> str:
-    try:
-        with open(HOST_RESOLV, encoding="utf-8") as f:
-            return f.read()
-    except OSError:
-        return ""

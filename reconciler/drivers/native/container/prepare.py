@@ -23,8 +23,6 @@ from reconciler.model.errors import DriverError, ReconcileError
 from reconciler.model.records import record
 from reconciler.support import atomic, rlimits
 
-HOST_RESOLV = "/etc/resolv.conf"
-
 
 @record(frozen=True)
 class ImageView:
@@ -86,15 +84,6 @@ def make_rootfs(paths: ContainerPaths, image: ImageView, name: str) -> None:
         raise DriverError(name, str(e)) from e
 
 
-def read_host_resolv() -> str:
-    """The host's resolv.conf ("" when it has none): the base of a container's."""
-    try:
-        with open(HOST_RESOLV, encoding="utf-8") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def write_etc_files(
     paths: ContainerPaths, spec: ContainerSpec, hosts: str | None = None
 ) -> dict[str, str]:
@@ -102,7 +91,7 @@ def write_etc_files(
     hostname and resolv.conf; return container path -> host path."""
     paths.etc.mkdir(mode=0o755, exist_ok=True)
     hostname = spec.hostname or spec.name
-    host_resolv = read_host_resolv()
+    host_resolv = etcfiles.read_host_resolv()
     contents = {
         "hosts": hosts if hosts is not None else etcfiles.hosts_file(hostname),
         "hostname": etcfiles.hostname_file(hostname),

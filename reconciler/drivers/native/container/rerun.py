@@ -27,7 +27,6 @@ from reconciler.drivers import etcfiles
 from reconciler.drivers.native.container import rootfs
 from reconciler.drivers.native.container.prepare import (
     make_volumes,
-    read_host_resolv,
     resolve_mounts,
 )
 from reconciler.drivers.native.container.state import ContainerPaths
@@ -68,7 +67,7 @@ def refresh(paths: ContainerPaths, spec: ContainerSpec, volumes: VolumeStore) ->
     """The cheap part of prepare() a kept bundle still needs; raises as create does."""
     make_volumes(resolve_mounts(spec, volumes), volumes)
     hostname = spec.hostname or spec.name
-    host_resolv = read_host_resolv()
+    host_resolv = etcfiles.read_host_resolv()
     contents = {
         "hostname": etcfiles.hostname_file(hostname),
         "resolv.conf": etcfiles.resolv_conf(host_resolv, spec.dns, spec.network),
